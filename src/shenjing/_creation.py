@@ -1,0 +1,261 @@
+"""Making tensors: from data (tensor, as_tensor, from_numpy), filled (zeros, ones, full, eye, arange,
+linspace, empty), random (rand, randn, randint, randperm) and the ``*_like`` forms.
+
+Every function takes ``dtype`` and ``requires_grad`` (and ``device``, which must be the CPU).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shenjing import _dtype
+from shenjing._device import check_device
+from shenjing._ops._util import as_shape
+from shenjing._random import Generator, rng_of
+from shenjing._tensor import Tensor
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
+           "logspace", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint", "randperm",
+           "rand_like", "randn_like", "randint_like", "bernoulli", "normal", "multinomial"]
+
+
+def _finish(array: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
+    check_device(device)
+    if dtype is not None:
+        array = array.astype(_dtype.as_dtype(dtype).numpy, copy=False)
+    else:
+        _dtype.from_numpy_dtype(array.dtype)
+    result = Tensor._make(array)
+    if requires_grad:
+        result.requires_grad = True
+    return result
+
+
+def _array_from_data(data: Any) -> np.ndarray:
+    """An array from nested Python data, with PyTorch's inference: floats -> float32, ints -> int64."""
+    if isinstance(data, Tensor):
+        return data._data.copy()
+    if isinstance(data, np.ndarray):
+        return data.copy()
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        return np.array([_array_from_data(x) for x in data])
+    try:
+        array = np.array(data)
+    except ValueError as error:
+        raise ValueError(f"tensor(): can't build a tensor from ragged or mixed data ({error})") from None
+    if array.dtype == np.float64:
+        return array.astype(_dtype.get_default_dtype().numpy)
+    if array.dtype.kind in "iu" and array.dtype != np.int64:
+        return array.astype(np.int64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor(): can't convert data of type {type(data).__name__} (NumPy dtype "
+                        f"{array.dtype}) to a tensor; expected numbers, booleans or nested lists of them")
+    return array
+
+
+def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (number, nested list, ndarray or tensor).
+
+    >>> tensor([[1, 2], [3, 4]]).dtype
+    shenjing.int64
+    >>> tensor([1.0, 2.0], requires_grad=True)
+    tensor([1., 2.], requires_grad=True)
+    """
+    return _finish(_array_from_data(data), dtype, requires_grad, device)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Like ``tensor`` but shares memory with an ndarray or tensor when no conversion is needed."""
+    check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        _dtype.from_numpy_dtype(data.dtype)
+        target = data.dtype if dtype is None else _dtype.as_dtype(dtype).numpy
+        return Tensor._make(data.astype(target, copy=False))
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with ``array`` (changes to one show in the other); keeps its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    _dtype.from_numpy_dtype(array.dtype)
+    return Tensor._make(array)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return (_dtype.as_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()).numpy
+
+
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _finish(np.zeros(as_shape(size), _float_dtype(dtype)), None, requires_grad, device)
+
+
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return _finish(np.ones(as_shape(size), _float_dtype(dtype)), None, requires_grad, device)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor (its values are whatever memory held)."""
+    return _finish(np.empty(as_shape(size), _float_dtype(dtype)), None, requires_grad, device)
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``; its dtype follows the value (float -> float32)."""
+    if dtype is None:
+        dtype = _dtype.result_type(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+    return _finish(np.full(as_shape((size,)), value, _dtype.as_dtype(dtype).numpy), None, requires_grad, device)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n x m)."""
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` up to (not including) ``end`` in steps; ints give int64, floats float32."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        dtype = _dtype.result_type(start, end, step)
+    count = int(np.ceil((float(end) - float(start)) / float(step)))
+    values = float(start) + np.arange(max(count, 0), dtype=np.float64) * float(step)
+    if _dtype.as_dtype(dtype).category != _dtype.FLOATING and all(isinstance(v, int) for v in (start, end, step)):
+        values = np.arange(start, end, step, dtype=np.int64)
+    return _finish(values, dtype, requires_grad, device)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise RuntimeError("linspace: number of steps must be non-negative")
+    return _finish(np.linspace(start, end, steps).astype(_float_dtype(dtype)), None, requires_grad, device)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.logspace(start, end, steps, base=base).astype(_float_dtype(dtype)), None,
+                   requires_grad, device)
+
+
+def _like(input: Tensor, dtype: Any) -> tuple[tuple, Any]:
+    return input._data.shape, dtype if dtype is not None else input.dtype
+
+
+def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(input, dtype)
+    return zeros(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(input, dtype)
+    return ones(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(input, dtype)
+    return empty(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(input, dtype)
+    return full(shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# -- random ----------------------------------------------------------------------------------------
+
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform random numbers in [0, 1)."""
+    np_dtype = _float_dtype(dtype)
+    draw_dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float64
+    values = rng_of(generator).random(as_shape(size), dtype=draw_dtype).astype(np_dtype, copy=False)
+    return _finish(values, None, requires_grad, device)
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal random numbers (mean 0, standard deviation 1)."""
+    np_dtype = _float_dtype(dtype)
+    draw_dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float64
+    values = rng_of(generator).standard_normal(as_shape(size), dtype=draw_dtype).astype(np_dtype, copy=False)
+    return _finish(values, None, requires_grad, device)
+
+
+def randint(*args: Any, size: Any = None, generator: Generator | None = None, dtype: Any = None,
+            device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    args = list(args)
+    if size is None:
+        if not args or not isinstance(args[-1], (tuple, list)):
+            raise TypeError("randint() missing the size argument, e.g. randint(10, (3,)) or randint(0, 10, (3,))")
+        size = args.pop()
+    low, high = (0, args[0]) if len(args) == 1 else args
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    values = rng_of(generator).integers(low, high, size=as_shape((size,)), dtype=np.int64)
+    return _finish(values, dtype if dtype is not None else _dtype.int64, requires_grad, device)
+
+
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._data.shape, dtype=dtype if dtype is not None else input.dtype)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1."""
+    values = rng_of(generator).permutation(int(n)).astype(np.int64)
+    return _finish(values, dtype if dtype is not None else _dtype.int64, requires_grad, device)
+
+
+def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(input, dtype)
+    return rand(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dtype = _like(input, dtype)
+    return randn(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
+    """1 with probability ``input`` (or ``p``) elementwise, else 0; same dtype as ``input``."""
+    probability = input._data if p is None else p
+    draws = rng_of(generator).random(input._data.shape) < probability
+    return Tensor._make(draws.astype(input._data.dtype))
+
+
+def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None) -> Tensor:
+    """Normal random numbers with the given mean and standard deviation (numbers or tensors)."""
+    mean_array = mean._data if isinstance(mean, Tensor) else mean
+    std_array = std._data if isinstance(std, Tensor) else std
+    shape = as_shape((size,)) if size is not None else np.broadcast_shapes(np.shape(mean_array),
+                                                                            np.shape(std_array))
+    values = rng_of(generator).standard_normal(shape) * std_array + mean_array
+    dtype = next((x.dtype for x in (mean, std) if isinstance(x, Tensor)), _dtype.get_default_dtype())
+    return Tensor._make(np.asarray(values).astype(dtype.numpy))
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
+    """Draw category indices with probabilities proportional to the rows of ``input``."""
+    weights = np.atleast_2d(input._data).astype(np.float64)
+    rng = rng_of(generator)
+    rows = [rng.choice(weights.shape[1], size=num_samples, replace=replacement, p=w / w.sum()) for w in weights]
+    result = np.array(rows, dtype=np.int64)
+    return Tensor._make(result if input._data.ndim == 2 else result[0])

@@ -1,0 +1,14 @@
+"""The differentiable primitives, grouped by kind. ``Tensor`` methods and the ``shenjing``
+namespace both call these functions."""
+
+from shenjing._ops._util import normalize_dim, normalize_dims
+from shenjing._ops.elementwise import *  # noqa: F401,F403
+from shenjing._ops.elementwise import abs, cast, clone, pow, round  # noqa: F401  (names shadowing builtins)
+from shenjing._ops.shape import *  # noqa: F401,F403
+from shenjing._ops.index import *  # noqa: F401,F403
+from shenjing._ops.reduce import *  # noqa: F401,F403
+from shenjing._ops.reduce import all, any, max, min, sum  # noqa: F401
+from shenjing._ops.linalg import *  # noqa: F401,F403
+from shenjing._ops.activation import *  # noqa: F401,F403
+from shenjing._ops.sort import *  # noqa: F401,F403
+from shenjing._creation import *  # noqa: F401,F403

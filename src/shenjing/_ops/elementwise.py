@@ -1,0 +1,675 @@
+"""Elementwise ops: arithmetic, powers, exponentials, trigonometry, activations, comparisons.
+
+Binary ops promote their operands with PyTorch's rules (``shenjing._dtype.result_type``) before the
+NumPy call, so a float32 tensor times a float64 scalar stays float32. Gradients of broadcast inputs
+are summed back to the input's shape by the engine (one helper: ``shape.sum_to``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shenjing import _dtype
+from shenjing._ops._util import as_operand, cast_to, float_input
+from shenjing._tensor import Tensor
+from shenjing.autograd.node import Op
+
+
+__all__ = ["less_equal", "not_equal", "divide", "greater_equal", "less", "add", "sub", "mul", "div",
+           "true_divide", "multiply", "subtract", "neg", "negative", "floor_divide", "remainder", "fmod",
+           "pow", "square", "exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "reciprocal", "sin", "cos",
+           "tanh", "sigmoid", "relu", "abs", "absolute", "sign", "floor", "ceil", "round", "clamp", "clip",
+           "maximum", "minimum", "where", "cast", "clone", "eq", "ne", "lt", "le", "gt", "ge", "greater",
+           "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_not", "isnan", "isinf",
+           "isfinite", "equal", "allclose", "isclose"]
+
+def _binary(op: type, a: Any, b: Any) -> Tensor:
+    a, b = as_operand(a), as_operand(b)
+    dtype = _dtype.result_type(a, b)
+    return op()(cast_to(a, dtype), cast_to(b, dtype))
+
+
+def _float_binary(op: type, a: Any, b: Any) -> Tensor:
+    """Like ``_binary`` but the result is floating point (true division of integers gives float32)."""
+    a, b = as_operand(a), as_operand(b)
+    dtype = _dtype.result_type(a, b)
+    if not dtype.is_floating_point:
+        dtype = _dtype.get_default_dtype()
+    return op()(_scalar_or(a, dtype), _scalar_or(b, dtype))
+
+
+def _scalar_or(value: Any, dtype: _dtype.dtype) -> Any:
+    if isinstance(value, Tensor):
+        return cast_to(value, dtype)
+    return float(value) if dtype.is_floating_point and not isinstance(value, float) else value
+
+
+# -- arithmetic ------------------------------------------------------------------------------------
+
+class Add(Op):
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Op):
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, gy):
+        return gy, -gy if self.needs_input_grad[1] else None
+
+
+class Mul(Op):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x * y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        gx = gy * y if self.needs_input_grad[0] else None
+        gy_ = gy * x if self.needs_input_grad[1] else None
+        return gx, gy_
+
+
+class Div(Op):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x / y
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        gx = gy / y
+        return gx, -gx * x / y if self.needs_input_grad[1] else None
+
+
+class Neg(Op):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input + alpha * other``, broadcasting."""
+    return _binary(Add, input, other if alpha == 1 else mul(other, alpha))
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``input - alpha * other``, broadcasting."""
+    return _binary(Sub, input, other if alpha == 1 else mul(other, alpha))
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    """``input * other``, broadcasting. d/dx = other, d/dother = x."""
+    return _binary(Mul, input, other)
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``input / other`` (true division; integers give float32). ``rounding_mode``: 'trunc' or 'floor'."""
+    if rounding_mode is None:
+        return _float_binary(Div, input, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{rounding_mode}'")
+    a, b = as_operand(input), as_operand(other)
+    dtype = _dtype.result_type(a, b)
+    x, y = _array(a), _array(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = np.floor_divide(x, y) if rounding_mode == "floor" else np.trunc(np.true_divide(x, y))
+    return Tensor._make(np.asarray(quotient).astype(dtype.numpy, copy=False))
+
+
+true_divide = divide = div
+multiply = mul
+subtract = sub
+
+
+def neg(input: Tensor) -> Tensor:
+    return Neg()(input)
+
+
+negative = neg
+
+
+def _array(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """``input // other`` rounded towards minus infinity (not differentiable)."""
+    return div(input, other, rounding_mode="floor")
+
+
+class Remainder(Op):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return np.remainder(x, y)
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        gy_ = -gy * floor_divide(x, y) if self.needs_input_grad[1] else None
+        return gy, gy_
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """``input % other`` with the sign of ``other`` (Python's convention, like PyTorch)."""
+    return _binary(Remainder, input, other)
+
+
+fmod = remainder
+
+
+# -- powers and exponentials -----------------------------------------------------------------------
+
+class Pow(Op):
+    """``x ** p`` for a constant number ``p``."""
+
+    def __init__(self, exponent: float) -> None:
+        self.exponent = exponent
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        if self.exponent == 2:
+            return x * x
+        return np.power(x, self.exponent)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        p = self.exponent
+        if p == 0:
+            return gy * 0.0
+        if p == 2:
+            return gy * 2.0 * x
+        return gy * p * x ** (p - 1)
+
+
+class PowTensor(Op):
+    """``x ** y`` where the exponent is a tensor (or the base a number)."""
+
+    def forward(self, x, y):
+        out = np.power(x, y)
+        self.save_for_backward(x, y, out)
+        return out
+
+    def backward(self, gy):
+        x, y, out = self.saved_tensors
+        gx = gy * y * x ** (y - 1) if self.needs_input_grad[0] else None
+        gy_ = None
+        if self.needs_input_grad[1]:
+            # d/dy x**y = x**y log x; PyTorch takes 0 where x == 0 (the limit for y > 0)
+            log_x = log(where(x == 0, 1.0, x)) if isinstance(x, Tensor) else float(np.log(x))
+            gy_ = gy * out * log_x
+        return gx, gy_
+
+
+def pow(input: Any, exponent: Any) -> Tensor:
+    """``input ** exponent``. d/dinput = exponent * input**(exponent-1); d/dexponent = out * log(input)."""
+    input, exponent = as_operand(input), as_operand(exponent)
+    if isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        dtype = _dtype.result_type(input, exponent)
+        if not dtype.is_floating_point and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return Pow(exponent)(cast_to(input, dtype))
+    return _binary(PowTensor, input, exponent)
+
+
+def square(input: Tensor) -> Tensor:
+    return pow(input, 2)
+
+
+class Exp(Op):
+    def forward(self, x):
+        out = np.exp(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy * out
+
+
+class Expm1(Op):
+    def forward(self, x):
+        out = np.expm1(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy * (out + 1.0)
+
+
+class Log(Op):
+    def forward(self, x):
+        self.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy / x
+
+
+class Log1p(Op):
+    def forward(self, x):
+        self.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy / (x + 1.0)
+
+
+class Sqrt(Op):
+    def forward(self, x):
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy / (out * 2.0)
+
+
+class Rsqrt(Op):
+    def forward(self, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1.0 / np.sqrt(x)
+        self.save_for_backward(out)
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy * out ** 3 * -0.5
+
+
+def exp(input: Tensor) -> Tensor:
+    """e**x; its derivative is itself."""
+    return Exp()(float_input(input))
+
+
+def expm1(input: Tensor) -> Tensor:
+    return Expm1()(float_input(input))
+
+
+def log(input: Tensor) -> Tensor:
+    """Natural logarithm; d/dx = 1/x."""
+    return Log()(float_input(input))
+
+
+def log1p(input: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x; d/dx = 1/(1 + x)."""
+    return Log1p()(float_input(input))
+
+
+def sqrt(input: Tensor) -> Tensor:
+    """Square root; d/dx = 1/(2 sqrt(x))."""
+    return Sqrt()(float_input(input))
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    """1/sqrt(x); d/dx = -1/(2 x^(3/2))."""
+    return Rsqrt()(float_input(input))
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    return div(1.0, float_input(input))
+
+
+# -- trigonometry and activations ------------------------------------------------------------------
+
+class Sin(Op):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.sin(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * cos(x)
+
+
+class Cos(Op):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.cos(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return -gy * sin(x)
+
+
+class Tanh(Op):
+    def forward(self, x):
+        out = np.tanh(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy * (1.0 - out * out)
+
+
+class Sigmoid(Op):
+    def forward(self, x):
+        # 1 / (1 + e^-x), written so that e^-x never overflows for very negative x
+        z = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy * out * (1.0 - out)
+
+
+class Relu(Op):
+    def forward(self, x):
+        out = np.maximum(x, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        return gy * (out > 0)
+
+
+def sin(input: Tensor) -> Tensor:
+    return Sin()(float_input(input))
+
+
+def cos(input: Tensor) -> Tensor:
+    return Cos()(float_input(input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent; d/dx = 1 - tanh(x)^2."""
+    return Tanh()(float_input(input))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x); d/dx = s(x) (1 - s(x))."""
+    return Sigmoid()(float_input(input))
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0); the gradient is 1 where x > 0 and 0 elsewhere (including at 0)."""
+    return Relu()(input)
+
+
+# -- piecewise ops ---------------------------------------------------------------------------------
+
+class Abs(Op):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.abs(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return gy * sign(x)
+
+
+class ZeroGradient(Op):
+    """Piecewise-constant functions (sign, floor, ceil, round): the gradient is zero everywhere."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def name(self) -> str:
+        return f"{self.function.__name__.capitalize()}Backward0"
+
+    def forward(self, x):
+        return self.function(x)
+
+    def backward(self, gy):
+        return gy * 0.0
+
+
+class Clamp(Op):
+    def __init__(self, low: Any, high: Any) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.clip(x, self.low, self.high)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        inside = None
+        if self.low is not None:
+            inside = x >= self.low
+        if self.high is not None:
+            inside = (x <= self.high) if inside is None else inside & (x <= self.high)
+        return gy * inside
+
+
+class Maximum(Op):
+    """Elementwise max; where the two are equal each gets half the gradient (as in PyTorch)."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        share = (x > y) + (x == y) * 0.5
+        return gy * share, gy * (1.0 - share)
+
+
+class Minimum(Op):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return np.minimum(x, y)
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        share = (x < y) + (x == y) * 0.5
+        return gy * share, gy * (1.0 - share)
+
+
+class Where(Op):
+    def __init__(self, condition: np.ndarray) -> None:
+        self.condition = condition
+
+    def forward(self, x, y):
+        return np.where(self.condition, x, y)
+
+    def backward(self, gy):
+        condition = Tensor._make(self.condition)
+        gx = where(condition, gy, 0.0) if self.needs_input_grad[0] else None
+        gy_ = where(condition, 0.0, gy) if self.needs_input_grad[1] else None
+        return gx, gy_
+
+
+def abs(input: Tensor) -> Tensor:
+    """|x|; d/dx = sign(x) (0 at 0)."""
+    return Abs()(input)
+
+
+absolute = abs
+
+
+def sign(input: Tensor) -> Tensor:
+    """-1, 0 or 1; zero gradient."""
+    return ZeroGradient(np.sign)(input)
+
+
+def floor(input: Tensor) -> Tensor:
+    return ZeroGradient(np.floor)(input)
+
+
+def ceil(input: Tensor) -> Tensor:
+    return ZeroGradient(np.ceil)(input)
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """Round half to even, like PyTorch."""
+    if decimals:
+        return ZeroGradient(lambda a: np.round(a, decimals))(input)
+    return ZeroGradient(np.round)(input)
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = input if min is None else maximum(input, min)
+        return result if max is None else minimum(result, max)
+    dtype = _dtype.result_type(*(v for v in (input, min, max) if v is not None))
+    return Clamp(min, max)(cast_to(input, dtype))
+
+
+clip = clamp
+
+
+def maximum(input: Any, other: Any) -> Tensor:
+    """Elementwise maximum of two tensors (broadcasting)."""
+    return _binary(Maximum, input, other)
+
+
+def minimum(input: Any, other: Any) -> Tensor:
+    """Elementwise minimum of two tensors (broadcasting)."""
+    return _binary(Minimum, input, other)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other`` (broadcasting all three)."""
+    condition = as_operand(condition)
+    mask = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if mask.dtype != np.bool_:
+        mask = mask.astype(bool)
+    input, other = as_operand(input), as_operand(other)
+    dtype = _dtype.result_type(input, other)
+    return Where(mask)(_scalar_or(input, dtype), _scalar_or(other, dtype))
+
+
+# -- dtype conversion ------------------------------------------------------------------------------
+
+class ToCopy(Op):
+    def __init__(self, dtype: _dtype.dtype) -> None:
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype.numpy)
+
+    def backward(self, gy):
+        return gy  # the engine casts it back to the input's dtype
+
+
+def cast(input: Tensor, dtype: _dtype.dtype) -> Tensor:
+    """A copy of ``input`` with another dtype; differentiable between floating-point dtypes."""
+    if input._data.dtype == dtype.numpy:
+        return input
+    result = ToCopy(dtype)(input)
+    if not dtype.is_floating_point and result.grad_fn is not None:
+        result = result.detach()
+    return result
+
+
+def clone(input: Tensor) -> Tensor:
+    """A copy that stays in the graph (the gradient passes through unchanged)."""
+    return Clone()(input)
+
+
+class Clone(Op):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+# -- comparisons and logic (never differentiable) --------------------------------------------------
+
+def _compare(function: Any, a: Any, b: Any) -> Tensor:
+    a, b = as_operand(a), as_operand(b)
+    try:
+        return Tensor._make(np.asarray(function(_array(a), _array(b))))
+    except ValueError:
+        from shenjing._ops.shape import broadcast_error
+
+        raise broadcast_error(function.__name__, a, b) from None
+
+
+def eq(input: Any, other: Any) -> Tensor:
+    return _compare(np.equal, input, other)
+
+
+def ne(input: Any, other: Any) -> Tensor:
+    return _compare(np.not_equal, input, other)
+
+
+def lt(input: Any, other: Any) -> Tensor:
+    return _compare(np.less, input, other)
+
+
+def le(input: Any, other: Any) -> Tensor:
+    return _compare(np.less_equal, input, other)
+
+
+def gt(input: Any, other: Any) -> Tensor:
+    return _compare(np.greater, input, other)
+
+
+def ge(input: Any, other: Any) -> Tensor:
+    return _compare(np.greater_equal, input, other)
+
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def logical_and(input: Any, other: Any) -> Tensor:
+    return _compare(np.bitwise_and, input, other)
+
+
+def logical_or(input: Any, other: Any) -> Tensor:
+    return _compare(np.bitwise_or, input, other)
+
+
+def logical_xor(input: Any, other: Any) -> Tensor:
+    return _compare(np.bitwise_xor, input, other)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    return Tensor._make(np.logical_not(input._data))
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    return Tensor._make(np.invert(input._data))
+
+
+def isnan(input: Tensor) -> Tensor:
+    return Tensor._make(np.isnan(input._data))
+
+
+def isinf(input: Tensor) -> Tensor:
+    return Tensor._make(np.isinf(input._data))
+
+
+def isfinite(input: Tensor) -> Tensor:
+    return Tensor._make(np.isfinite(input._data))
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True if both have the same shape and the same values."""
+    return input._data.shape == other._data.shape and bool(np.array_equal(input._data, other._data))
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """|input - other| <= atol + rtol |other| everywhere."""
+    return bool(np.allclose(input._data, _array(as_operand(other)), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    return Tensor._make(np.isclose(input._data, _array(as_operand(other)), rtol=rtol, atol=atol,
+                                   equal_nan=equal_nan))

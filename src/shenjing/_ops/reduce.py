@@ -1,0 +1,372 @@
+"""Reductions: sum, mean, prod, max/min (with indices), amax/amin, var/std, logsumexp, norm, all/any.
+
+``dim`` is an int, a tuple of ints or None (every dim); ``keepdim`` keeps reduced dims as size 1.
+Backward formulas first restore the reduced dims (``_unreduce``) and then broadcast.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Any
+
+import numpy as np
+
+from shenjing import _dtype
+from shenjing._ops._util import cast_to, float_input, kept_shape, normalize_dim, normalize_dims
+from shenjing._ops.elementwise import abs, exp, pow, sqrt, where
+from shenjing._ops.shape import expand, reshape
+from shenjing._tensor import Tensor
+from shenjing.autograd.node import Op
+
+__all__ = ["sum", "mean", "prod", "cumsum", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std",
+           "var_mean", "std_mean", "logsumexp", "norm", "dist", "all", "any", "count_nonzero"]
+
+values_indices = collections.namedtuple("return_types", ["values", "indices"])
+
+
+def _unreduce(gy: Tensor, input_shape: tuple, dims: tuple, keepdim: bool) -> Tensor:
+    """Give the upstream gradient of a reduction its size-1 dims back, so it broadcasts over the input."""
+    return gy if keepdim else reshape(gy, kept_shape(input_shape, dims))
+
+
+class Sum(Op):
+    def __init__(self, dims: tuple, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        return expand(_unreduce(gy, self.input_shape, self.dims, self.keepdim), self.input_shape)
+
+
+class Mean(Sum):
+    def forward(self, x):
+        self.input_shape = x.shape
+        self.count = math.prod(x.shape[d] for d in self.dims)
+        return x.mean(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        return super().backward(gy) / self.count
+
+
+def _with_dtype(input: Tensor, dtype: Any) -> Tensor:
+    return cast_to(input, _dtype.as_dtype(dtype)) if dtype is not None else input
+
+
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (all dims by default). Integers and bools sum to int64."""
+    input = _with_dtype(input, dtype)
+    if input._data.dtype.kind in "biu" and input._data.dtype != np.int64:
+        input = cast_to(input, _dtype.int64)
+    return Sum(normalize_dims(dim, input._data.ndim), keepdim)(input)
+
+
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Arithmetic mean over ``dim``; needs a floating-point input (as in PyTorch)."""
+    input = _with_dtype(input, dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+                           f"or complex dtype. Got: {input.dtype} (convert with .float() first)")
+    return Mean(normalize_dims(dim, input._data.ndim), keepdim)(input)
+
+
+class Prod(Op):
+    def __init__(self, dim: int | None, keepdim: bool) -> None:
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x.prod(axis=self.dim, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        dims = tuple(range(x.ndim)) if self.dim is None else (self.dim,)
+        gy = _unreduce(gy, x.shape, dims, self.keepdim)
+        return gy * Tensor._make(_product_of_others(x._data, self.dim))
+
+
+def _product_of_others(x: np.ndarray, dim: int | None) -> np.ndarray:
+    """For each element, the product of all the others along ``dim`` (exact even with zeros)."""
+    flat = x.reshape(-1) if dim is None else np.moveaxis(x, dim, -1)
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    others = before * after
+    return others.reshape(x.shape) if dim is None else np.moveaxis(others, -1, dim)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Product over one ``dim`` (or all elements). The gradient is exact with zeros in the input;
+    it is not itself differentiable a second time."""
+    input = _with_dtype(input, dtype)
+    if input._data.dtype.kind in "biu" and input._data.dtype != np.int64:
+        input = cast_to(input, _dtype.int64)
+    return Prod(None if dim is None else normalize_dim(dim, input._data.ndim), keepdim)(input)
+
+
+class Cumsum(Op):
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, x):
+        return np.cumsum(x, axis=self.dim)
+
+    def backward(self, gy):
+        from shenjing._ops.shape import flip
+
+        return flip(Cumsum(self.dim)(flip(gy, self.dim)), self.dim)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running sum along ``dim``; its gradient is the running sum from the other end."""
+    input = _with_dtype(input, dtype)
+    if input._data.dtype.kind in "biu" and input._data.dtype != np.int64:
+        input = cast_to(input, _dtype.int64)
+    return Cumsum(normalize_dim(dim, input._data.ndim))(input)
+
+
+# -- extremes --------------------------------------------------------------------------------------
+
+class Amax(Op):
+    """max over ``dims``; tied maxima share the gradient equally (as in PyTorch)."""
+
+    function = staticmethod(np.amax)
+
+    def __init__(self, dims: tuple, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        if x.size == 0 and self.dims:
+            raise RuntimeError(f"{type(self).__name__.lower()}(): Expected reduction dim to be specified for "
+                               f"input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        out = self.function(x, axis=self.dims, keepdims=self.keepdim)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, gy):
+        x, out = self.saved_tensors
+        shape = x.shape
+        chosen = (x == _unreduce(out, shape, self.dims, self.keepdim))
+        count = chosen.sum(self.dims, keepdim=True)
+        return _unreduce(gy, shape, self.dims, self.keepdim) * chosen / count
+
+
+class Amin(Amax):
+    function = staticmethod(np.amin)
+
+
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Largest value over ``dim`` (all dims by default)."""
+    return Amax(normalize_dims(dim, input._data.ndim), keepdim)(input)
+
+
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    """Smallest value over ``dim`` (all dims by default)."""
+    return Amin(normalize_dims(dim, input._data.ndim), keepdim)(input)
+
+
+def _extreme_along(input: Tensor, dim: int, keepdim: bool, arg_function: Any, name: str) -> Any:
+    from shenjing._ops.index import gather
+
+    dim = normalize_dim(dim, input._data.ndim)
+    if input._data.ndim and input._data.shape[dim] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+    if input._data.ndim == 0:
+        return values_indices(input, Tensor._make(np.zeros((), np.int64)))
+    indices = np.expand_dims(arg_function(input._data, axis=dim), dim).astype(np.int64)
+    values = gather(input, dim, Tensor._make(indices))
+    if not keepdim:
+        values = reshape(values, values._data.shape[:dim] + values._data.shape[dim + 1:])
+        indices = np.squeeze(indices, dim)
+    return values_indices(values, Tensor._make(indices))
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices) along ``dim``;
+    ``max(x, other_tensor)``: elementwise maximum."""
+    if isinstance(dim, Tensor):
+        from shenjing._ops.elementwise import maximum
+
+        return maximum(input, dim)
+    if dim is None:
+        return amax(input)
+    return _extreme_along(input, dim, keepdim, np.argmax, "max")
+
+
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    """Like ``max``, for the smallest."""
+    if isinstance(dim, Tensor):
+        from shenjing._ops.elementwise import minimum
+
+        return minimum(input, dim)
+    if dim is None:
+        return amin(input)
+    return _extreme_along(input, dim, keepdim, np.argmin, "min")
+
+
+def _arg_extreme(input: Tensor, dim: int | None, keepdim: bool, function: Any) -> Tensor:
+    if dim is None:
+        result = function(input._data.reshape(-1)) if input._data.size else None
+        if result is None:
+            raise RuntimeError("argmax(): Expected reduction dim to be specified for input.numel() == 0.")
+        result = np.asarray(result, dtype=np.int64)
+        return Tensor._make(result.reshape((1,) * input._data.ndim) if keepdim else result)
+    dim = normalize_dim(dim, input._data.ndim)
+    if input._data.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64))
+    return Tensor._make(function(input._data, axis=dim, keepdims=keepdim).astype(np.int64))
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest value (first one on ties), over the flattened tensor or along ``dim``."""
+    return _arg_extreme(input, dim, keepdim, np.argmax)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest value (first one on ties)."""
+    return _arg_extreme(input, dim, keepdim, np.argmin)
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+class Var(Op):
+    """Variance: sum((x - mean)^2) / (N - correction); d/dx = 2 (x - mean) / (N - correction)."""
+
+    def __init__(self, dims: tuple, correction: float, keepdim: bool) -> None:
+        self.dims, self.correction, self.keepdim = dims, correction, keepdim
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.var(x, axis=self.dims, ddof=self.correction, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        count = math.prod(x.shape[d] for d in self.dims)
+        centred = x - x.mean(self.dims, keepdim=True)
+        return _unreduce(gy, x.shape, self.dims, self.keepdim) * centred * (2.0 / (count - self.correction))
+
+
+def _correction(unbiased: Any, correction: Any) -> float:
+    if correction is not None:
+        return float(correction)
+    return 0.0 if unbiased is False else 1.0
+
+
+def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+        correction: Any = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default; ``unbiased=False`` means 0)."""
+    if isinstance(unbiased, bool) or unbiased is None:
+        pass
+    else:  # var(x, dim, keepdim) positional forms are not PyTorch's; unbiased must be a bool
+        raise TypeError(f"var(): unbiased must be a bool, got {unbiased!r}")
+    input = float_input(input)
+    return Var(normalize_dims(dim, input._data.ndim), _correction(unbiased, correction), keepdim)(input)
+
+
+def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+        correction: Any = None) -> Tensor:
+    """Standard deviation: sqrt(var)."""
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple:
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple:
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+class LogSumExp(Op):
+    """log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m = max(x): no overflow for x = 1000."""
+
+    def __init__(self, dims: tuple, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        peak = np.amax(x, axis=self.dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+        peak = np.where(np.isfinite(peak), peak, 0)
+        with np.errstate(divide="ignore"):
+            out = np.log(np.exp(x - peak).sum(axis=self.dims, keepdims=True)) + peak
+        out = out if self.keepdim else np.squeeze(out, axis=self.dims)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, gy):
+        x, out = self.saved_tensors
+        return _unreduce(gy, x.shape, self.dims, self.keepdim) * exp(x - _unreduce(out, x.shape, self.dims,
+                                                                                       self.keepdim))
+
+
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over ``dim``, numerically stable; its gradient is softmax(input)."""
+    input = float_input(input)
+    return LogSumExp(normalize_dims(dim, input._data.ndim), keepdim)(input)
+
+
+class EuclideanNorm(Op):
+    """sqrt(sum(x^2)); d/dx = x / norm, taken as 0 where the norm is 0."""
+
+    def __init__(self, dims: tuple, keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def name(self) -> str:
+        return "LinalgVectorNormBackward0"
+
+    def forward(self, x):
+        out = np.sqrt(np.sum(x * x, axis=self.dims, keepdims=self.keepdim))
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, gy):
+        x, out = self.saved_tensors
+        norm = _unreduce(out, x.shape, self.dims, self.keepdim)
+        safe = where(norm == 0, 1.0, norm)
+        return _unreduce(gy, x.shape, self.dims, self.keepdim) * where(norm == 0, 0.0, x / safe)
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Vector p-norm over ``dim``: p = 2 or 'fro' (default), 1, inf, -inf, 0 or any positive number."""
+    input = float_input(input)
+    dims = normalize_dims(dim, input._data.ndim)
+    if p in ("fro", 2, 2.0, None):
+        return EuclideanNorm(dims, keepdim)(input)
+    if p == "nuc":
+        raise RuntimeError("nuclear norm is not supported; use p=2, 1, inf or a number")
+    if p == math.inf:
+        return amax(abs(input), dims, keepdim)
+    if p == -math.inf:
+        return amin(abs(input), dims, keepdim)
+    if p == 0:
+        return sum((input != 0).to(input.dtype), dims, keepdim)
+    if p == 1:
+        return sum(abs(input), dims, keepdim)
+    return pow(sum(pow(abs(input), p), dims, keepdim), 1.0 / p)
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    return norm(input - other, p)
+
+
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """True where every element over ``dim`` is non-zero."""
+    return Tensor._make(np.asarray(np.all(input._data, axis=normalize_dims(dim, input._data.ndim),
+                                          keepdims=keepdim)))
+
+
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """True where some element over ``dim`` is non-zero."""
+    return Tensor._make(np.asarray(np.any(input._data, axis=normalize_dims(dim, input._data.ndim),
+                                          keepdims=keepdim)))
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    return Tensor._make(np.asarray(np.count_nonzero(input._data, axis=dim), dtype=np.int64))
+
+

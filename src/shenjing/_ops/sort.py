@@ -1,0 +1,55 @@
+"""sort, argsort and topk. Values are gathered from the input, so they carry its gradient."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import numpy as np
+
+from shenjing._ops._util import normalize_dim
+from shenjing._ops.index import gather
+from shenjing._tensor import Tensor
+
+__all__ = ["argsort", "sort", "topk"]
+
+sort_result = collections.namedtuple("return_types", ["values", "indices"])
+
+
+def _order(array: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+    """Stable ascending or descending order of ``array`` along ``dim`` (ties keep their order)."""
+    if not descending:
+        return np.argsort(array, axis=dim, kind="stable")
+    keys = array.astype(np.int64) if array.dtype.kind in "bu" else array
+    return np.argsort(-keys, axis=dim, kind="stable")
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """Indices that sort ``input`` along ``dim``."""
+    if input._data.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64))
+    return Tensor._make(_order(input._data, normalize_dim(dim, input._data.ndim), descending).astype(np.int64))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """(values, indices) of ``input`` sorted along ``dim``; always stable here."""
+    if input._data.ndim == 0:
+        return sort_result(input, Tensor._make(np.zeros((), np.int64)))
+    dim = normalize_dim(dim, input._data.ndim)
+    indices = Tensor._make(_order(input._data, dim, descending).astype(np.int64))
+    return sort_result(gather(input, dim, indices), indices)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """(values, indices) of the ``k`` largest (or smallest) entries along ``dim``, best first."""
+    if input._data.ndim == 0:
+        if k > 1:
+            raise RuntimeError("selected index k out of range")
+        return sort_result(input, Tensor._make(np.zeros((), np.int64)))
+    dim = normalize_dim(dim, input._data.ndim)
+    if not 0 <= k <= input._data.shape[dim]:
+        raise RuntimeError(f"topk: selected index k={k} out of range for dimension {dim} of size "
+                           f"{input._data.shape[dim]}")
+    order = _order(input._data, dim, largest)
+    indices = Tensor._make(np.take(order, np.arange(k), axis=dim).astype(np.int64))
+    return sort_result(gather(input, dim, indices), indices)

@@ -1,0 +1,85 @@
+"""Whether operations record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+Each works as a context manager and as a function decorator, like PyTorch's.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradState:
+    enabled = True
+    anomaly = False
+
+
+def is_grad_enabled() -> bool:
+    """True when operations on tensors that require grad are recorded for backward."""
+    return _GradState.enabled
+
+
+class _GradModeContext:
+    """Sets grad mode on entry and restores the previous mode on exit; also usable as a decorator."""
+
+    mode = True
+
+    def __enter__(self) -> None:
+        self._previous = _GradState.enabled
+        _GradState.enabled = self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _GradState.enabled = self._previous
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)() if not isinstance(self, set_grad_enabled) else set_grad_enabled(self.mode):
+                return fn(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):
+    """Stop recording: inside, results never require grad (use for evaluation and weight updates).
+
+    >>> import shenjing
+    >>> x = shenjing.ones(2, requires_grad=True)
+    >>> with shenjing.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Record again inside a ``no_grad`` block."""
+
+    mode = True
+
+
+class inference_mode(no_grad):
+    """Same as ``no_grad`` here (PyTorch's extra inference-mode optimisations have no NumPy analogue)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = not mode
+
+
+class set_grad_enabled(_GradModeContext):
+    """Turn recording on or off: ``set_grad_enabled(False)`` is ``no_grad()``.
+
+    Like PyTorch's, calling it (not only entering it) sets the mode at once.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._previous = _GradState.enabled
+        self.mode = bool(mode)
+        _GradState.enabled = self.mode
+
+    def __enter__(self) -> None:
+        _GradState.enabled = self.mode

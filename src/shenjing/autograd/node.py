@@ -1,0 +1,249 @@
+"""Nodes of the backward graph.
+
+Every tensor made by a recorded operation points at the node that made it (``tensor.grad_fn``). A node
+knows where its inputs came from (``next_functions``), keeps what its backward needs
+(``save_for_backward``), and turns the gradients of its outputs into gradients of its inputs.
+
+Two kinds of node share this machinery:
+
+* ``Op`` — shenjing's own primitives (in ``shenjing._ops``). ``forward`` works on NumPy arrays and
+  ``backward`` on tensors, so that a backward formula is itself differentiable (higher-order gradients).
+* ``shenjing.autograd.Function`` — user-defined operations in PyTorch's form (see ``function.py``).
+
+Saved outputs are kept as arrays and re-wrapped on use, so no reference cycle
+(output -> node -> output) delays freeing memory.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from typing import Any, Sequence
+
+import numpy as np
+
+from shenjing.autograd.grad_mode import _GradState
+
+__all__ = ["Node", "Op", "AccumulateGrad"]
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+    "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward.")
+
+
+class _SavedOutput:
+    """An output of the node itself, stored without a reference to the output tensor."""
+
+    __slots__ = ("array", "index", "counter", "version")
+
+    def __init__(self, array: np.ndarray, index: int, counter: list, version: int) -> None:
+        self.array, self.index, self.counter, self.version = array, index, counter, version
+
+
+class Node:
+    """A step of the backward graph: gradients of outputs in, gradients of inputs out."""
+
+    __slots__ = ("_edges", "_input_meta", "_saved", "_num_outputs", "_pre_hooks",
+                 "_retained", "_released", "_trace", "needs_input_grad", "__weakref__", "__dict__")
+
+    # -- bookkeeping used by the engine ---------------------------------------------------------
+
+    def _record(self, inputs: Sequence[Any], outputs: Sequence[Any], to_save: Sequence[Any]) -> None:
+        """Connect this node to its inputs and adopt ``outputs`` as its results."""
+        from shenjing._tensor import Tensor
+
+        edges, meta, needs = [], [], []
+        for x in inputs:
+            if isinstance(x, Tensor) and x.requires_grad:
+                edges.append(x if x.grad_fn is None else (x.grad_fn, x._output_nr))
+                meta.append((x.shape, x.dtype))
+                needs.append(True)
+            else:
+                edges.append(None)
+                meta.append(None)
+                needs.append(False)
+        self._edges = edges
+        self._input_meta = meta
+        self.needs_input_grad = tuple(needs)
+        self._num_outputs = len(outputs)
+        self._pre_hooks = self._retained = None
+        self._released = False
+        self._trace = traceback.format_stack()[:-3] if _GradState.anomaly else None
+        for i, out in enumerate(outputs):
+            out.requires_grad = True
+            out.grad_fn = self
+            out._output_nr = i
+        self._saved = [self._saved_entry(x, inputs, outputs) for x in to_save]
+
+    def _saved_entry(self, value: Any, inputs: Sequence[Any], outputs: Sequence[Any]) -> Any:
+        from shenjing._tensor import Tensor
+
+        for i, out in enumerate(outputs):
+            if value is out or value is out._data:
+                return _SavedOutput(out._data, i, out._version_counter, out._version_counter[0])
+        for x in inputs:
+            if isinstance(x, Tensor) and (value is x or value is x._data):
+                return (x, x._version)
+        if isinstance(value, np.ndarray):
+            return (Tensor._make(value), 0)
+        return (value, None)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The values given to ``save_for_backward``, as tensors (checked for in-place changes)."""
+        from shenjing._tensor import Tensor
+
+        if self._released:
+            raise RuntimeError(_FREED_MESSAGE)
+        unpacked = []
+        for entry in self._saved:
+            if isinstance(entry, _SavedOutput):
+                tensor = Tensor._make(entry.array)
+                tensor.requires_grad = True
+                tensor.grad_fn = self
+                tensor._output_nr = entry.index
+                self._check_version(tensor, entry.version, entry.counter[0])
+            else:
+                tensor, version = entry
+                if version is not None:
+                    self._check_version(tensor, version, tensor._version)
+            unpacked.append(tensor)
+        return tuple(unpacked)
+
+    def _check_version(self, tensor: Any, saved_version: int, version_now: int) -> None:
+        if saved_version != version_now:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{tensor.dtype.name} {list(tensor.shape)}] is at version {version_now}; expected "
+                f"version {saved_version} instead (it was saved by {self.name()}).")
+
+    def _release(self) -> None:
+        """Free what backward needed (after a backward pass without retain_graph)."""
+        self._saved = None
+        self._released = True
+
+    # -- what users see -------------------------------------------------------------------------
+
+    def name(self) -> str:
+        """PyTorch's name for this node, e.g. ``MulBackward0``."""
+        return f"{type(self).__name__}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """For each input: ``(node, output_index)``; ``(AccumulateGrad, 0)`` for a leaf; ``(None, 0)``."""
+        result = []
+        for edge in self._edges:
+            if edge is None:
+                result.append((None, 0))
+            elif isinstance(edge, tuple):
+                result.append(edge)
+            else:
+                result.append((AccumulateGrad.of(edge), 0))
+        return tuple(result)
+
+    def register_prehook(self, output_index: int, hook: Any) -> None:
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        self._pre_hooks.setdefault(output_index, []).append(hook)
+
+    def retain(self, output_index: int, tensor: Any) -> None:
+        if self._retained is None:
+            self._retained = {}
+        self._retained[output_index] = weakref.ref(tensor)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    def _call_backward(self, grads: tuple) -> tuple:
+        raise NotImplementedError
+
+
+class Op(Node):
+    """A shenjing primitive: ``forward`` on NumPy arrays, ``backward`` on tensors.
+
+    Subclasses take their non-tensor arguments in ``__init__`` and are used as ``Mul()(x, y)``.
+    ``forward`` may call ``self.save_for_backward(...)`` with input or output arrays (they come back
+    as the corresponding tensors in ``self.saved_tensors``) or with other arrays (constants).
+    ``backward`` returns one gradient per input (``None`` where there is none); gradients of
+    broadcast inputs are summed back to the input's shape by the engine.
+    """
+
+    __slots__ = ()
+
+    def save_for_backward(self, *values: Any) -> None:
+        self._saved = values
+
+    def __call__(self, *inputs: Any) -> Any:
+        from shenjing._tensor import Tensor
+
+        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        self._saved = ()
+        try:
+            result = self.forward(*arrays)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _shape_error(self, inputs, error) from None
+        if isinstance(result, np.generic):
+            # NumPy returns scalars from full reductions: make them arrays, also where saved
+            array = np.asarray(result)
+            self._saved = tuple(array if s is result else s for s in self._saved)
+            result = array
+        recording = _GradState.enabled and any(isinstance(x, Tensor) and x._requires_grad for x in inputs)
+        if isinstance(result, tuple):
+            outputs = tuple(Tensor._make(np.asarray(r)) for r in result)
+        else:
+            outputs = (Tensor._make(result),)
+        if recording and outputs[0]._data.dtype.kind == "f":
+            self._record(inputs, outputs, self._saved)
+        else:
+            self._saved = None
+        return outputs if isinstance(result, tuple) else outputs[0]
+
+    def forward(self, *arrays: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def backward(self, *grads: Any) -> Any:
+        raise NotImplementedError
+
+    def _call_backward(self, grads: tuple) -> tuple:
+        result = self.backward(*grads)
+        return result if isinstance(result, tuple) else (result,)
+
+
+def _shape_error(op: Op, inputs: Sequence[Any], error: Exception) -> Exception:
+    """Turn a NumPy error raised inside an op into one that names the op and the input shapes."""
+    from shenjing._tensor import Tensor
+
+    if isinstance(error, ValueError) and "broadcast" in str(error) and len(inputs) == 2:
+        from shenjing._ops.shape import broadcast_error
+
+        return broadcast_error(type(op).__name__.lower(), *inputs)
+    described = [f"{list(x.shape)}" if isinstance(x, Tensor) else repr(x) for x in inputs]
+    message = f"{type(op).__name__.lower()}: invalid inputs with shapes {', '.join(described)}: {error}"
+    if isinstance(error, IndexError):
+        return IndexError(message)
+    if isinstance(error, TypeError):
+        return TypeError(message)
+    return RuntimeError(message)
+
+
+class AccumulateGrad(Node):
+    """The node that stands for a leaf tensor in ``next_functions``: it adds gradients to ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+        self._edges = []
+
+    @staticmethod
+    def of(leaf: Any) -> "AccumulateGrad":
+        node = leaf._grad_accumulator() if leaf._grad_accumulator is not None else None
+        if node is None:
+            node = AccumulateGrad(leaf)
+            leaf._grad_accumulator = weakref.ref(node)
+        return node
+
+    def name(self) -> str:
+        return "AccumulateGrad"
