@@ -12,7 +12,7 @@ import numpy as np
 
 from shenjing import _dtype
 from shenjing._device import check_device
-from shenjing._ops._util import as_shape
+from shenjing._ops._util import as_size
 from shenjing._random import Generator, rng_of
 from shenjing._tensor import Tensor
 
@@ -33,7 +33,7 @@ def _finish(array: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> 
     return result
 
 
-def _array_from_data(data: Any) -> np.ndarray:
+def _array_from_data(data: Any, dtype: Any = None) -> np.ndarray:
     """An array from nested Python data, with PyTorch's inference: floats -> float32, ints -> int64."""
     if isinstance(data, Tensor):
         return data._data.copy()
@@ -42,9 +42,11 @@ def _array_from_data(data: Any) -> np.ndarray:
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
         return np.array([_array_from_data(x) for x in data])
     try:
-        array = np.array(data)
+        array = np.array(data) if dtype is None else np.array(data, dtype=_dtype.as_dtype(dtype).numpy)
     except ValueError as error:
         raise ValueError(f"tensor(): can't build a tensor from ragged or mixed data ({error})") from None
+    if dtype is not None:
+        return array
     if array.dtype == np.float64:
         return array.astype(_dtype.get_default_dtype().numpy)
     if array.dtype.kind in "iu" and array.dtype != np.int64:
@@ -63,7 +65,7 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
     >>> tensor([1.0, 2.0], requires_grad=True)
     tensor([1., 2.], requires_grad=True)
     """
-    return _finish(_array_from_data(data), dtype, requires_grad, device)
+    return _finish(_array_from_data(data, dtype), dtype, requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -92,17 +94,17 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return _finish(np.zeros(as_shape(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(np.zeros(as_size(size), _float_dtype(dtype)), None, requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return _finish(np.ones(as_shape(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(np.ones(as_size(size), _float_dtype(dtype)), None, requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor (its values are whatever memory held)."""
-    return _finish(np.empty(as_shape(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _finish(np.empty(as_size(size), _float_dtype(dtype)), None, requires_grad, device)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
@@ -111,7 +113,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
     if dtype is None:
         dtype = _dtype.result_type(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
     value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
-    return _finish(np.full(as_shape((size,)), value, _dtype.as_dtype(dtype).numpy), None, requires_grad, device)
+    return _finish(np.full(as_size((size,)), value, _dtype.as_dtype(dtype).numpy), None, requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
@@ -182,7 +184,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
     """Uniform random numbers in [0, 1)."""
     np_dtype = _float_dtype(dtype)
     draw_dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float64
-    values = rng_of(generator).random(as_shape(size), dtype=draw_dtype).astype(np_dtype, copy=False)
+    values = rng_of(generator).random(as_size(size), dtype=draw_dtype).astype(np_dtype, copy=False)
     return _finish(values, None, requires_grad, device)
 
 
@@ -191,7 +193,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     """Standard normal random numbers (mean 0, standard deviation 1)."""
     np_dtype = _float_dtype(dtype)
     draw_dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float64
-    values = rng_of(generator).standard_normal(as_shape(size), dtype=draw_dtype).astype(np_dtype, copy=False)
+    values = rng_of(generator).standard_normal(as_size(size), dtype=draw_dtype).astype(np_dtype, copy=False)
     return _finish(values, None, requires_grad, device)
 
 
@@ -206,7 +208,7 @@ def randint(*args: Any, size: Any = None, generator: Generator | None = None, dt
     low, high = (0, args[0]) if len(args) == 1 else args
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    values = rng_of(generator).integers(low, high, size=as_shape((size,)), dtype=np.int64)
+    values = rng_of(generator).integers(low, high, size=as_size((size,)), dtype=np.int64)
     return _finish(values, dtype if dtype is not None else _dtype.int64, requires_grad, device)
 
 
@@ -244,7 +246,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
     """Normal random numbers with the given mean and standard deviation (numbers or tensors)."""
     mean_array = mean._data if isinstance(mean, Tensor) else mean
     std_array = std._data if isinstance(std, Tensor) else std
-    shape = as_shape((size,)) if size is not None else np.broadcast_shapes(np.shape(mean_array),
+    shape = as_size((size,)) if size is not None else np.broadcast_shapes(np.shape(mean_array),
                                                                             np.shape(std_array))
     values = rng_of(generator).standard_normal(shape) * std_array + mean_array
     dtype = next((x.dtype for x in (mean, std) if isinstance(x, Tensor)), _dtype.get_default_dtype())

@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = ["format_tensor"]
 
-LINE_WIDTH = 80
+LINE_WIDTH = 81  # NumPy counts the trailing separator; 81 here wraps where PyTorch's 80 does
 THRESHOLD = 1000
 EDGE_ITEMS = 3
 
@@ -21,14 +21,19 @@ def _float_formatter(array: np.ndarray):
     if finite.size == 0:
         return lambda v: _special(v) or f"{v:.4f}"
     magnitudes = np.abs(finite[finite != 0])
-    if np.all(finite == np.round(finite)) and (magnitudes.size == 0 or magnitudes.max() < 1e8):
+    wide_range = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000.0 or magnitudes.max() > 1e8)
+    if np.all(finite == np.round(finite)) and not wide_range:
         width = max(len(f"{v:.0f}.") for v in finite)
         return lambda v: (_special(v) or f"{v:.0f}.").rjust(width)
-    scientific = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000.0
-                                          or magnitudes.max() >= 1e8 or magnitudes.min() < 1e-4)
+    scientific = wide_range or (magnitudes.size > 0 and magnitudes.min() < 1e-4)
     fmt = "{:.4e}" if scientific else "{:.4f}"
     width = max(len(fmt.format(v)) for v in finite)
     return lambda v: (_special(v) or fmt.format(v)).rjust(width)
+
+
+def _bool_formatter(array: np.ndarray):
+    width = 5 if not array.all() else 4
+    return lambda v: str(bool(v)).rjust(width)
 
 
 def _special(value: float) -> str | None:
@@ -43,7 +48,7 @@ def format_tensor(array: np.ndarray, extras: list[str]) -> str:
     """``tensor(<values>, <extras>)`` with PyTorch's number formatting and line wrapping."""
     prefix = "tensor("
     if array.size == 0:
-        body = "[]" if array.ndim <= 1 else f"size={tuple(array.shape)}".replace(",)", ")")
+        body = "[]" if array.ndim <= 1 else f"[], size={tuple(array.shape)}".replace(",)", ")")
     elif array.dtype.kind == "f":
         shown = array if array.size <= THRESHOLD else _edges(array)
         formatter = _float_formatter(shown)
@@ -53,12 +58,13 @@ def format_tensor(array: np.ndarray, extras: list[str]) -> str:
     elif array.dtype.kind == "b":
         body = np.array2string(array, separator=", ", prefix=prefix, max_line_width=LINE_WIDTH,
                                threshold=THRESHOLD, edgeitems=EDGE_ITEMS,
-                               formatter={"bool": lambda v: " True" if v else "False"})
+                               formatter={"bool": _bool_formatter(array)})
         if array.ndim == 0:
             body = body.strip()
     else:
         body = np.array2string(array, separator=", ", prefix=prefix, max_line_width=LINE_WIDTH,
                                threshold=THRESHOLD, edgeitems=EDGE_ITEMS)
+    body = body.replace(", ...,", ",  ...,")  # PyTorch pads the summary ellipsis by one space
     parts = [body] + extras
     return prefix + ", ".join(parts) + ")"
 

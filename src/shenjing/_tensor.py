@@ -7,7 +7,7 @@ of every method lives in ``shenjing._ops``; methods are one-line calls into it, 
 
 from __future__ import annotations
 
-import weakref
+import builtins
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -252,10 +252,16 @@ class Tensor:
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars "
+                             f"(this one has shape {list(self.shape)})")
+        return self._data.reshape(()).item()
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -274,7 +280,9 @@ class Tensor:
 
     def __repr__(self) -> str:
         extras = []
-        if self._data.dtype != _dtype.get_default_dtype().numpy and self._data.dtype not in (np.int64, np.bool_):
+        implied = (_dtype.get_default_dtype().numpy,) if self._data.size == 0 else \
+            (_dtype.get_default_dtype().numpy, np.dtype(np.int64), np.dtype(np.bool_))
+        if self._data.dtype not in implied:
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name()}>")
@@ -353,6 +361,21 @@ class Tensor:
         if self._requires_grad and self.grad_fn is None and _GradState.enabled:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation. "
                                "Wrap the update in `with shenjing.no_grad():` (as optimisers do).")
+
+    def _inplace(self, op: Callable, *args: Any, **kwargs: Any) -> "Tensor":
+        """Run ``op(self, ...)`` and write the result into this tensor's memory.
+
+        When the graph is recorded, ``op`` sees a snapshot of the old value with the same history,
+        so that what it saves for backward is not overwritten by this very write.
+        """
+        self._check_inplace()
+        source = self
+        if _GradState.enabled and (self._requires_grad or builtins.any(
+                isinstance(a, Tensor) and a._requires_grad for a in args)):
+            source = Tensor._make(self._data.copy())
+            source.grad_fn, source._output_nr = self.grad_fn, self._output_nr
+            source._requires_grad = self._requires_grad
+        return self._adopt(op(source, *args, **kwargs))
 
     def _adopt(self, result: "Tensor") -> "Tensor":
         """Finish an in-place op: write ``result`` into this tensor's memory and take over its history."""
@@ -454,19 +477,19 @@ class Tensor:
     __rxor__ = __xor__
 
     def __iadd__(self, other: Any) -> "Tensor":
-        return self._adopt(_ops.add(self, other))
+        return self._inplace(_ops.add, other)
 
     def __isub__(self, other: Any) -> "Tensor":
-        return self._adopt(_ops.sub(self, other))
+        return self._inplace(_ops.sub, other)
 
     def __imul__(self, other: Any) -> "Tensor":
-        return self._adopt(_ops.mul(self, other))
+        return self._inplace(_ops.mul, other)
 
     def __itruediv__(self, other: Any) -> "Tensor":
-        return self._adopt(_ops.div(self, other))
+        return self._inplace(_ops.div, other)
 
     def __ipow__(self, other: Any) -> "Tensor":
-        return self._adopt(_ops.pow(self, other))
+        return self._inplace(_ops.pow, other)
 
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
         return _ops.eq(self, other)
@@ -827,88 +850,99 @@ class Tensor:
     # -- in-place methods -----------------------------------------------------------------------
 
     def add_(self, other: Any, *, alpha: Any = 1) -> "Tensor":
-        return self._adopt(_ops.add(self, other, alpha=alpha))
+        return self._inplace(_ops.add, other, alpha=alpha)
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> "Tensor":
-        return self._adopt(_ops.sub(self, other, alpha=alpha))
+        return self._inplace(_ops.sub, other, alpha=alpha)
 
     def mul_(self, other: Any) -> "Tensor":
-        return self._adopt(_ops.mul(self, other))
+        return self._inplace(_ops.mul, other)
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> "Tensor":
-        return self._adopt(_ops.div(self, other, rounding_mode=rounding_mode))
+        return self._inplace(_ops.div, other, rounding_mode=rounding_mode)
 
     def pow_(self, exponent: Any) -> "Tensor":
-        return self._adopt(_ops.pow(self, exponent))
+        return self._inplace(_ops.pow, exponent)
 
     def neg_(self) -> "Tensor":
-        return self._adopt(_ops.neg(self))
+        return self._inplace(_ops.neg)
 
     def abs_(self) -> "Tensor":
-        return self._adopt(_ops.abs(self))
+        return self._inplace(_ops.abs)
 
     def exp_(self) -> "Tensor":
-        return self._adopt(_ops.exp(self))
+        return self._inplace(_ops.exp)
 
     def log_(self) -> "Tensor":
-        return self._adopt(_ops.log(self))
+        return self._inplace(_ops.log)
 
     def sqrt_(self) -> "Tensor":
-        return self._adopt(_ops.sqrt(self))
+        return self._inplace(_ops.sqrt)
 
     def sigmoid_(self) -> "Tensor":
-        return self._adopt(_ops.sigmoid(self))
+        return self._inplace(_ops.sigmoid)
 
     def tanh_(self) -> "Tensor":
-        return self._adopt(_ops.tanh(self))
+        return self._inplace(_ops.tanh)
 
     def relu_(self) -> "Tensor":
-        return self._adopt(_ops.relu(self))
+        return self._inplace(_ops.relu)
 
     def clamp_(self, min: Any = None, max: Any = None) -> "Tensor":
-        return self._adopt(_ops.clamp(self, min, max))
+        return self._inplace(_ops.clamp, min, max)
 
     clip_ = clamp_
 
     def masked_fill_(self, mask: "Tensor", value: Any) -> "Tensor":
-        return self._adopt(_ops.masked_fill(self, mask, value))
+        return self._inplace(_ops.masked_fill, mask, value)
 
     def scatter_(self, dim: int, index: "Tensor", src: Any = None, *, value: Any = None,
                  reduce: str | None = None) -> "Tensor":
-        return self._adopt(self.scatter(dim, index, src, value=value, reduce=reduce))
+        return self._inplace(Tensor.scatter, dim, index, src, value=value, reduce=reduce)
 
     def scatter_add_(self, dim: int, index: "Tensor", src: "Tensor") -> "Tensor":
-        return self._adopt(_ops.scatter_add(self, dim, index, src))
+        return self._inplace(_ops.scatter_add, dim, index, src)
 
     def index_add_(self, dim: int, index: "Tensor", source: "Tensor", *, alpha: Any = 1) -> "Tensor":
-        return self._adopt(_ops.index_add(self, dim, index, source, alpha=alpha))
+        return self._inplace(_ops.index_add, dim, index, source, alpha=alpha)
 
     def copy_(self, src: Any) -> "Tensor":
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
         source = src if isinstance(src, Tensor) else _ops.tensor(src)
-        return self._adopt(_ops.expand(_ops.cast(source, self.dtype), self.shape))
+        return self._inplace(_overwrite, _ops.expand(_ops.cast(source, self.dtype), self.shape))
 
     def fill_(self, value: Any) -> "Tensor":
-        return self._adopt(_ops.expand(_ops.cast(_ops.as_tensor(value), self.dtype), self.shape))
+        if isinstance(value, Tensor) and value.requires_grad:
+            return self.copy_(value)
+        return self._inplace(_overwrite, value.item() if isinstance(value, Tensor) else value)
 
     def zero_(self) -> "Tensor":
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> "Tensor":
-        return self._adopt(_ops.rand(*self.shape, dtype=self.dtype, generator=generator) * (b - a) + a)
+        return self._inplace(_overwrite, _ops.rand(*self.shape, dtype=self.dtype, generator=generator) * (b - a) + a)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> "Tensor":
-        return self._adopt(_ops.randn(*self.shape, dtype=self.dtype, generator=generator) * std + mean)
+        return self._inplace(_overwrite, _ops.randn(*self.shape, dtype=self.dtype, generator=generator) * std + mean)
 
     def bernoulli_(self, p: float = 0.5, *, generator: Any = None) -> "Tensor":
-        return self._adopt(_ops.rand(*self.shape, generator=generator).lt(p).to(self.dtype))
+        return self._inplace(_overwrite, _ops.rand(*self.shape, generator=generator).lt(p).to(self.dtype))
 
     def random_(self, low: int = 0, high: int | None = None, *, generator: Any = None) -> "Tensor":
-        return self._adopt(_ops.randint(low, high, self.shape, dtype=self.dtype, generator=generator))
+        """Uniform integers in [low, high); ``random_(n)`` means [0, n)."""
+        if high is None:
+            low, high = 0, low
+        values = _ops.randint(low, high, tuple(self.shape), dtype=self.dtype, generator=generator)
+        return self._inplace(_overwrite, values)
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
                "int32": "IntTensor", "bool": "BoolTensor", "uint8": "ByteTensor", "float16": "HalfTensor"}
+
+
+def _overwrite(old: Tensor, value: Any) -> Tensor:
+    """``value`` everywhere: the gradient reaching ``old`` is zero, as for PyTorch's fill_ and copy_."""
+    return _ops.where(Tensor._make(np.ones(old._data.shape, dtype=bool)), value, old)
 
 
 def _rebuild_tensor(array: np.ndarray, requires_grad: bool) -> Tensor:

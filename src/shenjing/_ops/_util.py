@@ -43,6 +43,14 @@ def as_shape(args: tuple) -> tuple[int, ...]:
     return shape
 
 
+def as_size(args: tuple) -> tuple[int, ...]:
+    """``as_shape`` for a new tensor's size: every size must be >= 0."""
+    shape = as_shape(args)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+    return shape
+
+
 def kept_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` with the reduced ``dims`` set to 1 (the keepdim shape of a reduction)."""
     return tuple(1 if d in dims else s for d, s in enumerate(shape))

@@ -66,7 +66,8 @@ class Sub(Op):
 
 class Mul(Op):
     def forward(self, x, y):
-        self.save_for_backward(x, y)
+        needs_x, needs_y = self.needs_input_grad
+        self.save_for_backward(x if needs_y else None, y if needs_x else None)
         return x * y
 
     def backward(self, gy):
@@ -192,6 +193,9 @@ class Pow(Op):
 class PowTensor(Op):
     """``x ** y`` where the exponent is a tensor (or the base a number)."""
 
+    def name(self) -> str:
+        return "PowBackward1"
+
     def forward(self, x, y):
         out = np.power(x, y)
         self.save_for_backward(x, y, out)
@@ -225,7 +229,8 @@ def square(input: Tensor) -> Tensor:
 
 class Exp(Op):
     def forward(self, x):
-        out = np.exp(x)
+        with np.errstate(over="ignore"):  # e^1000 is inf, silently, as in PyTorch
+            out = np.exp(x)
         self.save_for_backward(out)
         return out
 

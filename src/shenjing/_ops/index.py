@@ -42,8 +42,14 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
 
 
 class Index(Op):
-    def __init__(self, index: tuple, repeats: bool) -> None:
-        self.index, self.repeats = index, repeats
+    def __init__(self, index: tuple, repeats: bool, kind: str | None = None) -> None:
+        self.index, self.repeats, self.kind = index, repeats, kind
+
+    def name(self) -> str:
+        if self.kind is None:  # PyTorch's names for the three kinds of indexing
+            basic = not any(isinstance(i, np.ndarray) for i in self.index)
+            self.kind = ("Select" if all(isinstance(i, int) for i in self.index) else "Slice") if basic else "Index"
+        return f"{self.kind}Backward0"
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -125,6 +131,9 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
         except ValueError as error:
             raise RuntimeError(f"setitem: cannot assign a value of shape {list(np.shape(value))} to "
                                f"tensor[{index!r}] of a tensor of shape {list(input.shape)}: {error}") from None
+        except IndexError as error:
+            message = str(error).replace("axis", "dimension")
+            raise IndexError(f"{message} (tensor of shape {list(input.shape)})") from None
         input._bump_version()
         return
     input._adopt(IndexPut(normalized)(input, cast_to(value, input.dtype)))
@@ -173,7 +182,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[i][index[i][j]]`` for dim=1; ``index`` has the same number of dims."""
     dim = normalize_dim(dim, input._data.ndim)
     array = _check_index(index, input, dim, "gather")
-    return Index(_along(dim, array), True)(input)
+    return Index(_along(dim, array), True, "Gather")(input)
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src: Any, reduce: str | None = None) -> Tensor:

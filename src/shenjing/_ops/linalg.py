@@ -20,7 +20,12 @@ from shenjing.autograd.node import Op
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger"]
 
 class MatMul(Op):
+    def name(self) -> str:
+        kinds = {(2, 2): "Mm", (1, 1): "Dot", (2, 1): "Mv"}
+        return f"{kinds.get(self.ndims, 'MatMul')}Backward0"
+
     def forward(self, a, b):
+        self.ndims = (a.ndim, b.ndim)
         self.save_for_backward(a, b)
         return np.matmul(a, b)
 
@@ -29,8 +34,8 @@ class MatMul(Op):
         # a 1-D operand is a row (a) or a column (b); put the dims it lost back into the gradient
         a2 = unsqueeze(a, 0) if a.ndim == 1 else a
         b2 = unsqueeze(b, -1) if b.ndim == 1 else b
-        g2 = unsqueeze(gy, -2) if a.ndim == 1 else gy
-        g2 = unsqueeze(g2, -1) if b.ndim == 1 else g2
+        g2 = unsqueeze(gy, -1) if b.ndim == 1 else gy
+        g2 = unsqueeze(g2, -2) if a.ndim == 1 else g2
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = matmul(g2, transpose(b2, -1, -2))

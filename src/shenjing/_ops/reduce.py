@@ -31,8 +31,11 @@ def _unreduce(gy: Tensor, input_shape: tuple, dims: tuple, keepdim: bool) -> Ten
 
 
 class Sum(Op):
-    def __init__(self, dims: tuple, keepdim: bool) -> None:
-        self.dims, self.keepdim = dims, keepdim
+    def __init__(self, dims: tuple, keepdim: bool, overload: int = 0) -> None:
+        self.dims, self.keepdim, self.overload = dims, keepdim, overload
+
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward{self.overload}"  # PyTorch: 0 for all dims, 1 with dim=
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -61,7 +64,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     input = _with_dtype(input, dtype)
     if input._data.dtype.kind in "biu" and input._data.dtype != np.int64:
         input = cast_to(input, _dtype.int64)
-    return Sum(normalize_dims(dim, input._data.ndim), keepdim)(input)
+    return Sum(normalize_dims(dim, input._data.ndim), keepdim, int(dim is not None))(input)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -70,7 +73,7 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {input.dtype} (convert with .float() first)")
-    return Mean(normalize_dims(dim, input._data.ndim), keepdim)(input)
+    return Mean(normalize_dims(dim, input._data.ndim), keepdim, int(dim is not None))(input)
 
 
 class Prod(Op):

@@ -41,6 +41,9 @@ class Reshape(Op):
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
+    def name(self) -> str:
+        return "ViewBackward0"
+
     def forward(self, x):
         self.input_shape = x.shape
         return x.reshape(self.shape)
@@ -313,7 +316,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; all other sizes must agree."""
     tensors = [check_tensor(t, "cat() argument") for t in tensors]
     if not tensors:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+        raise ValueError("cat(): expected a non-empty list of Tensors")
     tensors = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
     ndim = tensors[0]._data.ndim
     if ndim == 0:

@@ -61,6 +61,7 @@ class Function(Node):
         from shenjing._tensor import Tensor
 
         ctx = cls()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             result = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(result, tuple)
@@ -68,8 +69,8 @@ class Function(Node):
         outputs = []
         for value in results:
             if isinstance(value, Tensor):
-                fresh = any(value is a for a in args) or value.grad_fn is not None or value.requires_grad
-                value = value.detach() if fresh else value
+                shared = any(value is a for a in args) or value.grad_fn is not None or value.requires_grad
+                value = value.detach() if shared else value
             outputs.append(value)
         tensors = [v for v in outputs if isinstance(v, Tensor)]
         records = _GradState.enabled and any(isinstance(a, Tensor) and a.requires_grad for a in args)

@@ -24,9 +24,15 @@ def is_grad_enabled() -> bool:
 
 
 class _GradModeContext:
-    """Sets grad mode on entry and restores the previous mode on exit; also usable as a decorator."""
+    """Sets grad mode on entry and restores the previous mode on exit; also usable as a decorator,
+    with or without parentheses (``@no_grad`` or ``@no_grad()``)."""
 
     mode = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]) and not kwargs:
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def __enter__(self) -> None:
         self._previous = _GradState.enabled
@@ -36,10 +42,16 @@ class _GradModeContext:
         _GradState.enabled = self._previous
 
     def __call__(self, fn: F) -> F:
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)() if not isinstance(self, set_grad_enabled) else set_grad_enabled(self.mode):
+            previous = _GradState.enabled
+            _GradState.enabled = mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _GradState.enabled = previous
         return wrapper  # type: ignore[return-value]
 
 
@@ -83,3 +95,7 @@ class set_grad_enabled(_GradModeContext):
 
     def __enter__(self) -> None:
         _GradState.enabled = self.mode
+
+    def __call__(self, fn: F) -> F:
+        _GradState.enabled = self._previous  # as a decorator it changes the mode only inside fn
+        return super().__call__(fn)

@@ -28,20 +28,17 @@ def _outputs(fn: Callable, inputs: Sequence[Any]) -> list:
 
 def _numerical_jacobian(fn: Callable, inputs: Sequence[Any], index: int, eps: float) -> list[np.ndarray]:
     """One (input numel x output numel) matrix per output, by central differences."""
-    from shenjing.autograd.grad_mode import no_grad
-
     x = inputs[index]._data
     flat = x.reshape(-1)
     columns: list[list[np.ndarray]] = []
-    with no_grad():
-        for i in range(flat.size):
-            saved = flat[i].copy()
-            flat[i] = saved + eps
-            plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
-            flat[i] = saved - eps
-            minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
-            flat[i] = saved
-            columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+    for i in range(flat.size):
+        saved = flat[i].copy()
+        flat[i] = saved + eps
+        plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
+        flat[i] = saved - eps
+        minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(fn, inputs)]
+        flat[i] = saved
+        columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     if not columns:
         return [np.zeros((0, o._data.size)) for o in _outputs(fn, inputs)]
     return [np.stack([c[k] for c in columns]) for k in range(len(columns[0]))]

@@ -180,6 +180,7 @@ class Op(Node):
 
         arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
         self._saved = ()
+        self.needs_input_grad = needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
         try:
             result = self.forward(*arrays)
         except (ValueError, IndexError, TypeError) as error:
@@ -189,7 +190,7 @@ class Op(Node):
             array = np.asarray(result)
             self._saved = tuple(array if s is result else s for s in self._saved)
             result = array
-        recording = _GradState.enabled and any(isinstance(x, Tensor) and x._requires_grad for x in inputs)
+        recording = _GradState.enabled and any(needs)
         if isinstance(result, tuple):
             outputs = tuple(Tensor._make(np.asarray(r)) for r in result)
         else:

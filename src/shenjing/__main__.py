@@ -1,0 +1,7 @@
+"""``python -m shenjing`` is the ``shenjing`` command."""
+
+import sys
+
+from shenjing.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Small runnable programs written with the tensor library alone (no layers yet)."""
