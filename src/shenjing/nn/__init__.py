@@ -1,4 +1,6 @@
-"""Neural-network building blocks. This release has the functional ops that the tensor library
-needs (``shenjing.nn.functional``); layers and losses arrive in the next one."""
+"""Neural-network building blocks with PyTorch's names: ``Module``, ``Parameter``, layers, losses,
+``functional`` (``F``), ``init`` and ``utils``."""
 
-from shenjing.nn import functional  # noqa: F401
+from shenjing.nn.parameter import Parameter  # noqa: F401
+from shenjing.nn.modules import *  # noqa: F401,F403
+from shenjing.nn import functional, init, utils  # noqa: F401,E402

@@ -1,6 +1,18 @@
-"""Functional forms of neural-network ops (``import shenjing.nn.functional as F``)."""
+"""Functional forms of the neural-network ops: ``import shenjing.nn.functional as F``.
+
+Each kind of op lives in its own file under ``shenjing/nn/_functional/``; this module gathers them.
+"""
 
 from shenjing._ops.activation import log_softmax, one_hot, softmax  # noqa: F401
 from shenjing._ops.elementwise import relu, sigmoid, tanh  # noqa: F401
-
-__all__ = ["softmax", "log_softmax", "one_hot", "relu", "sigmoid", "tanh"]
+from shenjing.nn._functional.activation import *  # noqa: F401,F403
+from shenjing.nn._functional.conv import *  # noqa: F401,F403
+from shenjing.nn._functional.pooling import *  # noqa: F401,F403
+from shenjing.nn._functional.padding import *  # noqa: F401,F403
+from shenjing.nn._functional.vision import *  # noqa: F401,F403
+from shenjing.nn._functional.dropout import *  # noqa: F401,F403
+from shenjing.nn._functional.normalization import *  # noqa: F401,F403
+from shenjing.nn._functional.sparse import *  # noqa: F401,F403
+from shenjing.nn._functional.linear import *  # noqa: F401,F403
+from shenjing.nn._functional.recurrent import *  # noqa: F401,F403
+from shenjing.nn._functional.loss import *  # noqa: F401,F403

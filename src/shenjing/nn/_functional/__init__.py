@@ -1,0 +1,1 @@
+"""The implementations behind shenjing.nn.functional, one file per kind of op."""

@@ -1,0 +1,3 @@
+"""Functional linear ops (filled in by the nn layers work)."""
+
+__all__: list[str] = []

@@ -1,0 +1,14 @@
+"""Layers, one file per kind, with PyTorch's names."""
+
+from shenjing.nn.modules.module import *  # noqa: F401,F403
+from shenjing.nn.modules.container import *  # noqa: F401,F403
+from shenjing.nn.modules.flatten import *  # noqa: F401,F403
+from shenjing.nn.modules.linear import *  # noqa: F401,F403
+from shenjing.nn.modules.conv import *  # noqa: F401,F403
+from shenjing.nn.modules.pooling import *  # noqa: F401,F403
+from shenjing.nn.modules.activation import *  # noqa: F401,F403
+from shenjing.nn.modules.dropout import *  # noqa: F401,F403
+from shenjing.nn.modules.normalization import *  # noqa: F401,F403
+from shenjing.nn.modules.sparse import *  # noqa: F401,F403
+from shenjing.nn.modules.rnn import *  # noqa: F401,F403
+from shenjing.nn.modules.loss import *  # noqa: F401,F403

@@ -1,0 +1,3 @@
+"""module modules (filled in by the nn layers work)."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""nn.utils (filled in by the nn layers work)."""
