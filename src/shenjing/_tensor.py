@@ -290,7 +290,8 @@ class Tensor:
             extras.append("requires_grad=True")
         return format_tensor(self._data, extras)
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.__repr__()
 
     def __reduce_ex__(self, protocol: int) -> Any:
         return (_rebuild_tensor, (self._data, self._requires_grad))
