@@ -1,7 +1,7 @@
 """The ``shenjing`` command line (also ``python -m shenjing``).
 
     shenjing --version
-    shenjing train xor [--epochs N] [--lr LR] [--seed S]
+    shenjing train xor [--epochs N] [--lr LR] [--hidden H] [--seed S]
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError(f"unknown model '{args.model}'; available now: xor")
     from shenjing.examples.xor import INPUTS, train_xor
 
-    result = train_xor(epochs=args.epochs, lr=args.lr, seed=args.seed, progress=not args.quiet)
-    print(f"trained the 2-2-1 sigmoid network on XOR for {args.epochs} epochs: "
+    result = train_xor(epochs=args.epochs, lr=args.lr, hidden=args.hidden, seed=args.seed,
+                       progress=not args.quiet)
+    print(f"trained a 2-{args.hidden}-1 sigmoid network on XOR for {args.epochs} epochs: "
           f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}")
     for inputs, prediction in zip(INPUTS, result.predictions):
         print(f"  {int(inputs[0])} xor {int(inputs[1])} -> {prediction:.3f}")
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     train = commands.add_parser("train", help="train a model")
     train.add_argument("model", help="which model: xor")
-    train.add_argument("--epochs", type=int, default=2000)
+    train.add_argument("--epochs", type=int, default=3000)
+    train.add_argument("--hidden", type=int, default=4, help="hidden units (the notes' network has 2)")
     train.add_argument("--lr", type=float, default=2.0)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true", help="no progress bar")

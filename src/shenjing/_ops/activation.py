@@ -60,8 +60,8 @@ def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
     """exp(z_i) / sum_j exp(z_j) along ``dim``; numerically stable for any finite logits.
 
     >>> import shenjing
-    >>> softmax(shenjing.tensor([1.0, 3.0, 0.0, 0.0]), dim=0)
-    tensor([0.1095, 0.8094, 0.0405, 0.0405])
+    >>> softmax(shenjing.tensor([1.0, 3.0, 0.0, 0.0]), dim=0)  # the notes' table: 0.110 0.810 0.040 0.040
+    tensor([0.1096, 0.8098, 0.0403, 0.0403])
     """
     input, dim = _prepare(input, dim, dtype)
     if input._data.ndim == 0:

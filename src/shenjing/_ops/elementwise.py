@@ -80,7 +80,8 @@ class Mul(Op):
 class Div(Op):
     def forward(self, x, y):
         self.save_for_backward(x, y)
-        return x / y
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf or nan, silently, as in PyTorch
+            return x / y
 
     def backward(self, gy):
         x, y = self.saved_tensors

@@ -175,9 +175,18 @@ def t(input: Tensor) -> Tensor:
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dims ``source`` to positions ``destination``, keeping the others in order."""
     ndim = input._data.ndim
-    order = np.moveaxis(np.arange(ndim), source, destination) if ndim else []
-    return permute(input, *[int(d) for d in order]) if ndim else input
+    sources = [normalize_dim(d, ndim) for d in (source if isinstance(source, (tuple, list)) else [source])]
+    targets = [normalize_dim(d, ndim) for d in (destination if isinstance(destination, (tuple, list))
+                                                else [destination])]
+    if len(sources) != len(targets):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({sources} dims) should "
+                           f"contain the same number of dims as destination ({targets} dims)")
+    order = [d for d in range(ndim) if d not in sources]
+    for target, source_dim in sorted(zip(targets, sources)):
+        order.insert(target, source_dim)
+    return permute(input, *order) if ndim else input
 
 
 moveaxis = movedim
