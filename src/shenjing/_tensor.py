@@ -54,7 +54,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_version_counter", "_hooks",
-                 "_grad_accumulator", "__weakref__")
+                 "_grad_accumulator", "_base", "_view_ops", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operators
 
     def __init__(self, *args: Any) -> None:
@@ -74,6 +74,8 @@ class Tensor:
         self._version_counter = [0]
         self._hooks = None
         self._grad_accumulator = None
+        self._base = None
+        self._view_ops = ()
 
     @classmethod
     def _make(cls, array: np.ndarray) -> "Tensor":
@@ -371,12 +373,39 @@ class Tensor:
         """
         self._check_inplace()
         source = self
-        if _GradState.enabled and (self._requires_grad or builtins.any(
-                isinstance(a, Tensor) and a._requires_grad for a in args)):
+        recording = _GradState.enabled and (self._requires_grad or builtins.any(
+            isinstance(a, Tensor) and a._requires_grad for a in args))
+        if recording:
             source = Tensor._make(self._data.copy())
             source.grad_fn, source._output_nr = self.grad_fn, self._output_nr
             source._requires_grad = self._requires_grad
-        return self._adopt(op(source, *args, **kwargs))
+            if self._base is not None:
+                self._base._check_inplace()
+        self._adopt(op(source, *args, **kwargs))
+        if recording and self._base is not None and self._data.flags.writeable:
+            self._rebase_after_view_write()
+        return self
+
+    def _become_view_of(self, source: "Tensor", op: Any) -> None:
+        """Record that this tensor's memory is a view of ``source``'s, made by ``op``.
+
+        Views share the version counter of their base (writing through one changes the other), and
+        remember the view ops, so an in-place change of the view can be replayed on the base's history.
+        """
+        self._version_counter = source._version_counter
+        self._base = source._base if source._base is not None else source
+        self._view_ops = source._view_ops + (op,)
+
+    def _rebase_after_view_write(self) -> None:
+        """After an in-place op on this view, give the base a history that includes the write
+        (PyTorch's CopySlices): base_new = base_old with the view's positions replaced."""
+        base = self._base
+        positions = np.arange(base._data.size).reshape(base._data.shape)
+        for op in self._view_ops:
+            positions = op.forward(positions)
+        flat = _ops.reshape(base, -1)
+        written = _ops.index.IndexPut((positions.reshape(-1),))(flat, _ops.reshape(self, -1))
+        base._adopt(_ops.reshape(written, base._data.shape))
 
     def _adopt(self, result: "Tensor") -> "Tensor":
         """Finish an in-place op: write ``result`` into this tensor's memory and take over its history."""

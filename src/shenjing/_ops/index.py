@@ -42,6 +42,8 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
 
 
 class Index(Op):
+    returns_view = True
+
     def __init__(self, index: tuple, repeats: bool, kind: str | None = None) -> None:
         self.index, self.repeats, self.kind = index, repeats, kind
 
@@ -136,7 +138,11 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
             raise IndexError(f"{message} (tensor of shape {list(input.shape)})") from None
         input._bump_version()
         return
+    if input._base is not None:
+        input._base._check_inplace()
     input._adopt(IndexPut(normalized)(input, cast_to(value, input.dtype)))
+    if input._base is not None and input._data.flags.writeable:
+        input._rebase_after_view_write()
 
 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:

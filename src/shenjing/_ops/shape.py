@@ -38,6 +38,8 @@ def broadcast_error(op_name: str, a: Any, b: Any) -> RuntimeError:
 # -- reshape and view ------------------------------------------------------------------------------
 
 class Reshape(Op):
+    returns_view = True
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -130,6 +132,8 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 # -- permutations ----------------------------------------------------------------------------------
 
 class Permute(Op):
+    returns_view = True
+
     def __init__(self, dims: tuple[int, ...]) -> None:
         self.dims = dims
 
@@ -146,10 +150,8 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
     dims = as_shape(dims)
     normalized = tuple(normalize_dim(d, ndim) for d in dims)
     if len(dims) != ndim or sorted(normalized) != list(range(ndim)):
-        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
-                           f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not "
-                           f"equal to len(dims) = {len(dims)}" if len(dims) != ndim else
-                           f"permute: dims {list(dims)} are not a permutation of the {ndim} dims")
+        raise RuntimeError(f"permute: dims {list(dims)} must be a permutation of the {ndim} dims of a tensor "
+                           f"of shape {list(input.shape)}")
     return Permute(normalized)(input)
 
 
@@ -195,6 +197,8 @@ moveaxis = movedim
 # -- broadcasting ----------------------------------------------------------------------------------
 
 class Expand(Op):
+    returns_view = True
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -297,7 +301,7 @@ class Flip(Op):
         self.dims = dims
 
     def forward(self, x):
-        return np.flip(x, self.dims)
+        return np.flip(x, self.dims).copy()  # a copy, as in PyTorch (NumPy's flip is a view)
 
     def backward(self, gy):
         return Flip(self.dims)(gy)

@@ -171,6 +171,7 @@ class Op(Node):
     """
 
     __slots__ = ()
+    returns_view = False  # ops whose result may share memory with their first input (reshape, index, ...)
 
     def save_for_backward(self, *values: Any) -> None:
         self._saved = values
@@ -195,6 +196,10 @@ class Op(Node):
             outputs = tuple(Tensor._make(np.asarray(r)) for r in result)
         else:
             outputs = (Tensor._make(result),)
+            if self.returns_view and result.base is not None and isinstance(inputs[0], Tensor):
+                source = arrays[0]
+                if result.base is source or result.base is source.base:
+                    outputs[0]._become_view_of(inputs[0], self)
         if recording and outputs[0]._data.dtype.kind == "f":
             self._record(inputs, outputs, self._saved)
         else:
