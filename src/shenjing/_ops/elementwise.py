@@ -26,6 +26,15 @@ __all__ = ["less_equal", "not_equal", "divide", "greater_equal", "less", "add", 
            "isfinite", "equal", "allclose", "isclose"]
 
 def _binary(op: type, a: Any, b: Any) -> Tensor:
+    # fast paths: two tensors of one dtype, or a float tensor and a Python number (NumPy keeps the dtype)
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.dtype == b._data.dtype:
+                return op()(a, b)
+        elif isinstance(b, (int, float)) and a._data.dtype.kind == "f":
+            return op()(a, b)
+    elif isinstance(b, Tensor) and isinstance(a, (int, float)) and b._data.dtype.kind == "f":
+        return op()(a, b)
     a, b = as_operand(a), as_operand(b)
     dtype = _dtype.result_type(a, b)
     return op()(cast_to(a, dtype), cast_to(b, dtype))

@@ -15,7 +15,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import cast_to, float_input, kept_shape, normalize_dim, normalize_dims
 from shenjing._ops.elementwise import abs, exp, pow, sqrt, where
-from shenjing._ops.shape import expand, reshape
+from shenjing._ops.shape import Expand, Reshape, reshape
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
@@ -27,7 +27,9 @@ values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
 def _unreduce(gy: Tensor, input_shape: tuple, dims: tuple, keepdim: bool) -> Tensor:
     """Give the upstream gradient of a reduction its size-1 dims back, so it broadcasts over the input."""
-    return gy if keepdim else reshape(gy, kept_shape(input_shape, dims))
+    if keepdim or gy._data.ndim == 0:  # a 0-d gradient broadcasts as it is
+        return gy
+    return Reshape(kept_shape(input_shape, dims))(gy)
 
 
 class Sum(Op):
@@ -42,7 +44,7 @@ class Sum(Op):
         return x.sum(axis=self.dims, keepdims=self.keepdim)
 
     def backward(self, gy):
-        return expand(_unreduce(gy, self.input_shape, self.dims, self.keepdim), self.input_shape)
+        return Expand(self.input_shape)(_unreduce(gy, self.input_shape, self.dims, self.keepdim))
 
 
 class Mean(Sum):

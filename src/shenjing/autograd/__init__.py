@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from shenjing.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from shenjing.autograd.engine import run_backward
 from shenjing.autograd.function import Function, FunctionCtx
@@ -25,7 +27,6 @@ def _as_list(value: Any) -> list:
 
 def _make_output_grads(outputs: list, grad_outputs: list) -> list:
     """The gradients to start from: given ones, or 1 for scalar outputs (else explain what to pass)."""
-    from shenjing._creation import ones_like
     from shenjing._tensor import Tensor
 
     if grad_outputs and len(grad_outputs) != len(outputs):
@@ -44,9 +45,9 @@ def _make_output_grads(outputs: list, grad_outputs: list) -> list:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this output has "
                                    f"shape {list(out.shape)}. Pass gradient=<tensor of that shape> (e.g. "
                                    f"shenjing.ones_like(out)), or reduce it first, e.g. out.sum().backward()")
-            given = ones_like(out)
+            given = Tensor._make(np.ones(out._data.shape, dtype=out._data.dtype))
         elif not isinstance(given, Tensor):
-            given = Tensor._make(__import__("numpy").asarray(given, dtype=out._data.dtype))
+            given = Tensor._make(np.asarray(given, dtype=out._data.dtype))
         if given._data.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {list(given.shape)} and "
                                f"output[{i}] has a shape of {list(out.shape)}.")

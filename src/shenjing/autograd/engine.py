@@ -168,8 +168,10 @@ def _match_input(grad: Any, meta: tuple, node: Node) -> Any:
         except RuntimeError:
             raise RuntimeError(f"function {node.name()} returned a gradient of shape {list(data.shape)} "
                                f"for an input of shape {list(shape)}") from None
-    if grad.dtype is not dtype:
-        grad = grad.to(dtype)
+    if grad._data.dtype != dtype:
+        from shenjing._dtype import from_numpy_dtype
+
+        grad = grad.to(from_numpy_dtype(dtype))
     return grad
 
 

@@ -58,7 +58,7 @@ class Node:
         for x in inputs:
             if isinstance(x, Tensor) and x.requires_grad:
                 edges.append(x if x.grad_fn is None else (x.grad_fn, x._output_nr))
-                meta.append((x.shape, x.dtype))
+                meta.append((x._data.shape, x._data.dtype))
                 needs.append(True)
             else:
                 edges.append(None)
