@@ -14,6 +14,8 @@ CASES = {
     "setitem on transposed view": lambda lib, a, x: x.reshape(2, 2).t().__setitem__(0, a[2:] ** 2),
     "strided view mul_ tensor": lambda lib, a, x: x[::2].mul_(a[:2]),
     "flip is a copy": lambda lib, a, x: x.flip(0)[::2].mul_(a[:2]),
+    "piece of split mul_ tensor": lambda lib, a, x: x.split(2)[1].mul_(a[:2]),
+    "row of unbind add_": lambda lib, a, x: x.reshape(2, 2).unbind(1)[0].add_(a[1:3]),
 }
 
 

@@ -386,7 +386,7 @@ class Tensor:
             self._rebase_after_view_write()
         return self
 
-    def _become_view_of(self, source: "Tensor", op: Any) -> None:
+    def _become_view_of(self, source: "Tensor", op: Any, output_index: int | None = None) -> None:
         """Record that this tensor's memory is a view of ``source``'s, made by ``op``.
 
         Views share the version counter of their base (writing through one changes the other), and
@@ -394,15 +394,17 @@ class Tensor:
         """
         self._version_counter = source._version_counter
         self._base = source._base if source._base is not None else source
-        self._view_ops = source._view_ops + (op,)
+        self._view_ops = source._view_ops + ((op, output_index),)
 
     def _rebase_after_view_write(self) -> None:
         """After an in-place op on this view, give the base a history that includes the write
         (PyTorch's CopySlices): base_new = base_old with the view's positions replaced."""
         base = self._base
         positions = np.arange(base._data.size).reshape(base._data.shape)
-        for op in self._view_ops:
+        for op, output_index in self._view_ops:
             positions = op.forward(positions)
+            if output_index is not None:
+                positions = positions[output_index]
         flat = _ops.reshape(base, -1)
         written = _ops.index.IndexPut((positions.reshape(-1),))(flat, _ops.reshape(self, -1))
         base._adopt(_ops.reshape(written, base._data.shape))

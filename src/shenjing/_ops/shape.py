@@ -369,10 +369,31 @@ def vstack(tensors: Sequence[Tensor]) -> Tensor:
     return cat([t if t._data.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
 
 
+class Split(Op):
+    """Cut along ``dim`` into pieces of the given sizes: one node, so backward is one ``cat``."""
+
+    returns_view = True
+
+    def __init__(self, dim: int, sizes: list[int]) -> None:
+        self.dim, self.sizes = dim, sizes
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return tuple(np.split(x, np.cumsum(self.sizes)[:-1], axis=self.dim))
+
+    def backward(self, *gys):
+        dtype = next(g for g in gys if g is not None)._data.dtype
+        pieces = []
+        for size, g in zip(self.sizes, gys):
+            if g is None:
+                shape = self.input_shape[:self.dim] + (size,) + self.input_shape[self.dim + 1:]
+                g = Tensor._make(np.zeros(shape, dtype))
+            pieces.append(g)
+        return Cat(self.dim)(*pieces)
+
+
 def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
     """Cut along ``dim`` into pieces of a given size (the last may be smaller) or given sizes."""
-    from shenjing._ops.index import narrow
-
     dim = normalize_dim(dim, input._data.ndim)
     length = input._data.shape[dim]
     if isinstance(split_size_or_sections, int):
@@ -385,11 +406,7 @@ def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
         if sum(sizes) != length:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's "
                                f"size at dimension {dim}), but got split_sizes={sizes}")
-    pieces, start = [], 0
-    for size in sizes:
-        pieces.append(narrow(input, dim, start, size))
-        start += size
-    return tuple(pieces)
+    return Split(dim, sizes)(input)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
@@ -402,7 +419,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along ``dim``, each without that dim."""
-    from shenjing._ops.index import select
-
     dim = normalize_dim(dim, input._data.ndim)
-    return tuple(select(input, dim, i) for i in range(input._data.shape[dim]))
+    shape = input._data.shape
+    kept = shape[:dim] + shape[dim + 1:]
+    return tuple(Reshape(kept)(piece) for piece in split(input, 1, dim))

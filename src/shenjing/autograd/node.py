@@ -192,14 +192,14 @@ class Op(Node):
             self._saved = tuple(array if s is result else s for s in self._saved)
             result = array
         recording = _GradState.enabled and any(needs)
-        if isinstance(result, tuple):
-            outputs = tuple(Tensor._make(np.asarray(r)) for r in result)
-        else:
-            outputs = (Tensor._make(result),)
-            if self.returns_view and result.base is not None and isinstance(inputs[0], Tensor):
-                source = arrays[0]
-                if result.base is source or result.base is source.base:
-                    outputs[0]._become_view_of(inputs[0], self)
+        results = result if isinstance(result, tuple) else (result,)
+        outputs = tuple(Tensor._make(np.asarray(r)) for r in results)
+        if self.returns_view and isinstance(inputs[0], Tensor):
+            source = arrays[0]
+            for index, (out, array) in enumerate(zip(outputs, results)):
+                base = getattr(array, "base", None)
+                if base is not None and (base is source or base is source.base):
+                    out._become_view_of(inputs[0], self, index if len(results) > 1 else None)
         if recording and outputs[0]._data.dtype.kind == "f":
             self._record(inputs, outputs, self._saved)
         else:
