@@ -380,7 +380,7 @@ class Tensor:
             source.grad_fn, source._output_nr = self.grad_fn, self._output_nr
             source._requires_grad = self._requires_grad
             if self._base is not None:
-                self._base._check_inplace()
+                self._check_view_write()
         self._adopt(op(source, *args, **kwargs))
         if recording and self._base is not None and self._data.flags.writeable:
             self._rebase_after_view_write()
@@ -395,6 +395,18 @@ class Tensor:
         self._version_counter = source._version_counter
         self._base = source._base if source._base is not None else source
         self._view_ops = source._view_ops + ((op, output_index),)
+
+    def _check_view_write(self) -> None:
+        """Writing through a view while recording: the base must accept it, and PyTorch refuses views
+        that come from an op with several outputs (split, unbind, chunk)."""
+        self._base._check_inplace()
+        for op, output_index in self._view_ops:
+            if output_index is not None:
+                raise RuntimeError(f"Output {output_index} of {type(op).__name__}Backward0 is a view and is being "
+                                   f"modified inplace. This view is the output of a function that returns multiple "
+                                   f"views. Such functions do not allow the output views to be modified inplace. "
+                                   f"You should replace the inplace operation by an out-of-place one (or .clone() "
+                                   f"the piece first).")
 
     def _rebase_after_view_write(self) -> None:
         """After an in-place op on this view, give the base a history that includes the write

@@ -139,7 +139,7 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
         input._bump_version()
         return
     if input._base is not None:
-        input._base._check_inplace()
+        input._check_view_write()
     input._adopt(IndexPut(normalized)(input, cast_to(value, input.dtype)))
     if input._base is not None and input._data.flags.writeable:
         input._rebase_after_view_write()
