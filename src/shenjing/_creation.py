@@ -37,16 +37,16 @@ def _array_from_data(data: Any, dtype: Any = None) -> np.ndarray:
     """An array from nested Python data, with PyTorch's inference: floats -> float32, ints -> int64."""
     if isinstance(data, Tensor):
         return data._data.copy()
-    if isinstance(data, np.ndarray):
-        return data.copy()
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.array(data)  # a copy that keeps NumPy's dtype (np.float64(2.5) stays float64)
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
         return np.array([_array_from_data(x) for x in data])
     try:
         array = np.array(data) if dtype is None else np.array(data, dtype=_dtype.as_dtype(dtype).numpy)
     except ValueError as error:
         raise ValueError(f"tensor(): can't build a tensor from ragged or mixed data ({error})") from None
-    if dtype is not None:
-        return array
+    if dtype is not None or isinstance(_first_leaf(data), np.generic):
+        return array  # NumPy scalars in a list keep their dtype, as in PyTorch
     if array.dtype == np.float64:
         return array.astype(_dtype.get_default_dtype().numpy)
     if array.dtype.kind in "iu" and array.dtype != np.int64:
@@ -55,6 +55,12 @@ def _array_from_data(data: Any, dtype: Any = None) -> np.ndarray:
         raise TypeError(f"tensor(): can't convert data of type {type(data).__name__} (NumPy dtype "
                         f"{array.dtype}) to a tensor; expected numbers, booleans or nested lists of them")
     return array
+
+
+def _first_leaf(data: Any) -> Any:
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
 
 
 def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -73,7 +79,8 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):
+        data = np.asarray(data)
         _dtype.from_numpy_dtype(data.dtype)
         target = data.dtype if dtype is None else _dtype.as_dtype(dtype).numpy
         return Tensor._make(data.astype(target, copy=False))

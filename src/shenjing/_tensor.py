@@ -188,7 +188,9 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         array = self.numpy()
-        return array if dtype is None else array.astype(dtype, copy=False)
+        if dtype is not None:
+            return array.astype(dtype, copy=bool(copy))
+        return array.copy() if copy else array
 
     def to(self, *args: Any, **kwargs: Any) -> "Tensor":
         """``to(dtype)``, ``to('cpu')``, ``to(device, dtype)`` or ``to(other_tensor)``."""
@@ -299,6 +301,9 @@ class Tensor:
         return (_rebuild_tensor, (self._data, self._requires_grad))
 
     def __deepcopy__(self, memo: dict) -> "Tensor":
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment. Deep-copy tensor.detach() instead.")
         result = Tensor._make(self._data.copy())
         result._requires_grad = self._requires_grad
         if self.grad is not None:
