@@ -1,0 +1,350 @@
+"""``save`` / ``load``: checkpoints that are safe to load from strangers (no pickle, nothing executable).
+
+What can be saved: tensors (and ``Parameter`` s), NumPy arrays, ``int``, ``float``, ``bool``, ``str``,
+``None``, shenjing dtypes, and ``dict`` / ``OrderedDict`` / ``list`` / ``tuple`` nesting them — that is,
+state_dicts, optimiser states and training checkpoints. NumPy scalars are saved as the matching Python
+number. Anything else (a function, a module object) raises ``TypeError`` naming where it sits.
+
+File format (version 1)
+-----------------------
+The file is a ZIP archive written by ``numpy.savez``, so ``numpy.load(path)`` opens it:
+
+- ``__shenjing__``: a 1-D ``uint8`` array holding UTF-8 JSON that describes the saved object::
+
+      {"format": "shenjing-checkpoint", "version": 1, "root": NODE}
+
+- ``t0``, ``t1``, ...: one ``.npy`` entry per distinct tensor or array (a tensor saved twice is stored
+  once and loads as one shared object).
+
+A NODE is a JSON object with a ``"type"``:
+
+===============  ==============================================================================
+``tensor``       ``{"key": "t0", "dtype": "float32", "requires_grad": false, "parameter": false}``
+``ndarray``      ``{"key": "t1"}`` (loads as a NumPy array)
+``int``          ``{"value": 3}``; likewise ``float`` (``NaN``/``Infinity`` as Python's json writes
+                 them), ``bool``, ``str``; ``none`` has no value
+``dtype``        ``{"name": "float32"}``
+``list``         ``{"items": [NODE, ...]}``; likewise ``tuple``
+``dict``         ``{"ordered": false, "items": [[KEY_NODE, VALUE_NODE], ...]}``, insertion order kept;
+                 keys may be str, int, float, bool, None or tuples of them (optimiser states use ints)
+===============  ==============================================================================
+
+Arrays are read with ``allow_pickle=False``; a file that is not such an archive, or whose entries fail
+their CRC check or disagree with the description, raises ``CheckpointError`` naming the file.
+
+Writing is atomic: the archive goes to a temporary file in the target's directory, is flushed to disk
+(``fsync``) and then renamed over the target (``os.replace``), so a crash leaves either the old file
+or the new one, never half of one. (A file object passed instead of a path is written directly.)
+
+>>> import os, tempfile, shenjing
+>>> path = os.path.join(tempfile.mkdtemp(), "ckpt.pt")
+>>> shenjing.save({"epoch": 3, "w": shenjing.ones(2)}, path)
+>>> shenjing.load(path)
+{'epoch': 3, 'w': tensor([1., 1.])}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from typing import IO, Any, Union
+
+import numpy as np
+
+from shenjing import _dtype
+from shenjing._tensor import Tensor
+
+__all__ = ["save", "load", "CheckpointError"]
+
+FORMAT = "shenjing-checkpoint"
+VERSION = 1
+STRUCTURE_KEY = "__shenjing__"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+FileLike = Union[str, "os.PathLike[str]", IO[bytes]]
+
+
+class CheckpointError(ValueError, RuntimeError):
+    """A file that cannot be loaded as a shenjing checkpoint (not one, truncated, or corrupted)."""
+
+
+# -- encoding: object -> (JSON node, arrays) -------------------------------------------------------
+
+
+class _Encoder:
+    """Walks the object once, turning it into JSON nodes and collecting arrays under keys t0, t1, ..."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self._keys: dict[int, str] = {}       # id(tensor) -> key: a tensor saved twice is stored once
+        self._alive: list[Any] = []           # keeps those objects alive so their ids stay unique
+        self._open: list[int] = []            # ids of containers being encoded, to detect cycles
+
+    def _store(self, obj: Any, array: np.ndarray, where: str) -> str:
+        if array.dtype.hasobject:
+            raise TypeError(f"save: the array at {where} has dtype object, which cannot be saved safely")
+        if id(obj) not in self._keys:
+            key = f"t{len(self.arrays)}"
+            self.arrays[key] = array
+            self._keys[id(obj)] = key
+            self._alive.append(obj)
+        return self._keys[id(obj)]
+
+    def encode(self, obj: Any, where: str = "obj") -> dict:
+        if isinstance(obj, Tensor):
+            from shenjing.nn.parameter import Parameter
+
+            return {"type": "tensor", "key": self._store(obj, obj._data, where), "dtype": str(obj._data.dtype),
+                    "requires_grad": bool(obj.requires_grad), "parameter": isinstance(obj, Parameter)}
+        if isinstance(obj, np.ndarray):
+            return {"type": "ndarray", "key": self._store(obj, obj, where)}
+        if obj is None:
+            return {"type": "none"}
+        if isinstance(obj, (bool, np.bool_)):
+            return {"type": "bool", "value": bool(obj)}
+        if isinstance(obj, (int, np.integer)):
+            return {"type": "int", "value": int(obj)}
+        if isinstance(obj, (float, np.floating)):
+            return {"type": "float", "value": float(obj)}
+        if isinstance(obj, str):
+            return {"type": "str", "value": obj}
+        if isinstance(obj, _dtype.dtype):
+            return {"type": "dtype", "name": obj.name}
+        if isinstance(obj, (list, tuple, dict)):
+            if id(obj) in self._open:
+                raise ValueError(f"save: {where} contains itself (a cyclic structure cannot be saved)")
+            self._open.append(id(obj))
+            try:
+                return self._encode_container(obj, where)
+            finally:
+                self._open.pop()
+        raise TypeError(f"save: cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__} "
+                        f"(at {where}); checkpoints hold tensors, arrays, numbers, strings, None, bools, "
+                        f"dtypes and dicts/lists/tuples of them")
+
+    def _encode_container(self, obj: list | tuple | dict, where: str) -> dict:
+        if isinstance(obj, dict):
+            items = []
+            for key, value in obj.items():
+                key_node = self.encode(key, f"{where} key {key!r}")
+                if key_node["type"] not in ("str", "int", "float", "bool", "none", "tuple"):
+                    raise TypeError(f"save: dict key {key!r} at {where} must be a str, number, bool, None or "
+                                    f"tuple")
+                items.append([key_node, self.encode(value, f"{where}[{key!r}]")])
+            return {"type": "dict", "ordered": isinstance(obj, OrderedDict), "items": items}
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        return {"type": kind, "items": [self.encode(item, f"{where}[{i}]") for i, item in enumerate(obj)]}
+
+
+# -- decoding: (JSON node, archive) -> object ------------------------------------------------------
+
+
+class _Decoder:
+    """Rebuilds the object from its JSON description, checking every node against the format."""
+
+    def __init__(self, archive: Any, name: str) -> None:
+        self.archive = archive
+        self.name = name
+        self._loaded: dict[str, Any] = {}
+
+    def fail(self, reason: str) -> CheckpointError:
+        return CheckpointError(f"{self.name}: {reason}")
+
+    def _array(self, node: dict) -> np.ndarray:
+        key = node.get("key")
+        if not isinstance(key, str) or key == STRUCTURE_KEY or key not in self.archive.files:
+            raise self.fail(f"the description refers to a missing array entry {key!r}")
+        return self.archive[key]
+
+    def decode(self, node: Any) -> Any:
+        if not isinstance(node, dict) or "type" not in node:
+            raise self.fail(f"malformed description node {str(node)[:80]!r}")
+        kind = node["type"]
+        if kind in ("tensor", "ndarray"):
+            key = node.get("key")
+            if key not in self._loaded:
+                self._loaded[key] = self._build_array(node, kind)
+            return self._loaded[key]
+        if kind == "none":
+            return None
+        if kind in ("bool", "int", "float", "str"):
+            value = node.get("value")
+            expected = {"bool": bool, "int": int, "float": (float, int), "str": str}[kind]
+            if not isinstance(value, expected) or (kind == "int" and isinstance(value, bool)):
+                raise self.fail(f"a {kind} node holds {value!r}")
+            return float(value) if kind == "float" else value
+        if kind == "dtype":
+            try:
+                return _dtype.as_dtype(str(node.get("name")))
+            except TypeError as error:
+                raise self.fail(str(error)) from None
+        if kind in ("list", "tuple"):
+            items = [self.decode(item) for item in self._items(node)]
+            return tuple(items) if kind == "tuple" else items
+        if kind == "dict":
+            result = OrderedDict() if node.get("ordered") else {}
+            for pair in self._items(node):
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    raise self.fail("a dict item is not a [key, value] pair")
+                key = self.decode(pair[0])
+                try:
+                    result[key] = self.decode(pair[1])
+                except TypeError:
+                    raise self.fail(f"unhashable dict key {key!r}") from None
+            return result
+        raise self.fail(f"unknown node type {kind!r}")
+
+    def _items(self, node: dict) -> list:
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise self.fail(f"a {node['type']} node has no item list")
+        return items
+
+    def _build_array(self, node: dict, kind: str) -> Any:
+        array = self._array(node)
+        if kind == "ndarray":
+            return array
+        if str(array.dtype) != node.get("dtype"):
+            raise self.fail(f"entry {node['key']} has dtype {array.dtype} but the description says "
+                            f"{node.get('dtype')}")
+        tensor = Tensor._make(array)
+        requires_grad = bool(node.get("requires_grad")) and array.dtype.kind == "f"
+        if node.get("parameter"):
+            from shenjing.nn.parameter import Parameter
+
+            return Parameter(tensor, requires_grad=requires_grad)
+        tensor.requires_grad = requires_grad
+        return tensor
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+def _describe(f: Any) -> str:
+    if isinstance(f, (str, os.PathLike)):
+        return f"'{os.fspath(f)}'"
+    return f"'{getattr(f, 'name', None)}'" if isinstance(getattr(f, "name", None), str) else repr(f)
+
+
+def _write_archive(stream: IO[bytes], encoder: _Encoder, root: dict) -> None:
+    structure = json.dumps({"format": FORMAT, "version": VERSION, "root": root}).encode("utf-8")
+    np.savez(stream, **{STRUCTURE_KEY: np.frombuffer(structure, dtype=np.uint8)}, **encoder.arrays)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: str, write: Any) -> None:
+    """Call ``write(stream)`` on a temporary file next to ``path``, fsync it, then rename it to ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                                             dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.chmod(temp_path, 0o666 & ~_current_umask())
+        os.replace(temp_path, path)
+    except BaseException:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        try:
+            directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            os.fsync(directory_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(directory_fd)
+
+
+def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: Any = None,
+         _use_new_zipfile_serialization: bool = True) -> None:
+    """Save ``obj`` (tensors, numbers, strings, nested dicts/lists/tuples) to ``f``, atomically.
+
+    ``f`` is a path (str or ``os.PathLike``; written exactly there, whatever its suffix) or a binary
+    file object. The pickle arguments exist for PyTorch compatibility and are ignored: no pickle is used.
+    See the module docstring for the format.
+
+    >>> import io, shenjing
+    >>> buffer = io.BytesIO()
+    >>> shenjing.save({"step": 1, "betas": (0.9, 0.999)}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> shenjing.load(buffer)
+    {'step': 1, 'betas': (0.9, 0.999)}
+    """
+    encoder = _Encoder()
+    root = encoder.encode(obj)
+    if isinstance(f, (str, os.PathLike)):
+        _atomic_write(os.fspath(f), lambda stream: _write_archive(stream, encoder, root))
+    else:
+        _write_archive(f, encoder, root)
+        if hasattr(f, "flush"):
+            f.flush()
+
+
+def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *, weights_only: bool | None = None,
+         mmap: bool | None = None, **pickle_load_args: Any) -> Any:
+    """Load an object saved by ``save`` from a path or a binary file object.
+
+    ``map_location``, ``weights_only`` and the pickle arguments are accepted for PyTorch compatibility
+    and ignored: everything is loaded on the CPU, and loading is always safe (no code runs).
+    Raises ``FileNotFoundError`` for a missing path and ``CheckpointError`` (a ``ValueError`` and
+    ``RuntimeError``) naming the file when it is not a valid checkpoint.
+    """
+    name = _describe(f)
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as stream:
+            return _load_stream(stream, name)
+    if not (hasattr(f, "seekable") and f.seekable()):
+        f = io.BytesIO(f.read())
+    return _load_stream(f, name)
+
+
+def _load_stream(stream: IO[bytes], name: str) -> Any:
+    start = stream.tell()
+    signature = stream.read(4)
+    stream.seek(start)
+    if signature != _ZIP_SIGNATURE:
+        what = "an empty file" if not signature else "not a ZIP (.npz) archive"
+        raise CheckpointError(f"{name} is not a shenjing checkpoint ({what}; shenjing.save writes .npz archives)")
+    try:
+        archive = np.load(stream, allow_pickle=False)
+    except Exception as error:  # a ZIP whose directory is missing or damaged: numpy raises various types
+        raise CheckpointError(f"{name} is corrupted or truncated ({type(error).__name__}: {error})") from error
+    with archive:
+        if any(entry.endswith("data.pkl") for entry in archive.files):
+            raise CheckpointError(f"{name} is a PyTorch (pickle) checkpoint, which shenjing does not unpickle; "
+                                  f"convert it with PyTorch: sd = torch.load(path); shenjing.save("
+                                  f"{{k: v.numpy() for k, v in sd.items()}}, new_path)")
+        if STRUCTURE_KEY not in archive.files:
+            raise CheckpointError(f"{name} is not a shenjing checkpoint: it is a .npz archive without the "
+                                  f"'{STRUCTURE_KEY}' entry (entries: {archive.files[:10]}); read it with "
+                                  f"numpy.load instead")
+        try:
+            description = json.loads(archive[STRUCTURE_KEY].tobytes().decode("utf-8"))
+            if not isinstance(description, dict) or description.get("format") != FORMAT:
+                raise CheckpointError(f"{name}: the '{STRUCTURE_KEY}' entry is not a shenjing checkpoint "
+                                      f"description")
+            if not isinstance(description.get("version"), int) or description["version"] > VERSION:
+                raise CheckpointError(f"{name} has checkpoint format version {description.get('version')!r}; "
+                                      f"this shenjing reads versions up to {VERSION} (upgrade shenjing)")
+            return _Decoder(archive, name).decode(description.get("root"))
+        except CheckpointError:
+            raise
+        except Exception as error:  # truncated or corrupted entries: bad CRC, short reads, bad JSON
+            raise CheckpointError(f"{name} is corrupted or truncated ({type(error).__name__}: {error})") from error
