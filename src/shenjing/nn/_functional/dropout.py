@@ -1,3 +1,104 @@
-"""Functional dropout ops (filled in by the nn layers work)."""
+"""Dropout: zero random elements (or whole channels) while training, as inverted dropout.
 
-__all__: list[str] = []
+Each kept element is scaled by 1 / (1 - p), so the expected value of the output equals the input
+and nothing needs rescaling at evaluation time, where dropout is the identity. The masks come from
+shenjing's default generator: after ``shenjing.manual_seed(s)`` the same masks are drawn again.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from shenjing._ops._util import check_tensor, float_input
+from shenjing._ops.elementwise import mul
+from shenjing._random import rng_of
+from shenjing._tensor import Tensor
+
+__all__ = ["dropout", "dropout1d", "dropout2d"]
+
+
+def _check_p(p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _masked(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool) -> Tensor:
+    """input * mask, mask[i] = 1/(1-p) with probability 1-p else 0, broadcast from ``mask_shape``."""
+    dtype = input._data.dtype
+    if p == 1.0:
+        scaled_mask = np.zeros(mask_shape, dtype=dtype)
+    else:
+        keep = rng_of(None).random(mask_shape) >= p
+        scaled_mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    mask = Tensor._make(scaled_mask)
+    return input._inplace(mul, mask) if inplace else mul(input, mask)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (identity if not training).
+
+    y_i = x_i * m_i / (1 - p), m_i ~ Bernoulli(1 - p). Shape: any -> same.
+
+    >>> import shenjing
+    >>> _ = shenjing.manual_seed(0)
+    >>> y = dropout(shenjing.ones(1000), p=0.5)
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    >>> dropout(shenjing.ones(3), p=0.5, training=False)
+    tensor([1., 1., 1.])
+    """
+    check_tensor(input)
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _masked(float_input(input), p, input.shape, inplace)
+
+
+def _channel_dropout(name: str, input: Tensor, p: float, training: bool, inplace: bool,
+                     feature_dims: int) -> Tensor:
+    """Drop whole channels: one draw per (sample, channel), broadcast over the ``feature_dims`` last dims."""
+    check_tensor(input)
+    _check_p(p)
+    batched = feature_dims + 2
+    if input.ndim not in (batched - 1, batched):
+        raise RuntimeError(f"{name}: expected {batched - 1}-D or {batched}-D input (got {input.ndim}-D input "
+                           f"of shape {list(input.shape)})")
+    if not training or p == 0.0:
+        return input
+    channel_dims = input.ndim - feature_dims
+    mask_shape = tuple(input.shape[:channel_dims]) + (1,) * feature_dims
+    return _masked(float_input(input), p, mask_shape, inplace)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``; scale the rest by 1/(1-p).
+
+    >>> import shenjing
+    >>> y = dropout1d(shenjing.ones(2, 8, 5), p=0.5)
+    >>> bool(((y == 0).all(dim=2) | (y == 2).all(dim=2)).all())
+    True
+    """
+    return _channel_dropout("dropout1d", input, p, training, inplace, 1)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels (feature maps) of (N, C, H, W) or (C, H, W) input with probability ``p``.
+
+    Kept channels are scaled by 1/(1-p). Neighbouring pixels of a feature map are strongly correlated,
+    so dropping single pixels regularises little; dropping a whole map does.
+    As in PyTorch 2.x, a 3-D input is taken as (N, C, L) (channel-wise 1-D dropout), with a warning.
+
+    >>> import shenjing
+    >>> y = dropout2d(shenjing.ones(2, 8, 3, 3), p=0.5)
+    >>> bool(((y == 0).all(dim=(2, 3)) | (y == 2).all(dim=(2, 3))).all())
+    True
+    """
+    check_tensor(input)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input and assuming that channel-wise 1D dropout behavior is "
+                      "desired - input is interpreted as shape (N, C, L). Use dropout1d for that, or give "
+                      "a 4-D (N, C, H, W) input.", UserWarning, stacklevel=2)
+        return _channel_dropout("dropout2d", input, p, training, inplace, 1)
+    return _channel_dropout("dropout2d", input, p, training, inplace, 2)

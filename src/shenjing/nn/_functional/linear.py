@@ -1,3 +1,95 @@
-"""Functional linear ops (filled in by the nn layers work)."""
+"""The affine map of a fully connected layer, ``F.linear(x, W, b) = x W^T + b``, as one fused op; and
+Maxout, the maximum of several such maps."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import numpy as np
+
+from shenjing._ops._util import check_tensor
+from shenjing._tensor import Tensor
+from shenjing.autograd.node import Op
+
+__all__ = ["linear", "maxout"]
+
+
+class Linear(Op):
+    """y = x W^T + b for x (*, in), W (out, in), b (out,): one GEMM forward, three reductions back.
+
+    gx = gy W, gW = gy^T x (summed over every leading dim), gb = gy summed over every leading dim.
+    """
+
+    def forward(self, x, weight, bias=None):
+        self.save_for_backward(x, weight)
+        out = np.matmul(x, weight.T)
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, gy):
+        x, weight = self.saved_tensors
+        out_features, in_features = weight.shape
+        gx = gy.matmul(weight) if self.needs_input_grad[0] else None
+        gw = None
+        if self.needs_input_grad[1]:
+            gw = gy.reshape(-1, out_features).t().matmul(x.reshape(-1, in_features))
+        if len(self.needs_input_grad) == 2:  # no bias
+            return gx, gw
+        gb = gy.reshape(-1, out_features).sum(0) if self.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """The affine map y = x W^T + b of a fully connected layer.
+
+    Shapes: input (*, in_features), weight (out_features, in_features), bias (out_features,)
+    -> (*, out_features). A 1-D input (in_features,) gives (out_features,).
+
+    >>> import shenjing
+    >>> x = shenjing.tensor([[1.0, 2.0]])
+    >>> linear(x, shenjing.tensor([[1.0, 1.0], [0.0, -1.0]]), shenjing.tensor([0.5, 0.0]))
+    tensor([[ 3.5000, -2.0000]])
+    """
+    check_tensor(input)
+    check_tensor(weight, "linear(): weight")
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {list(weight.shape)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        rows = input.numel() // input.shape[-1] if input.ndim and input.shape[-1] else 1
+        columns = input.shape[-1] if input.ndim else 1
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{columns} and "
+                           f"{weight.shape[1]}x{weight.shape[0]}): input {list(input.shape)}, weight "
+                           f"{list(weight.shape)}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"linear: expected input and weight to have the same dtype, but got {input.dtype} "
+                           f"and {weight.dtype}")
+    if bias is None:
+        return Linear()(input, weight)
+    check_tensor(bias, "linear(): bias")
+    if bias.shape not in ((weight.shape[0],), (), (1,)):
+        raise RuntimeError(f"linear: bias must have shape [{weight.shape[0]}] (out_features), got "
+                           f"{list(bias.shape)}")
+    if bias.dtype != weight.dtype:
+        raise RuntimeError(f"linear: expected bias and weight to have the same dtype, but got {bias.dtype} "
+                           f"and {weight.dtype}")
+    return Linear()(input, weight, bias)
+
+
+def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> Tensor:
+    """Maxout (Goodfellow et al. 2013): the largest of ``pieces`` affine maps, per output unit.
+
+    y_j = max_{k < pieces} (W_{j,k} . x + b_{j,k}); the course's max(w1^T x + b1, w2^T x + b2) is
+    pieces = 2. ``weight`` (out_features * pieces, in_features) holds piece k of unit j in row
+    j * pieces + k. The gradient flows only to the winning piece. A shenjing extension (PyTorch has
+    no maxout). Shapes: input (*, in_features) -> (*, out_features).
+
+    >>> import shenjing
+    >>> w = shenjing.tensor([[1.0], [-1.0]])        # one unit, pieces x and -x: y = |x|
+    >>> maxout(shenjing.tensor([[-3.0], [2.0]]), w, None, pieces=2)
+    tensor([[3.],
+            [2.]])
+    """
+    if weight.ndim != 2 or weight.shape[0] % pieces:
+        raise RuntimeError(f"maxout: weight must be (out_features * pieces, in_features) with pieces={pieces}, "
+                           f"got {list(weight.shape)}")
+    out = linear(input, weight, bias)
+    return out.unflatten(-1, (weight.shape[0] // pieces, pieces)).amax(-1)
