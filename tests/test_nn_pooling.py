@@ -1,0 +1,241 @@
+"""Max, average and adaptive pooling (functional and layers) against PyTorch 2.13 and central differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import shenjing as sj
+import shenjing.nn.functional as F
+from shenjing import nn
+from helpers import assert_close, check_op
+
+RNG = np.random.default_rng(7)
+
+
+def randn(*shape):
+    return RNG.standard_normal(shape)
+
+
+def distinct(*shape):
+    """Values without ties (a max-pool's gradient is then unambiguous for central differences)."""
+    return RNG.permutation(np.prod(shape)).reshape(shape) * 0.1 + 0.01 * RNG.standard_normal(shape)
+
+
+# -- max pooling -----------------------------------------------------------------------------------
+
+MAX_POOL2D_CASES = [
+    ((2, 3, 8, 8), dict(kernel_size=2)),  # the 2x2 / stride-2 fast path
+    ((2, 3, 7, 9), dict(kernel_size=3, stride=2, padding=1)),
+    ((1, 2, 7, 8), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((1, 2, 6, 6), dict(kernel_size=2, stride=2, ceil_mode=True)),  # ceil adds nothing: 6 = 3 * 2
+    ((1, 2, 5, 5), dict(kernel_size=2, stride=2, padding=1, ceil_mode=True)),  # last window would start in the padding
+    ((2, 2, 9, 8), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1), dilation=(2, 1))),
+    ((2, 2, 10, 7), dict(kernel_size=3, stride=1, dilation=2, ceil_mode=True)),
+    ((3, 5, 10), dict(kernel_size=(5, 1))),  # an unbatched (C, H, W) input, as in the course
+]
+
+
+@pytest.mark.parametrize("shape, kwargs", MAX_POOL2D_CASES)
+def test_max_pool2d_matches_torch(shape, kwargs):
+    check_op(lambda x: F.max_pool2d(x, **kwargs), lambda x: TF.max_pool2d(x, **kwargs), distinct(*shape))
+
+
+@pytest.mark.parametrize("shape, kwargs", MAX_POOL2D_CASES)
+def test_max_pool2d_indices_match_torch(shape, kwargs):
+    x = distinct(*shape).astype(np.float32)
+    values, indices = F.max_pool2d(sj.tensor(x), return_indices=True, **kwargs)
+    expected_values, expected_indices = TF.max_pool2d(torch.tensor(x), return_indices=True, **kwargs)
+    assert indices.dtype == sj.int64
+    assert np.array_equal(values.numpy(), expected_values.numpy())
+    assert np.array_equal(indices.numpy(), expected_indices.numpy())
+
+
+def test_max_pool_gradient_goes_to_the_first_maximum_on_ties():
+    x_np = np.round(RNG.standard_normal((2, 2, 7, 7)))  # many ties
+    x_np[0, 0] = 1.0  # a plane of equal values
+    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=3, stride=2)):
+        x, x_t = sj.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+        F.max_pool2d(x, **kwargs).sum().backward()
+        TF.max_pool2d(x_t, **kwargs).sum().backward()
+        assert np.array_equal(x.grad.numpy(), x_t.grad.numpy()), kwargs
+
+
+def test_max_pool_propagates_nan_like_torch():
+    x_np = randn(1, 1, 4, 4)
+    x_np[0, 0, 1, 2] = np.nan
+    values = F.max_pool2d(sj.tensor(x_np), 2).numpy()
+    expected = TF.max_pool2d(torch.tensor(x_np), 2).numpy()
+    assert np.array_equal(np.isnan(values), np.isnan(expected)) and np.isnan(values[0, 0, 0, 1])
+    assert_close(values[~np.isnan(values)], expected[~np.isnan(expected)])
+
+
+def test_max_pool_of_integers():
+    x = RNG.integers(-50, 50, (1, 2, 5, 6))
+    assert np.array_equal(F.max_pool2d(sj.tensor(x), 2, padding=1).numpy(),
+                          TF.max_pool2d(torch.tensor(x), 2, padding=1).numpy())
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 11), dict(kernel_size=3)),
+    ((2, 3, 11), dict(kernel_size=4, stride=3, padding=2, dilation=1, ceil_mode=True)),
+    ((3, 12), dict(kernel_size=2, stride=1, dilation=3)),
+])
+def test_max_pool1d_matches_torch(shape, kwargs):
+    check_op(lambda x: F.max_pool1d(x, **kwargs), lambda x: TF.max_pool1d(x, **kwargs), distinct(*shape))
+    x = distinct(*shape).astype(np.float32)
+    _, indices = F.max_pool1d(sj.tensor(x), return_indices=True, **kwargs)
+    assert np.array_equal(indices.numpy(), TF.max_pool1d(torch.tensor(x), return_indices=True, **kwargs)[1].numpy())
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_pool_random_configurations(data):
+    k = (data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW"))
+    s = (data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW"))
+    p = (data.draw(st.integers(0, k[0] // 2), "PH"), data.draw(st.integers(0, k[1] // 2), "PW"))
+    ceil_mode = data.draw(st.booleans(), "ceil_mode")
+    h = data.draw(st.integers(max(1, k[0] - 2 * p[0]), 9), "H")
+    w = data.draw(st.integers(max(1, k[1] - 2 * p[1]), 9), "W")
+    x = distinct(2, 2, h, w)
+    check_op(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode),
+             lambda x: TF.max_pool2d(x, k, s, p, ceil_mode=ceil_mode), x, numeric=False, dtypes=(np.float64,))
+    include = data.draw(st.booleans(), "count_include_pad")
+    check_op(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode, include),
+             lambda x: TF.avg_pool2d(x, k, s, p, ceil_mode, include), x, numeric=False, dtypes=(np.float64,))
+
+
+# -- average pooling -------------------------------------------------------------------------------
+
+AVG_POOL2D_CASES = [
+    ((2, 3, 8, 8), dict(kernel_size=2)),
+    ((2, 3, 7, 9), dict(kernel_size=3, stride=2, padding=1)),
+    ((2, 3, 7, 9), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ((1, 2, 7, 8), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((1, 2, 7, 8), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ((1, 2, 5, 6), dict(kernel_size=(2, 3), stride=(2, 2), ceil_mode=True)),  # windows run past the input
+    ((1, 2, 6, 7), dict(kernel_size=3, stride=1, padding=1, divisor_override=4)),
+    ((3, 7, 7), dict(kernel_size=2, stride=2)),
+]
+
+
+@pytest.mark.parametrize("shape, kwargs", AVG_POOL2D_CASES)
+def test_avg_pool2d_matches_torch(shape, kwargs):
+    check_op(lambda x: F.avg_pool2d(x, **kwargs), lambda x: TF.avg_pool2d(x, **kwargs), randn(*shape))
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 10), dict(kernel_size=3)),
+    ((2, 3, 10), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True, count_include_pad=False)),
+    ((3, 9), dict(kernel_size=2, stride=1, padding=1)),
+])
+def test_avg_pool1d_matches_torch(shape, kwargs):
+    check_op(lambda x: F.avg_pool1d(x, **kwargs), lambda x: TF.avg_pool1d(x, **kwargs), randn(*shape))
+
+
+def test_pooling_double_backward_matches_torch():
+    x_np = distinct(1, 2, 7, 6)
+    pools = [(lambda f, x: f.max_pool2d(x, 3, 2, 1)), (lambda f, x: f.avg_pool2d(x, 3, 2, 1, True, False)),
+             (lambda f, x: f.adaptive_max_pool2d(x, (3, 4))), (lambda f, x: f.adaptive_avg_pool2d(x, (4, 4)))]
+    for pool in pools:
+        grads = []
+        for lib, functional in ((sj, F), (torch, TF)):
+            x = lib.tensor(x_np, requires_grad=True)
+            (gx,) = lib.autograd.grad((pool(functional, x) ** 3).sum(), (x,), create_graph=True)
+            gx.sin().sum().backward()
+            grads.append(x.grad.detach().numpy())
+        assert_close(*grads)
+
+
+# -- adaptive pooling ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, size", [
+    ((2, 3, 7, 9), (3, 4)),  # overlapping windows of two lengths
+    ((2, 3, 6, 8), (3, 4)),  # divisible: plain 2x2 windows
+    ((1, 2, 5, 6), 1),  # global pooling
+    ((1, 2, 3, 2), (5, 7)),  # more outputs than inputs: windows repeat inputs
+    ((2, 5, 4), (None, 2)),  # None keeps the input size
+])
+def test_adaptive_pool2d_matches_torch(shape, size):
+    check_op(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size), randn(*shape))
+    check_op(lambda x: F.adaptive_max_pool2d(x, size), lambda x: TF.adaptive_max_pool2d(x, size), distinct(*shape))
+    x = distinct(*shape).astype(np.float32)
+    _, indices = F.adaptive_max_pool2d(sj.tensor(x), size, return_indices=True)
+    assert np.array_equal(indices.numpy(), TF.adaptive_max_pool2d(torch.tensor(x), size, True)[1].numpy())
+
+
+@pytest.mark.parametrize("shape, size", [((2, 3, 10), 4), ((3, 7), 3), ((1, 2, 3), 5)])
+def test_adaptive_pool1d_matches_torch(shape, size):
+    check_op(lambda x: F.adaptive_avg_pool1d(x, size), lambda x: TF.adaptive_avg_pool1d(x, size), randn(*shape))
+    check_op(lambda x: F.adaptive_max_pool1d(x, size), lambda x: TF.adaptive_max_pool1d(x, size), distinct(*shape))
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+def test_pooling_errors():
+    with pytest.raises(ValueError, match=r"pad should be at most half of effective kernel size"):
+        F.max_pool2d(sj.randn(1, 1, 5, 5), 3, padding=2)
+    with pytest.raises(ValueError, match=r"stride must be positive"):
+        F.avg_pool2d(sj.randn(1, 1, 5, 5), 2, stride=0)
+    with pytest.raises(RuntimeError) as error:
+        F.max_pool2d(sj.randn(1, 1, 2, 2), 3)
+    assert "⌊(2+2·0−1·(3−1)−1)/3⌋+1 = 0" in str(error.value)
+    with pytest.raises(RuntimeError, match=r"got input of size: \[5\]"):
+        F.max_pool2d(sj.randn(5), 2)
+    with pytest.raises(RuntimeError, match=r"floating-point"):
+        F.avg_pool2d(sj.tensor([[[[1, 2], [3, 4]]]]), 2)
+    with pytest.raises(ValueError, match=r"output_size must be positive"):
+        F.adaptive_avg_pool2d(sj.randn(1, 1, 4, 4), (0, 2))
+
+
+# -- the layers ------------------------------------------------------------------------------------
+
+LAYERS = [
+    ("MaxPool2d", (2,), {}, (2, 3, 8, 8)),
+    ("MaxPool2d", ((2, 2),), dict(stride=2, padding=0), (1, 6, 28, 28)),
+    ("MaxPool2d", (3,), dict(stride=2, padding=1, dilation=1, ceil_mode=True), (2, 2, 9, 8)),
+    ("MaxPool1d", (3,), dict(stride=2), (2, 3, 11)),
+    ("AvgPool2d", (3, 1), {}, (2, 3, 7, 7)),
+    ("AvgPool2d", (3,), dict(stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 2, 8, 7)),
+    ("AvgPool2d", (2,), dict(divisor_override=3), (1, 2, 6, 6)),
+    ("AvgPool1d", (3,), dict(stride=2, padding=1), (2, 3, 10)),
+    ("AdaptiveAvgPool2d", ((5, 7),), {}, (1, 4, 8, 9)),
+    ("AdaptiveAvgPool2d", (1,), {}, (2, 3, 5, 5)),
+    ("AdaptiveMaxPool2d", ((2, 3),), {}, (1, 4, 7, 9)),
+    ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
+    ("AdaptiveMaxPool1d", (3,), {}, (2, 3, 8)),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, shape", LAYERS)
+def test_pool_layers_match_torch(name, args, kwargs, shape):
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.parameters()) == [] and dict(ours.state_dict()) == {}
+    check_op(ours, theirs, distinct(*shape), numeric=False)
+
+
+def test_pool_layers_with_indices():
+    x = distinct(2, 3, 8, 9).astype(np.float32)
+    for ours, theirs in ((nn.MaxPool2d(3, 2, return_indices=True), torch.nn.MaxPool2d(3, 2, return_indices=True)),
+                         (nn.AdaptiveMaxPool2d(3, True), torch.nn.AdaptiveMaxPool2d(3, True))):
+        values, indices = ours(sj.tensor(x))
+        expected_values, expected_indices = theirs(torch.tensor(x))
+        assert np.array_equal(values.numpy(), expected_values.numpy())
+        assert np.array_equal(indices.numpy(), expected_indices.numpy())
+
+
+def test_pool_layer_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"MaxPool2d: pad should be at most half"):
+        nn.MaxPool2d(2, padding=2)
+    with pytest.raises(ValueError, match=r"AvgPool2d: kernel_size must be positive"):
+        nn.AvgPool2d(0)
+    with pytest.raises(RuntimeError, match=r"MaxPool2d\(kernel_size=2, stride=2, padding=0, dilation=1, "
+                                           r"ceil_mode=False\) expects input \[N, C, H, W\] or \[C, H, W\], got \[8\]"):
+        nn.MaxPool2d(2)(sj.randn(8))
+    with pytest.raises(RuntimeError, match=r"^MaxPool2d\(kernel_size=3.*output size is too small.*along W"):
+        nn.MaxPool2d(3)(sj.randn(1, 1, 6, 2))
