@@ -1,0 +1,15 @@
+"""Computer vision, with torchvision's names: ``datasets`` (MNIST, FashionMNIST, ImageFolder) and
+``transforms`` (ToTensor, Normalize, Compose, Pad, Resize, random crops, rotations, flips, ...).
+
+pillow is optional (``pip install shenjing[vision]``); it is imported only when a PIL image is needed.
+
+>>> from shenjing.vision import datasets, transforms
+>>> mnist = datasets.MNIST(train=False, transform=transforms.ToTensor())  # the bundled 1,000 test digits
+>>> image, label = mnist[0]
+>>> tuple(image.shape), image.dtype
+((1, 28, 28), shenjing.float32)
+"""
+
+from shenjing.vision import datasets, transforms  # noqa: F401
+
+__all__ = ["datasets", "transforms"]

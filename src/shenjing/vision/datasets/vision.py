@@ -1,0 +1,48 @@
+"""VisionDataset: the common base of the image datasets (root folder, transforms, a readable repr)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from shenjing.utils.data import Dataset
+
+__all__ = ["VisionDataset"]
+
+
+class VisionDataset(Dataset):
+    """A dataset of (image, target) pairs read from ``root``, with optional per-item transforms.
+
+    Args:
+        root: the folder the data lives in (``~`` is expanded), or ``None`` where a dataset has a default.
+        transform: applied to each image (e.g. ``transforms.ToTensor()``).
+        target_transform: applied to each target (label).
+    """
+
+    def __init__(self, root: str | os.PathLike | None, transform: Callable | None = None,
+                 target_transform: Callable | None = None) -> None:
+        self.root = None if root is None else Path(os.path.expanduser(os.fspath(root)))
+        self.transform = transform
+        self.target_transform = target_transform
+
+    def _apply_transforms(self, image: Any, target: Any) -> tuple[Any, Any]:
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"Number of datapoints: {len(self)}",
+                 f"Root location: {self.root if self.root is not None else '(bundled sample)'}"]
+        lines += [line for line in self.extra_repr().splitlines() if line]
+        for name in ("transform", "target_transform"):
+            value = getattr(self, name)
+            if value is not None:
+                text = repr(value).replace("\n", "\n" + " " * 4)
+                lines.append(f"{'Transform' if name == 'transform' else 'Target transform'}: {text}")
+        return "\n".join([f"Dataset {type(self).__name__}"] + ["    " + line for line in lines])

@@ -1,0 +1,17 @@
+"""Image transforms with torchvision's names; ``functional`` holds the same operations as functions.
+
+>>> from shenjing.vision import transforms
+>>> to_course_input = transforms.Compose([
+...     transforms.Resize(32), transforms.Grayscale(3), transforms.ToTensor(),
+...     transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+"""
+
+from shenjing.vision.transforms import functional  # noqa: F401
+from shenjing.vision.transforms.functional import InterpolationMode
+from shenjing.vision.transforms.transforms import (
+    CenterCrop, Compose, Grayscale, Lambda, Normalize, Pad, PILToTensor, RandomAffine, RandomCrop,
+    RandomHorizontalFlip, RandomRotation, RandomVerticalFlip, Resize, ToPILImage, ToTensor)
+
+__all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Lambda", "Pad", "Resize",
+           "CenterCrop", "RandomCrop", "RandomRotation", "RandomAffine", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "Grayscale", "InterpolationMode", "functional"]
