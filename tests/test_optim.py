@@ -170,7 +170,7 @@ def _schedule(lib, name, options, optimizer_name="SGD"):
     optimizer = getattr(module, optimizer_name)(groups, lr=0.1, **extra)
     scheduler = getattr(module.lr_scheduler, name)(optimizer, **options)
     rates, momenta = [], []
-    for _ in range(24):
+    for _ in range(25):
         for p in params:
             p.grad = lib.ones(p.shape)
         optimizer.step()

@@ -173,7 +173,7 @@ class OneCycleLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch
-        if step >= self.total_steps:
+        if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps is "
                              f"{self.total_steps}")
         lrs = []

@@ -1,0 +1,261 @@
+"""Training and evaluation loops: ``fit`` and ``evaluate``.
+
+``fit`` runs epochs of mini-batch training with a progress bar, validation, metrics, a learning-rate
+schedule, early stopping (seed 004's 早停: stop when the validation loss has not improved for
+``patience`` epochs, and restore the best weights) and a checkpoint written after every epoch, from
+which ``fit(..., resume=True)`` continues exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from tqdm import tqdm
+
+from shenjing import _random
+from shenjing._tensor import Tensor
+from shenjing.autograd.grad_mode import no_grad
+from shenjing.nn.modules.module import Module
+
+__all__ = ["fit", "evaluate", "History", "EarlyStopping", "accuracy"]
+
+
+def accuracy(outputs: Tensor, targets: Tensor) -> float:
+    """Fraction of correct predictions: argmax over classes, or ``output > 0`` for one logit per sample."""
+    if outputs.ndim >= 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(1)
+    else:
+        predicted = (outputs.reshape(targets.shape) > 0).long()
+    return float((predicted == targets.long()).float().mean().item())
+
+
+METRICS: dict[str, Callable[[Tensor, Tensor], float]] = {"accuracy": accuracy}
+
+
+@dataclass
+class History:
+    """One dict per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``).
+
+    ``history['val_loss']`` lists one value per epoch.
+    """
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    best_epoch: int | None = None
+
+    def __getitem__(self, key: str) -> list[float]:
+        return [entry[key] for entry in self.epochs if key in entry]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "History":
+        return cls([dict(e) for e in data["epochs"]], bool(data["stopped_early"]), data["best_epoch"])
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best`` the model gets back the weights of its best epoch when training stops.
+    """
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss", mode: str = "min",
+                 restore_best: bool = True) -> None:
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0, got {patience}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.patience, self.min_delta, self.monitor, self.mode = patience, min_delta, monitor, mode
+        self.restore_best = restore_best
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, Any] | None = None
+        self.waited = 0
+
+    def improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def update(self, epoch: int, value: float, model: Module) -> bool:
+        """Record this epoch's value; True when training should stop."""
+        if self.improved(value):
+            self.best, self.best_epoch, self.waited = value, epoch, 0
+            if self.restore_best:
+                self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            return False
+        self.waited += 1
+        return self.waited > self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "waited": self.waited,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.waited = float(state["best"]), state["best_epoch"], int(state["waited"])
+        self.best_state = state["best_state"]
+
+
+def _metric_functions(metrics: Sequence[Any]) -> dict[str, Callable]:
+    functions = {}
+    for metric in metrics:
+        if callable(metric):
+            functions[getattr(metric, "__name__", "metric")] = metric
+        elif metric in METRICS:
+            functions[metric] = METRICS[metric]
+        else:
+            raise ValueError(f"unknown metric {metric!r}; give a callable or one of {', '.join(METRICS)}")
+    return functions
+
+
+def _batches(data: Any) -> Iterable:
+    if hasattr(data, "__iter__"):
+        return data
+    raise TypeError(f"expected a DataLoader or an iterable of (inputs, targets) batches, got {type(data).__name__}")
+
+
+def evaluate(model: Module, data: Any, loss: Callable | None = None,
+             metrics: Sequence[Any] = ("accuracy",), progress: bool = False) -> dict[str, float]:
+    """Average loss and metrics over ``data`` in eval mode without recording gradients."""
+    functions = _metric_functions(metrics)
+    was_training = model.training
+    model.eval()
+    totals: dict[str, float] = {}
+    count = 0
+    with no_grad():
+        for inputs, targets in tqdm(_batches(data), desc="evaluate", disable=not progress, leave=False):
+            outputs = model(inputs)
+            size = len(targets)
+            if loss is not None:
+                totals["loss"] = totals.get("loss", 0.0) + float(loss(outputs, targets).item()) * size
+            for name, function in functions.items():
+                totals[name] = totals.get(name, 0.0) + function(outputs, targets) * size
+            count += size
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate: the data gave no batches")
+    return {name: total / count for name, total in totals.items()}
+
+
+def _save_checkpoint(path: str, model: Module, optimizer: Any, scheduler: Any, epoch: int, history: History,
+                     early_stopping: EarlyStopping | None, loader_generator: Any) -> None:
+    from shenjing.serialization import save
+
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "history": history.to_dict(),
+        "early_stopping": early_stopping.state_dict() if early_stopping is not None else None,
+        "rng_state": _random.get_rng_state(),
+        "loader_rng_state": loader_generator.get_state() if loader_generator is not None else None,
+    }
+    save(state, path)
+
+
+def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: int, val_data: Any = None,
+        scheduler: Any = None, metrics: Sequence[Any] = ("accuracy",), early_stopping: EarlyStopping | None = None,
+        checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True) -> History:
+    """Train ``model`` for ``epochs`` epochs and return the ``History``.
+
+    ``train_data`` and ``val_data`` are DataLoaders (or any iterables of ``(inputs, targets)``).
+    ``scheduler`` steps once per epoch (``OneCycleLR``: once per batch; ``ReduceLROnPlateau``: with the
+    validation loss, or the training loss without validation). ``checkpoint`` is a file written
+    atomically after every epoch (model, optimiser, scheduler, epoch, history, random-number state);
+    with ``resume=True`` and an existing checkpoint, training continues after its last epoch.
+    """
+    from shenjing.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
+
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    functions = _metric_functions(metrics)
+    per_batch_schedule = isinstance(scheduler, OneCycleLR)
+    loader_generator = getattr(train_data, "generator", None)
+    history = History()
+    first_epoch = 1
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
+        first_epoch = _resume(checkpoint, model, optimizer, scheduler, early_stopping, loader_generator, history)
+    for epoch in range(first_epoch, epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        totals = {name: 0.0 for name in ["loss", *functions]}
+        count = 0
+        bar = tqdm(_batches(train_data), desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=True,
+                   unit="batch", dynamic_ncols=True)
+        for inputs, targets in bar:
+            outputs = model(inputs)
+            batch_loss = loss(outputs, targets)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+            if per_batch_schedule:
+                scheduler.step()
+            size = len(targets)
+            count += size
+            totals["loss"] += float(batch_loss.item()) * size
+            for name, function in functions.items():
+                totals[name] += function(outputs.detach(), targets) * size
+            bar.set_postfix({name: f"{total / count:.4f}" for name, total in totals.items()}, refresh=False)
+        if count == 0:
+            raise ValueError("fit: the training data gave no batches")
+        entry = {"epoch": epoch, **{name: total / count for name, total in totals.items()},
+                 "lr": optimizer.param_groups[0]["lr"]}
+        if val_data is not None:
+            entry.update({f"val_{k}": v for k, v in evaluate(model, val_data, loss, metrics).items()})
+        if scheduler is not None and not per_batch_schedule:
+            if isinstance(scheduler, ReduceLROnPlateau):
+                scheduler.step(entry.get("val_loss", entry["loss"]))
+            else:
+                scheduler.step()
+        entry["seconds"] = time.perf_counter() - started
+        history.epochs.append(entry)
+        if progress:
+            bar.write("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()))
+        stop = False
+        if early_stopping is not None:
+            if early_stopping.monitor not in entry:
+                raise ValueError(f"early stopping monitors '{early_stopping.monitor}', which this run does not "
+                                 f"compute (available: {', '.join(entry)}); pass val_data for val_loss")
+            stop = early_stopping.update(epoch, entry[early_stopping.monitor], model)
+            history.best_epoch = early_stopping.best_epoch
+        if checkpoint is not None:
+            _save_checkpoint(os.fspath(checkpoint), model, optimizer, scheduler, epoch, history, early_stopping,
+                             loader_generator)
+        if stop:
+            history.stopped_early = True
+            break
+    if early_stopping is not None and early_stopping.restore_best and early_stopping.best_state is not None:
+        model.load_state_dict(early_stopping.best_state)
+    return history
+
+
+def _resume(path: Any, model: Module, optimizer: Any, scheduler: Any, early_stopping: EarlyStopping | None,
+            loader_generator: Any, history: History) -> int:
+    """Restore everything a checkpoint holds; returns the first epoch still to run."""
+    from shenjing.serialization import load
+
+    state = load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if early_stopping is not None and state.get("early_stopping") is not None:
+        early_stopping.load_state_dict(copy.deepcopy(state["early_stopping"]))
+    _random.set_rng_state(state["rng_state"])
+    if loader_generator is not None and state.get("loader_rng_state") is not None:
+        loader_generator.set_state(state["loader_rng_state"])
+    restored = History.from_dict(state["history"])
+    history.epochs, history.stopped_early, history.best_epoch = restored.epochs, restored.stopped_early, \
+        restored.best_epoch
+    return int(state["epoch"]) + 1
+

@@ -1,0 +1,127 @@
+"""The course's models and datasets: shapes, parameter counts, the perceptron rule, XOR."""
+
+import numpy as np
+import pytest
+
+import shenjing as sj
+from shenjing import nn
+from shenjing.data import (house_prices, logic_gate, make_blobs, make_circles, make_moons, make_spirals, watermelon,
+                           xo_images)
+from shenjing.models import MLP, CourseCNN, ElmanRNN, LeNet5, Perceptron, XorNet
+
+
+@pytest.mark.parametrize("gate", ["and", "or", "not", "nand"])
+def test_perceptron_rule_converges_on_linearly_separable_gates(gate):
+    x, y = logic_gate(gate)
+    model = Perceptron(x.shape[1])
+    history = model.fit(x, y, lr=1.0)
+    assert history.converged and history.mistakes[-1] == 0
+    assert model(x).tolist() == y.tolist()
+
+
+def test_perceptron_cannot_fit_xor():
+    x, y = logic_gate("xor")
+    model = Perceptron(2)
+    history = model.fit(x, y, epochs=50)
+    assert not history.converged
+    assert history.epochs == 50 and min(history.mistakes) > 0
+    assert model(x).tolist() != y.tolist()
+
+
+def test_perceptron_rule_by_hand():
+    # AND with eta = 1 from zero weights: first mistake on (0,0): y_hat = step(0) = 1, target 0,
+    # so b <- 0 + 1 * (0 - 1) = -1 and w stays 0 (x = 0).
+    x, y = logic_gate("and")
+    model = Perceptron(2)
+    model.fit(x[:1], y[:1], epochs=1)
+    assert model.bias.item() == -1.0 and model.weight.tolist() == [0.0, 0.0]
+
+
+def test_xor_network_of_the_notes():
+    x, y = logic_gate("xor")
+    net = XorNet()
+    assert net.predict(x).tolist() == y.tolist()
+    # h = relu([[1,1],[1,1]] x + [0,-1]); y = [1,-2] h - 0.5, at x = (1, 1): h = (2, 1), y = -0.5
+    assert net(sj.tensor([[1.0, 1.0]])).item() == pytest.approx(-0.5)
+
+
+def test_xor_network_learns_from_random_initialisation():
+    sj.manual_seed(1)
+    x, y = logic_gate("xor")
+    net = XorNet(pretrained=False, hidden=4)
+    optimizer = sj.optim.Adam(net.parameters(), lr=0.05)
+    loss_fn = nn.BCEWithLogitsLoss()
+    for _ in range(500):
+        optimizer.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optimizer.step()
+    assert net.predict(x).tolist() == y.tolist()
+
+
+def test_lenet5_shapes_and_parameter_count():
+    model = LeNet5()
+    assert model(sj.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert LeNet5(input_size=32)(sj.zeros(1, 1, 32, 32)).shape == (1, 10)
+    expected = (1 * 6 * 25 + 6) + (6 * 16 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+    assert sum(p.numel() for p in model.parameters()) == expected == 61706
+    assert list(model.state_dict())[:4] == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"]
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_course_cnn_shapes_and_conv1_parameters(batch):
+    model = CourseCNN()
+    x = sj.rand(batch, 3, 32, 32)
+    c1 = model.nf(model.conv1(x))
+    assert c1.shape == (batch, 6, 28, 28)
+    p1 = model.pool1(c1)
+    assert p1.shape == (batch, 6, 14, 14)
+    c2 = model.nf(model.conv2(p1))
+    assert c2.shape == (batch, 16, 10, 10)
+    p2 = model.pool2(c2)
+    assert p2.shape == (batch, 16, 5, 5) and p2.flatten(1).shape == (batch, 400)
+    probabilities = sj.softmax(model(x), dim=1)
+    assert probabilities.shape == (batch, 10)
+    np.testing.assert_allclose(probabilities.sum(1).detach().numpy(), np.ones(batch), rtol=1e-6)
+    assert sum(p.numel() for p in model.conv1.parameters()) == 3 * 6 * 5 * 5 + 6 == 456
+
+
+def test_mlp_layers_and_flattening():
+    model = MLP([784, 256, 128, 10], activation="tanh")
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(784, 256), (256, 128), (128, 10)]
+    assert sum(isinstance(m, nn.Tanh) for m in model.modules()) == 2
+    assert model(sj.zeros(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="activation"):
+        MLP([2, 2], activation="cubic")
+
+
+def test_elman_rnn_outputs():
+    model = ElmanRNN(input_size=1, hidden_size=8, output_size=1)
+    assert model(sj.zeros(4, 20, 1)).shape == (4, 1)
+    assert ElmanRNN(2, 8, 3, many_to_one=False)(sj.zeros(4, 5, 2)).shape == (4, 5, 3)
+
+
+def test_course_datasets():
+    x, y = watermelon()
+    assert x.shape == (17, 2) and int(y.sum().item()) == 8           # 8 good melons, 9 bad
+    assert x[0].tolist() == pytest.approx([0.697, 0.460])
+    images, labels = xo_images(10, noise=0.0)
+    assert images.shape == (10, 1, 9, 9) and set(images.unique().tolist() if hasattr(images, "unique")
+                                                  else np.unique(images.numpy()).tolist()) == {-1.0, 1.0}
+    assert labels.tolist() == [0, 1] * 5
+    centred, _ = xo_images(2, noise=0.0, max_shift=0, thickness=(1, 1))
+    x_image, o_image = centred[0, 0].numpy(), centred[1, 0].numpy()
+    assert np.array_equal(x_image, x_image[:, ::-1]) and np.array_equal(x_image, x_image.T)  # an X's symmetries
+    assert np.array_equal(o_image, o_image[::-1]) and np.array_equal(o_image, o_image.T)    # and an O's
+    assert x_image[4, 4] == 1.0 and o_image[4, 4] == -1.0  # the X crosses the centre, the O encloses it
+    for make in (make_moons, make_circles, make_blobs):
+        points, classes = make(100)
+        assert points.shape == (100, 2) and points.dtype == sj.float32 and classes.dtype == sj.int64
+    points, classes = make_spirals(300, classes=3)
+    assert np.bincount(classes.numpy()).tolist() == [100, 100, 100]
+    area, price = house_prices(50)
+    assert area.shape == (50, 1) and price.shape == (50, 1)
+    assert make_moons(50, seed=3)[0].tolist() == make_moons(50, seed=3)[0].tolist()
+    with pytest.raises(ValueError, match="logic gate"):
+        logic_gate("maybe")
