@@ -168,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model_file")
     predict.add_argument("images", nargs="+")
     predict.set_defaults(run=_predict)
+
+    from shenjing.teach.commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
