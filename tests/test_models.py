@@ -125,3 +125,33 @@ def test_course_datasets():
     assert make_moons(50, seed=3)[0].tolist() == make_moons(50, seed=3)[0].tolist()
     with pytest.raises(ValueError, match="logic gate"):
         logic_gate("maybe")
+
+
+def test_course_cnn_trains_on_digits_as_seed_000_builds_it():
+    """Seed 000's CNN, unchanged (3x32x32 input, conv 6@5x5, pool, conv 16@5x5, pool, FC 400->10),
+    trained with CrossEntropyLoss and Adam on digits turned into 3-channel 32x32 images."""
+    from shenjing.recipes import digit_transform
+    from shenjing.utils.data import DataLoader, Subset
+    from shenjing.vision.datasets import MNIST
+
+    transform = digit_transform(channels=3, size=32)
+    train = Subset(MNIST(None, train=True, transform=transform), range(800))
+    test = Subset(MNIST(None, train=False, transform=transform), range(300))
+    image, _ = train[0]
+    assert image.shape == (3, 32, 32) and sj.equal(image[0], image[2])  # the grey value in R, G and B
+    sj.manual_seed(0)
+    model = CourseCNN()
+    optimizer = sj.optim.Adam(model.parameters(), lr=3e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(train, batch_size=32, shuffle=True, generator=sj.Generator().manual_seed(0))
+    for _ in range(3):
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with sj.no_grad():
+        x, y = next(iter(DataLoader(test, batch_size=300)))
+        accuracy = (model(x).argmax(1) == y).float().mean().item()
+    assert accuracy > 0.8  # chance is 0.1; 800 digits and 3 epochs give about 0.89
