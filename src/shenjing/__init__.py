@@ -22,6 +22,7 @@ from shenjing._random import (  # noqa: E402
 from shenjing._creation import *  # noqa: E402,F401,F403
 from shenjing._ops.elementwise import *  # noqa: E402,F401,F403
 from shenjing._ops.elementwise import abs, pow, round  # noqa: E402,F401
+from shenjing._ops.compare import *  # noqa: E402,F401,F403
 from shenjing._ops.shape import *  # noqa: E402,F401,F403
 from shenjing._ops.index import (  # noqa: E402,F401
     gather, index_add, index_select, masked_fill, masked_select, narrow, nonzero, scatter, scatter_add, select,

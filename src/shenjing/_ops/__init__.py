@@ -4,6 +4,7 @@ namespace both call these functions."""
 from shenjing._ops._util import normalize_dim, normalize_dims
 from shenjing._ops.elementwise import *  # noqa: F401,F403
 from shenjing._ops.elementwise import abs, cast, clone, pow, round  # noqa: F401  (names shadowing builtins)
+from shenjing._ops.compare import *  # noqa: F401,F403
 from shenjing._ops.shape import *  # noqa: F401,F403
 from shenjing._ops.index import *  # noqa: F401,F403
 from shenjing._ops.reduce import *  # noqa: F401,F403
