@@ -106,6 +106,11 @@ class Tensor:
         return self.grad_fn is None
 
     @property
+    def output_nr(self) -> int:
+        """Which output of its ``grad_fn`` this tensor is (0 for single-output ops)."""
+        return self._output_nr
+
+    @property
     def _version(self) -> int:
         return self._version_counter[0]
 
