@@ -203,24 +203,33 @@ def _xo_net(hidden: int = 8) -> nn.Module:
 def train_xo(options: TrainOptions) -> dict[str, Any]:
     """Tell X from O on noisy, shifted 9x9 images (seed 003)."""
     from shenjing.data import xo_images
+
+    return _train_on_tensors("xo", {"hidden": options.hidden or 8}, options, xo_images(400, seed=options.seed),
+                             xo_images(200, seed=options.seed + 1), nn.CrossEntropyLoss(), epochs=15,
+                             batch_size=32, lr=1e-2)
+
+
+def _train_on_tensors(name: str, config: dict[str, Any], options: TrainOptions, train: tuple, test: tuple,
+                      loss: Any, *, epochs: int, batch_size: int, lr: float, metrics: tuple = ("accuracy",),
+                      validation: tuple | None = None, early_stopping: EarlyStopping | None = None) -> dict[str, Any]:
+    """Train the model ``name`` with Adam on in-memory ``(inputs, targets)`` (early stopping on
+    ``validation`` if given); test, save, report."""
     from shenjing.utils.data import DataLoader, TensorDataset
 
     shenjing.manual_seed(options.seed)
-    x_train, y_train = xo_images(400, seed=options.seed)
-    x_test, y_test = xo_images(200, seed=options.seed + 1)
-    config = {"hidden": options.hidden or 8}
-    model = build_model("xo", config)
+    model = build_model(name, config)
     generator = shenjing.Generator().manual_seed(options.seed)
-    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=options.batch_size or 32, shuffle=True,
+    train_loader = DataLoader(TensorDataset(*train), batch_size=options.batch_size or batch_size, shuffle=True,
                               generator=generator)
-    test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=200)
-    opt = _optimizer(options, model, "adam", 1e-2)
-    loss = nn.CrossEntropyLoss()
-    history = fit(model, train_loader, loss, opt, options.epochs or 15, progress=options.progress)
-    metrics = evaluate(model, test_loader, loss)
-    out = options.out or "xo.shenjing"
-    save_model(out, "xo", config, model, metrics)
-    return {"model": model, "metrics": metrics, "history": history, "out": out}
+    test_loader = DataLoader(TensorDataset(*test), batch_size=len(test[1]))
+    val_loader = DataLoader(TensorDataset(*validation), batch_size=len(validation[1])) if validation else None
+    opt = _optimizer(options, model, "adam", lr)
+    history = fit(model, train_loader, loss, opt, options.epochs or epochs, val_data=val_loader, metrics=metrics,
+                  early_stopping=early_stopping, progress=options.progress)
+    metrics_now = evaluate(model, test_loader, loss, metrics=metrics)
+    out = options.out or f"{name}.shenjing"
+    save_model(out, name, config, model, metrics_now)
+    return {"model": model, "metrics": metrics_now, "history": history, "out": out}
 
 
 def sine_windows(n: int, steps: int = 20, seed: int = 0) -> tuple[shenjing.Tensor, shenjing.Tensor]:
@@ -234,26 +243,13 @@ def sine_windows(n: int, steps: int = 20, seed: int = 0) -> tuple[shenjing.Tenso
 
 
 def train_rnn(options: TrainOptions) -> dict[str, Any]:
-    """The Elman RNN as a sine-wave predictor: 20 past values -> the next one (mean squared error)."""
-    from shenjing.utils.data import DataLoader, TensorDataset
-
-    shenjing.manual_seed(options.seed)
-    x_train, y_train = sine_windows(2000, seed=options.seed)
-    x_test, y_test = sine_windows(500, seed=options.seed + 1)
-    config = {"hidden_size": options.hidden or 32}
-    model = build_model("rnn", config)
-    generator = shenjing.Generator().manual_seed(options.seed)
-    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=options.batch_size or 64, shuffle=True,
-                              generator=generator)
-    test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=500)
-    opt = _optimizer(options, model, "adam", 1e-2)
-    loss = nn.MSELoss()
-    history = fit(model, train_loader, loss, opt, options.epochs or 15, metrics=(), progress=options.progress,
-                  val_data=test_loader, early_stopping=EarlyStopping(patience=4))
-    metrics = evaluate(model, test_loader, loss, metrics=())
-    out = options.out or "rnn.shenjing"
-    save_model(out, "rnn", config, model, metrics)
-    return {"model": model, "metrics": metrics, "history": history, "out": out}
+    """The Elman RNN as a sine-wave predictor: 20 past values -> the next one (mean squared error),
+    stopping early when the held-out error stops falling."""
+    return _train_on_tensors("rnn", {"hidden_size": options.hidden or 32}, options,
+                             sine_windows(2000, seed=options.seed), sine_windows(500, seed=options.seed + 1),
+                             nn.MSELoss(), epochs=15, batch_size=64, lr=1e-2, metrics=(),
+                             validation=sine_windows(500, seed=options.seed + 2),
+                             early_stopping=EarlyStopping(patience=4))
 
 
 def train_perceptron(options: TrainOptions) -> dict[str, Any]:

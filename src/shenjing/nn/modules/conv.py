@@ -111,6 +111,17 @@ class _ConvNd(Module):
             text += f", padding_mode={self.padding_mode}"
         return text
 
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
+        return self._conv_forward(input, self.weight, self.bias)
+
+    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """The functional conv (``_function``), after explicit padding for the non-zero padding modes."""
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            input, padding = pad(input, self._torch_pad(), mode=self.padding_mode), 0
+        return self._function(input, weight, bias, self.stride, padding, self.dilation, self.groups)
+
 
 class Conv2d(_ConvNd):
     """2-D convolution layer: y = conv2d(x, weight) + bias (see ``shenjing.nn.functional.conv2d``).
@@ -135,15 +146,7 @@ class Conv2d(_ConvNd):
     _spatial = 2
     _axes = "H, W"
 
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        return self._conv_forward(input, self.weight, self.bias)
-
-    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        if self.padding_mode != "zeros":
-            input = pad(input, self._torch_pad(), mode=self.padding_mode)
-            return conv2d(input, weight, bias, self.stride, 0, self.dilation, self.groups)
-        return conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+    _function = staticmethod(conv2d)
 
 
 class Conv1d(_ConvNd):
@@ -165,12 +168,4 @@ class Conv1d(_ConvNd):
     _spatial = 1
     _axes = "L"
 
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        return self._conv_forward(input, self.weight, self.bias)
-
-    def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        if self.padding_mode != "zeros":
-            input = pad(input, self._torch_pad(), mode=self.padding_mode)
-            return conv1d(input, weight, bias, self.stride, 0, self.dilation, self.groups)
-        return conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+    _function = staticmethod(conv1d)
