@@ -1,4 +1,4 @@
-"""One helper to test an op two ways: against PyTorch, and against central differences.
+"""Helpers to test an op (or a layer) two ways: against PyTorch, and against central differences.
 
 ``check_op(fn_sj, fn_torch, *args)`` runs the same op on shenjing and on PyTorch 2.13 and compares
 the forward value and the gradient of every floating-point input, for float32 and float64; then it
@@ -103,3 +103,60 @@ def check_op(fn_sj, fn_torch, *args, grad=True, numeric=True, dtypes=(np.float32
                 actual = sj_args[i].grad.numpy() if sj_args[i].grad is not None else np.zeros_like(expected)
                 np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6,
                                            err_msg=f"central differences, input {i}")
+
+
+# -- layers -----------------------------------------------------------------------------------------
+
+SJ_DTYPES = {np.float32: sj.float32, np.float64: sj.float64}
+TORCH_DTYPES = {np.float32: torch.float32, np.float64: torch.float64}
+
+
+def _as_inputs(arrays, dtype):
+    sj_inputs, torch_inputs = [], []
+    for a in arrays:
+        a = np.asarray(a)
+        floating = a.dtype.kind == "f"
+        value = a.astype(dtype) if floating else a
+        sj_inputs.append(sj.tensor(value, requires_grad=floating))
+        torch_inputs.append(torch.tensor(value, requires_grad=floating))
+    return sj_inputs, torch_inputs
+
+
+def check_module(sj_module, torch_module, *arrays, dtype=np.float64, steps=1, seed=0):
+    """Give the shenjing layer the PyTorch layer's parameters and buffers, run both on the same inputs
+    ``steps`` times (forward + backward with the same random upstream gradient), and compare outputs,
+    the gradients of the floating inputs and of every parameter, and finally every buffer."""
+    rng = np.random.default_rng(seed)
+    torch_module = torch_module.to(TORCH_DTYPES[dtype])
+    sj_module.to(SJ_DTYPES[dtype])
+    sj_module.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
+    sj_module.train(torch_module.training)
+    for step in range(steps):
+        # each step sees shifted floating inputs (so running statistics move); indices stay as they are
+        shifted = [a + 0.1 * step if np.asarray(a).dtype.kind == "f" else a for a in arrays]
+        sj_inputs, torch_inputs = _as_inputs(shifted, dtype)
+        out_sj, out_torch = sj_module(*sj_inputs), torch_module(*torch_inputs)
+        assert_close(out_sj.detach().numpy(), out_torch.detach().numpy(), dtype, f"forward, step {step}")
+        assert out_sj.dtype == SJ_DTYPES[dtype]
+        if out_torch.requires_grad:
+            upstream = rng.standard_normal(tuple(out_torch.shape)).astype(dtype)
+            sj_module.zero_grad()
+            torch_module.zero_grad()
+            out_sj.backward(sj.tensor(upstream))
+            out_torch.backward(torch.tensor(upstream))
+            for i, (a, b) in enumerate(zip(sj_inputs, torch_inputs)):
+                if b.grad is not None:
+                    assert_close(a.grad.numpy(), b.grad.numpy(), dtype, f"gradient of input {i}, step {step}")
+            sj_params = dict(sj_module.named_parameters())
+            for name, param in torch_module.named_parameters():
+                if param.grad is None:
+                    assert sj_params[name].grad is None or not sj_params[name].grad.numpy().any(), name
+                    continue
+                assert sj_params[name].grad is not None, f"no gradient for parameter {name}"
+                assert_close(sj_params[name].grad.numpy(), param.grad.numpy(), dtype, f"gradient of {name}")
+    sj_state = sj_module.state_dict()
+    for name, value in torch_module.state_dict().items():
+        assert_close(sj_state[name].numpy(), value.numpy(), dtype if value.is_floating_point() else np.float64,
+                     f"buffer/parameter {name} after {steps} steps")
+        assert str(sj_state[name].dtype).split(".")[-1] == str(value.dtype).split(".")[-1], name
+    return sj_module

@@ -11,10 +11,9 @@ import torch.nn.functional as TF
 
 import shenjing as sj
 import shenjing.nn.functional as F
-from helpers import check_op
+from helpers import check_module, check_op
 from shenjing import nn
 from shenjing.nn._functional.activation import erf
-from test_nn_linear import check_module
 
 RNG = np.random.default_rng(3)
 X = RNG.standard_normal((3, 5)) * 3  # a spread of values on both sides of every kink

@@ -17,9 +17,8 @@ from hypothesis import given, settings, strategies as st
 
 import shenjing as sj
 import shenjing.nn.functional as F
-from helpers import Const, check_op
+from helpers import Const, assert_close, check_module, check_op
 from shenjing import nn
-from test_nn_linear import check_module
 
 RNG = np.random.default_rng(13)
 REDUCTIONS = ["none", "mean", "sum"]
@@ -463,3 +462,35 @@ def test_loss_layer_argument_errors():
         nn.HuberLoss(delta=0.0)
     with pytest.raises(ValueError, match="beta"):
         nn.SmoothL1Loss(beta=-1.0)
+
+
+# -- the fused softmax-cross-entropy against its composed reference -------------------------------
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("target", [TARGET, TARGET_WITH_IGNORED], ids=["all kept", "one ignored"])
+def test_fused_cross_entropy_matches_log_softmax_plus_nll(target, reduction):
+    # the fused op (2-D logits, class indices, no weights, no smoothing) against the composition it replaces
+    x = sj.tensor(X.astype(np.float32), requires_grad=True)
+    t = sj.tensor(target.array)
+    fused = F.cross_entropy(x, t, reduction=reduction)
+    composed = F.nll_loss(F.log_softmax(x, 1), t, reduction=reduction)
+    assert fused.grad_fn.name() == "NllLossBackward0"
+    upstream = sj.tensor(RNG.standard_normal(fused.shape).astype(np.float32))
+    (g_fused,) = sj.autograd.grad(fused, x, upstream)
+    (g_composed,) = sj.autograd.grad(composed, x, upstream)
+    assert fused.dtype == g_fused.dtype == sj.float32
+    assert_close(fused.detach().numpy(), composed.detach().numpy(), np.float32)
+    assert_close(g_fused.numpy(), g_composed.numpy(), np.float32)
+
+
+def test_fused_cross_entropy_second_derivatives_match_torch():
+    # the gradient of the fused op is differentiable (create_graph builds it from ops)
+    t = np.array([1, 0, 4, 4])
+
+    def run(lib, functional):
+        x = lib.tensor(X, requires_grad=True)
+        (g,) = lib.autograd.grad(functional.cross_entropy(x, lib.tensor(t)), x, create_graph=True)
+        (g * g.sin()).sum().backward()
+        return x.grad.detach().numpy()
+
+    assert_close(run(sj, F), run(torch, TF))

@@ -9,9 +9,8 @@ import torch.nn.functional as TF
 
 import shenjing as sj
 import shenjing.nn.functional as F
-from helpers import Const, check_op
+from helpers import Const, check_module, check_op
 from shenjing import nn
-from test_nn_linear import check_module
 
 RNG = np.random.default_rng(5)
 
