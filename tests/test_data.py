@@ -355,3 +355,22 @@ def test_doctests_of_the_data_modules():
     for module in (sjd, sj_dataset, sj_sampler, sj_collate, sj_dataloader):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_tensor_dataset_batches_are_what_default_collate_makes_of_the_rows():
+    # DataLoader gathers a TensorDataset's batch with one index per tensor: the same as stacking the rows
+    from shenjing.utils.data import DataLoader, TensorDataset, default_collate
+
+    x = shenjing.tensor(np.arange(60, dtype=np.float32).reshape(10, 2, 3))
+    y = shenjing.tensor(np.arange(10))
+    dataset = TensorDataset(x, y)
+    generator = shenjing.Generator().manual_seed(1)
+    loader = DataLoader(dataset, batch_size=4, shuffle=True, generator=generator)
+    indices = list(loader.batch_sampler)
+    generator.manual_seed(1)  # the same shuffle again for the loader itself
+    for batch, chosen in zip(loader, indices):
+        expected = default_collate([dataset[i] for i in chosen])
+        assert isinstance(batch, list) and len(batch) == 2
+        for got, want in zip(batch, expected):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -155,3 +155,82 @@ def test_course_cnn_trains_on_digits_as_seed_000_builds_it():
         x, y = next(iter(DataLoader(test, batch_size=300)))
         accuracy = (model(x).argmax(1) == y).float().mean().item()
     assert accuracy > 0.8  # chance is 0.1; 800 digits and 3 epochs give about 0.89
+
+
+# -- training is numerically the one PyTorch does (the fast paths change speed, not results) -----
+
+def _torch_twin(model):
+    """The same network in PyTorch, with the shenjing model's weights."""
+    import torch
+    from torch import nn as tnn
+
+    if isinstance(model, LeNet5):
+        layers = [tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Conv2d(6, 16, 5), tnn.ReLU(),
+                  tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
+                  tnn.Linear(84, 10)]
+        names = ["conv1", None, None, "conv2", None, None, None, "fc1", None, "fc2", None, "fc3"]
+    else:  # MLP([784, 256, 128, 10])
+        layers = [tnn.Flatten(), tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10)]
+        names = [None, "layers.1", None, "layers.3", None, "layers.5"]
+    twin = tnn.Sequential(*layers)
+    state = model.state_dict()
+    with torch.no_grad():
+        for layer, name in zip(layers, names):
+            if name is not None:
+                layer.weight.copy_(torch.tensor(state[f"{name}.weight"].numpy()))
+                layer.bias.copy_(torch.tensor(state[f"{name}.bias"].numpy()))
+    return twin
+
+
+@pytest.mark.parametrize("make, shape", [(LeNet5, (16, 1, 28, 28)), (lambda: MLP([784, 256, 128, 10]), (16, 784))],
+                         ids=["lenet5", "mlp"])
+def test_training_steps_match_pytorch_with_the_same_weights(make, shape):
+    import torch
+
+    sj.manual_seed(0)
+    model = make()
+    twin = _torch_twin(model)
+    rng = np.random.default_rng(5)
+    batches = [(rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, shape[0])) for _ in range(6)]
+    opt = sj.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    twin_opt = torch.optim.SGD(twin.parameters(), lr=0.05, momentum=0.9)
+    losses, twin_losses = [], []
+    for x, y in batches:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(sj.tensor(x)), sj.tensor(y))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        twin_opt.zero_grad()
+        twin_loss = torch.nn.functional.cross_entropy(twin(torch.tensor(x)), torch.tensor(y))
+        twin_loss.backward()
+        twin_opt.step()
+        twin_losses.append(twin_loss.item())
+    # float32 end to end on both sides: the loss curves agree to float32 noise after 6 steps
+    np.testing.assert_allclose(losses, twin_losses, rtol=2e-5, atol=2e-6)
+    assert losses[-1] < losses[0]
+    twin_weights = [p.detach().numpy() for p in twin.parameters()]
+    for ours, theirs in zip([p.detach().numpy() for p in model.parameters()], twin_weights):
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make, shape", [(LeNet5, (4, 1, 28, 28)), (CourseCNN, (4, 3, 32, 32))], ids=["lenet5", "cnn"])
+def test_pooling_before_relu_gives_the_textbook_values_and_gradients(make, shape):
+    # forward pools first unless a hook watches ReLU or pooling: the values and gradients are the same, bit for bit
+    sj.manual_seed(3)
+    model = make()
+    x = sj.tensor(np.random.default_rng(3).standard_normal(shape).astype(np.float32))
+    fast = model(x)
+    fast.sum().backward()
+    fast_grads = [p.grad.numpy().copy() for p in model.parameters()]
+    model.zero_grad()
+    pooled = []
+    handle = model.pool1.register_forward_hook(lambda module, args, output: pooled.append(output))
+    textbook = model(x)  # a hook on pool1: ReLU runs first, as written in the notes
+    textbook.sum().backward()
+    handle.remove()
+    assert pooled[0].min().item() >= 0.0  # pool1 saw rectified maps
+    np.testing.assert_array_equal(fast.detach().numpy(), textbook.detach().numpy())
+    for a, b in zip(fast_grads, [p.grad.numpy() for p in model.parameters()]):
+        np.testing.assert_array_equal(a, b)

@@ -305,3 +305,80 @@ def test_conv_layer_input_errors_name_layer_and_shapes():
     with pytest.raises(RuntimeError, match=r"Conv1d\(2, 4, kernel_size=\(3,\), stride=\(1,\)\) expects input "
                                            r"\[N, 2, L\], got \[1, 3, 9\]"):
         nn.Conv1d(2, 4, 3)(sj.randn(1, 3, 9))
+
+
+# -- the fast im2col / col2im against their one-gather / np.add.at references ---------------------
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_im2col_and_col2im_match_their_references(data):
+    from shenjing._ops.conv import ConvGeometry, col2im, col2im_reference, im2col, im2col_reference
+
+    kh, kw = data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW")
+    sh, sw = data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW")
+    dh, dw = data.draw(st.integers(1, 2), "DH"), data.draw(st.integers(1, 2), "DW")
+    pads = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in "HW")
+    h = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - sum(pads[0])), 9), "H")
+    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 9), "W")
+    n, c = data.draw(st.integers(1, 3), "N"), data.draw(st.integers(1, 3), "C")
+    geometry = ConvGeometry((sh, sw), pads, (dh, dw))
+    x = RNG.standard_normal((n, c, h, w)).astype(np.float32)
+    cols = im2col(x, (kh, kw), geometry)
+    np.testing.assert_array_equal(cols, im2col_reference(x, (kh, kw), geometry))
+    upstream = RNG.standard_normal(cols.shape).astype(np.float32)
+    dx = col2im(upstream, x.shape, geometry)
+    assert dx.dtype == np.float32 and dx.flags.c_contiguous
+    np.testing.assert_allclose(dx, col2im_reference(upstream, x.shape, geometry), rtol=1e-5, atol=1e-5)
+    # the adjoint identity <im2col(x), u> = <x, col2im(u)>
+    np.testing.assert_allclose(np.vdot(cols, upstream), np.vdot(x, dx), rtol=1e-4)
+
+
+def test_conv2d_bias_gradient_is_differentiable_like_torch():
+    x_np, w_np, b_np = randn(3, 4, 7, 6), randn(6, 2, 3, 2), randn(6)
+
+    def run(lib, conv):
+        x, w, b = (lib.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
+        y = conv(x, w, b, (2, 1), (1, 0), (1, 2), 2)
+        gx, gw, gb = lib.autograd.grad((y * y).sum(), (x, w, b), create_graph=True)
+        ((gx ** 3).sum() + (gw * gw.sin()).sum() + (gb ** 3).sum()).backward()
+        return [t.grad.detach().numpy() for t in (x, w, b)]
+
+    for actual, expected in zip(run(sj, F.conv2d), run(torch, TF.conv2d)):
+        assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("frozen_weight", [False, True])
+def test_conv2d_in_slices_of_the_batch_equals_one_product(monkeypatch, frozen_weight):
+    # without patches kept for the weight gradient (no_grad, a frozen weight) the batch runs in slices,
+    # forward and backward; the results are those of one product
+    from shenjing._ops import conv
+
+    x_np, w_np, b_np = randn(5, 3, 8, 8), randn(4, 3, 3, 3), randn(4)
+
+    def run():
+        x, w, b = (sj.tensor(a.astype(np.float32), requires_grad=True) for a in (x_np, w_np, b_np))
+        w.requires_grad_(not frozen_weight)
+        y = F.conv2d(x, w, b, padding=1)
+        grads = sj.autograd.grad((y * y).sum(), (x, b) if frozen_weight else (x, w, b))
+        with sj.no_grad():
+            inference = F.conv2d(x, w, b, padding=1)
+        assert inference.grad_fn is None
+        return [y.detach().numpy().copy(), inference.numpy().copy()] + [g.numpy() for g in grads]
+
+    whole = run()
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)  # one sample per slice
+    assert len(conv.batch_slices(5, 100)) == 5
+    for sliced, expected in zip(run(), whole):
+        np.testing.assert_allclose(sliced, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_conv2d_of_an_empty_batch_like_torch():
+    check_op(lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: TF.conv2d(x, w, b),
+             randn(0, 2, 5, 5), randn(3, 2, 3, 3), randn(3), numeric=False)
+
+
+def test_conv2d_under_no_grad_keeps_nothing_for_backward():
+    w = sj.tensor(randn(4, 3, 3, 3).astype(np.float32), requires_grad=True)
+    with sj.no_grad():
+        y = F.conv2d(sj.tensor(randn(2, 3, 8, 8).astype(np.float32)), w)
+    assert y.grad_fn is None and not y.requires_grad

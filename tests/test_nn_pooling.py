@@ -239,3 +239,34 @@ def test_pool_layer_errors_name_the_layer():
         nn.MaxPool2d(2)(sj.randn(8))
     with pytest.raises(RuntimeError, match=r"^MaxPool2d\(kernel_size=3.*output size is too small.*along W"):
         nn.MaxPool2d(3)(sj.randn(1, 1, 6, 2))
+
+
+# -- the fast max and winner search against the compare-and-replace reference ---------------------
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_running_max_matches_its_reference_with_ties(data):
+    from shenjing._ops.pool import _running_max, _running_max_reference
+
+    k = data.draw(st.integers(1, 9), "windows")
+    shape = (2, 3, data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
+    # few distinct values, so that ties (several windows holding the max) are common
+    windows = [RNG.integers(-2, 3, shape).astype(np.float32) for _ in range(k)]
+    if data.draw(st.booleans(), "with NaN"):
+        windows[data.draw(st.integers(0, k - 1))][0, 0, 0, 0] = np.nan
+    best, argmax = _running_max(windows, keep_argmax=True)
+    expected_best, expected_argmax = _running_max_reference(windows, keep_argmax=True)
+    np.testing.assert_array_equal(best, expected_best)
+    np.testing.assert_array_equal(argmax, expected_argmax)
+
+
+def test_max_pool_gradient_with_non_finite_upstream_goes_only_to_the_winners():
+    # gy * mask would turn inf * 0 into NaN at the losing positions: the masked copy keeps them 0
+    x = sj.tensor(distinct(1, 1, 4, 4), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    gy = np.array([[[[np.inf, 1.0], [np.nan, -np.inf]]]])
+    (gx,) = sj.autograd.grad(y, x, sj.tensor(gy))
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    (expected,) = torch.autograd.grad(TF.max_pool2d(xt, 2), xt, torch.tensor(gy))
+    np.testing.assert_array_equal(np.isnan(gx.numpy()), np.isnan(expected.numpy()))
+    np.testing.assert_array_equal(np.nan_to_num(gx.numpy()), np.nan_to_num(expected.numpy()))

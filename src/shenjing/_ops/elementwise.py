@@ -14,6 +14,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
+from shenjing._workspace import take
 from shenjing.autograd.node import Op
 
 
@@ -384,13 +385,29 @@ class Sigmoid(Op):
 
 class Relu(Op):
     def forward(self, x):
-        out = np.maximum(x, 0)
+        out = np.maximum(x, 0, out=take("relu", x.shape, x.dtype) if x.dtype.kind == "f" else None)
         self.save_for_backward(out)
         return out
 
     def backward(self, gy):
         (out,) = self.saved_tensors
-        return gy * (out > 0)
+        return PositivePart(out._data)(gy)  # gy * (out > 0), as one op
+
+
+class PositivePart(Op):
+    """gx = gy * (out > 0): the gradient of ReLU given its output; linear in gy, so its own backward."""
+
+    def __init__(self, out: np.ndarray) -> None:
+        self.out = out
+
+    def name(self) -> str:
+        return "ThresholdBackwardBackward0"
+
+    def forward(self, gy):
+        return np.multiply(gy, self.out > 0, out=take("relu.grad", gy.shape, gy.dtype))
+
+    def backward(self, ggx):
+        return PositivePart(self.out)(ggx)
 
 
 def sin(input: Tensor) -> Tensor:

@@ -12,12 +12,15 @@ are freed unless ``retain_graph`` is set.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Sequence
 
 import numpy as np
 
+from shenjing import _workspace
+from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Node
+from shenjing.autograd.node import Node, Op
 
 __all__ = ["run_backward"]
 
@@ -65,29 +68,49 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
             grads = buffers.pop(node, None) or [None] * node._num_outputs
             if node._pre_hooks or node._retained:
                 _run_tensor_hooks(node, grads)
-            for nr, grad in enumerate(grads):
-                position = captured_outputs.get((node, nr))
-                if position is not None:
-                    results[position] = grad
+            if captured_outputs:
+                for nr, grad in enumerate(grads):
+                    position = captured_outputs.get((node, nr))
+                    if position is not None:
+                        results[position] = grad
             input_grads = _call_node(node, grads, retain_graph) if needed is None or node in needed else ()
-            for edge, grad, meta in zip(node._edges, input_grads or [None] * len(node._edges), node._input_meta):
+            if not input_grads:
+                input_grads = (None,) * len(node._edges)
+            # a gradient that is one of the node's own incoming ones (passed through) is shared: never stolen
+            fresh = isinstance(node, Op)
+            for edge, grad, meta in zip(node._edges, input_grads, node._input_meta):
                 if edge is None:
                     continue
-                if grad is not None:
+                if grad is not None and (grad._data.shape != meta[0] or grad._data.dtype != meta[1]):
                     grad = _match_input(grad, meta, node)
-                if isinstance(edge, tuple):
+                if type(edge) is tuple:
                     child, nr = edge
                     if grad is not None:
-                        buffer = buffers.setdefault(child, [None] * child._num_outputs)
-                        buffer[nr] = grad if buffer[nr] is None else buffer[nr] + grad
+                        buffer = buffers.get(child)
+                        if buffer is None:
+                            buffer = buffers[child] = [None] * child._num_outputs
+                        buffer[nr] = grad if buffer[nr] is None else _sum(buffer[nr], grad, create_graph)
                     pending[child] -= 1
                     if pending[child] == 0:
                         ready.append(child)
                 elif grad is not None:
-                    _deliver_to_leaf(edge, grad, accumulate, create_graph, captured_leaves, results)
+                    steal = fresh and not any(grad is g for g in grads) and _once(grad, input_grads)
+                    _deliver_to_leaf(edge, grad, accumulate, create_graph, captured_leaves, results, steal)
     finally:
         _GradState.enabled = previous_mode
     return results if not accumulate else None
+
+
+def _sum(a: Any, b: Any, create_graph: bool) -> Any:
+    """Two gradients of one tensor, added (a new array: either may be shared with another tensor)."""
+    if create_graph:
+        return a + b
+    return Tensor._make(np.add(a._data, b._data))
+
+
+def _once(grad: Any, input_grads: tuple) -> bool:
+    """Whether ``grad`` appears once among a node's input gradients."""
+    return sum(1 for g in input_grads if g is grad) == 1
 
 
 def _count_consumers(root_nodes: list) -> dict:
@@ -176,11 +199,13 @@ def _match_input(grad: Any, meta: tuple, node: Node) -> Any:
 
 
 def _deliver_to_leaf(leaf: Any, grad: Any, accumulate: bool, create_graph: bool,
-                     captured: dict, results: list) -> None:
-    for hook in leaf._hooks or ():
-        replaced = hook(grad)
-        if replaced is not None:
-            grad = replaced
+                     captured: dict, results: list, steal: bool = False) -> None:
+    if leaf._hooks:
+        steal = False  # a hook may keep the gradient it sees
+        for hook in leaf._hooks:
+            replaced = hook(grad)
+            if replaced is not None:
+                grad = replaced
     if not accumulate:
         position = captured.get(leaf)
         if position is not None:
@@ -188,17 +213,52 @@ def _deliver_to_leaf(leaf: Any, grad: Any, accumulate: bool, create_graph: bool,
         return
     if captured and leaf not in captured:
         return
-    _accumulate_grad(leaf, grad, create_graph)
+    _accumulate_grad(leaf, grad, create_graph, steal)
 
 
-def _accumulate_grad(tensor: Any, grad: Any, create_graph: bool) -> None:
-    """``tensor.grad += grad``, owning a fresh array the first time (gradients may be shared views)."""
-    from shenjing._tensor import Tensor
+def _data_refs(tensor: Any) -> int:
+    return sys.getrefcount(tensor._data)
 
+
+def _base_refs(tensor: Any) -> int:
+    return sys.getrefcount(tensor._data.base)
+
+
+# the counts that mean "referred to by this one tensor only", measured on arrays known to be so
+_SOLE_DATA = _data_refs(Tensor._make(np.empty(1)))
+_SOLE_BASE = _base_refs(Tensor._make(np.empty(2).reshape(1, 2)))
+
+
+def _unshared(tensor: Any) -> bool:
+    """Whether nothing but ``tensor`` refers to its array (nor, for a reshaped copy, to the array
+    under it): then the array can be adopted as a ``.grad`` without a copy."""
+    references = _data_refs(tensor)
+    if references != _SOLE_DATA and not (references == _SOLE_DATA + 1 and _workspace.holds(tensor._data)):
+        return False  # (an array that an op took from the work-array cache is held there too)
+    base = tensor._data.base
+    if base is None:
+        return True
+    if not isinstance(base, np.ndarray) or base.base is not None or base.size != tensor._data.size:
+        return False
+    del base
+    return _base_refs(tensor) == _SOLE_BASE
+
+
+def _accumulate_grad(tensor: Any, grad: Any, create_graph: bool, steal: bool = False) -> None:
+    """``tensor.grad += grad``, owning a fresh array the first time (gradients may be shared views).
+
+    The first gradient is copied, except when ``steal`` says an op has just made it and its array
+    is not shared (``_unshared``: counted references), has the leaf's dtype and is writable. Then it becomes ``.grad`` as it is (PyTorch's AccumulateGrad
+    does the same), so a step costs no copy of the parameters' size.
+    """
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
-        tensor.grad = Tensor._make(np.array(grad._data, dtype=tensor._data.dtype, copy=True))
+        if (steal and grad._data.dtype == tensor._data.dtype and grad._data.flags.writeable
+                and grad._data.flags.c_contiguous and _unshared(grad)):
+            tensor.grad = Tensor._make(grad._data)
+        else:
+            tensor.grad = Tensor._make(np.array(grad._data, dtype=tensor._data.dtype, copy=True))
     elif tensor.grad.requires_grad:
         tensor.grad = Tensor._make(tensor.grad._data + grad._data)
     else:

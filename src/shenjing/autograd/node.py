@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from shenjing._tensor import Tensor  # defined before shenjing._tensor imports the ops and autograd
 from shenjing.autograd.grad_mode import _GradState
 
 __all__ = ["Node", "Op", "AccumulateGrad"]
@@ -50,36 +51,36 @@ class Node:
 
     # -- bookkeeping used by the engine ---------------------------------------------------------
 
-    def _record(self, inputs: Sequence[Any], outputs: Sequence[Any], to_save: Sequence[Any]) -> None:
-        """Connect this node to its inputs and adopt ``outputs`` as its results."""
-        from shenjing._tensor import Tensor
-
-        edges, meta, needs = [], [], []
-        for x in inputs:
-            if isinstance(x, Tensor) and x.requires_grad:
+    def _record(self, inputs: Sequence[Any], outputs: Sequence[Any], to_save: Sequence[Any],
+                needs: tuple | None = None) -> None:
+        """Connect this node to its inputs and adopt ``outputs`` as its results. ``needs`` (which inputs
+        require grad) is worked out here unless the caller knows it."""
+        if needs is None:
+            needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
+        edges, meta = [], []
+        for x, need in zip(inputs, needs):
+            if need:
                 edges.append(x if x.grad_fn is None else (x.grad_fn, x._output_nr))
                 meta.append((x._data.shape, x._data.dtype))
-                needs.append(True)
             else:
                 edges.append(None)
                 meta.append(None)
-                needs.append(False)
         self._edges = edges
         self._input_meta = meta
-        self.needs_input_grad = tuple(needs)
+        self.needs_input_grad = needs
         self._num_outputs = len(outputs)
         self._pre_hooks = self._retained = None
         self._released = False
         self._trace = traceback.format_stack()[:-3] if _GradState.anomaly else None
         for i, out in enumerate(outputs):
-            out.requires_grad = True
+            out._requires_grad = True
             out.grad_fn = self
             out._output_nr = i
-        self._saved = [self._saved_entry(x, inputs, outputs) for x in to_save]
+        self._saved = [self._saved_entry(x, inputs, outputs) for x in to_save] if to_save else ()
 
     def _saved_entry(self, value: Any, inputs: Sequence[Any], outputs: Sequence[Any]) -> Any:
-        from shenjing._tensor import Tensor
-
+        if value is None:
+            return (None, None)
         for i, out in enumerate(outputs):
             if value is out or value is out._data:
                 return _SavedOutput(out._data, i, out._version_counter, out._version_counter[0])
@@ -93,15 +94,13 @@ class Node:
     @property
     def saved_tensors(self) -> tuple:
         """The values given to ``save_for_backward``, as tensors (checked for in-place changes)."""
-        from shenjing._tensor import Tensor
-
         if self._released:
             raise RuntimeError(_FREED_MESSAGE)
         unpacked = []
         for entry in self._saved:
-            if isinstance(entry, _SavedOutput):
+            if type(entry) is _SavedOutput:
                 tensor = Tensor._make(entry.array)
-                tensor.requires_grad = True
+                tensor._requires_grad = True
                 tensor.grad_fn = self
                 tensor._output_nr = entry.index
                 self._check_version(tensor, entry.version, entry.counter[0])
@@ -177,34 +176,39 @@ class Op(Node):
         self._saved = values
 
     def __call__(self, *inputs: Any) -> Any:
-        from shenjing._tensor import Tensor
-
-        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        # the per-op overhead of every primitive: kept to a few attribute reads per input
+        arrays, needs = [], []
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                needs.append(x._requires_grad)
+            else:
+                arrays.append(x)
+                needs.append(False)
+        recording = _GradState.enabled and True in needs
+        # forward reads needs_input_grad to decide what to save; nothing is saved under no_grad
+        self.needs_input_grad = needs = tuple(needs) if recording else (False,) * len(inputs)
         self._saved = ()
-        self.needs_input_grad = needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs)
         try:
             result = self.forward(*arrays)
         except (ValueError, IndexError, TypeError) as error:
             raise _shape_error(self, inputs, error) from None
-        if isinstance(result, np.generic):
-            # NumPy returns scalars from full reductions: make them arrays, also where saved
-            array = np.asarray(result)
-            self._saved = tuple(array if s is result else s for s in self._saved)
-            result = array
-        recording = _GradState.enabled and any(needs)
-        results = result if isinstance(result, tuple) else (result,)
-        outputs = tuple(Tensor._make(np.asarray(r)) for r in results)
+        if type(result) is tuple:
+            outputs = tuple(_wrap(r, self) for r in result)
+        else:
+            outputs = (_wrap(result, self),)
         if self.returns_view and isinstance(inputs[0], Tensor):
             source = arrays[0]
+            results = result if type(result) is tuple else (result,)
             for index, (out, array) in enumerate(zip(outputs, results)):
                 base = getattr(array, "base", None)
                 if base is not None and (base is source or base is source.base):
                     out._become_view_of(inputs[0], self, index if len(results) > 1 else None)
         if recording and outputs[0]._data.dtype.kind == "f":
-            self._record(inputs, outputs, self._saved)
+            self._record(inputs, outputs, self._saved, needs)
         else:
             self._saved = None
-        return outputs if isinstance(result, tuple) else outputs[0]
+        return outputs if type(result) is tuple else outputs[0]
 
     def forward(self, *arrays: np.ndarray) -> Any:
         raise NotImplementedError
@@ -217,10 +221,18 @@ class Op(Node):
         return result if isinstance(result, tuple) else (result,)
 
 
+def _wrap(result: Any, op: Op) -> Any:
+    """An op's result as a tensor; NumPy's scalars from full reductions become 0-d arrays (also where saved)."""
+    if not isinstance(result, np.ndarray):
+        array = np.asarray(result)
+        if op._saved and isinstance(result, np.generic):
+            op._saved = tuple(array if s is result else s for s in op._saved)
+        result = array
+    return Tensor._make(result)
+
+
 def _shape_error(op: Op, inputs: Sequence[Any], error: Exception) -> Exception:
     """Turn a NumPy error raised inside an op into one that names the op and the input shapes."""
-    from shenjing._tensor import Tensor
-
     if isinstance(error, ValueError) and "broadcast" in str(error) and len(inputs) == 2:
         from shenjing._ops.shape import broadcast_error
 

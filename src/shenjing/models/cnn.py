@@ -1,4 +1,13 @@
-"""Convolutional networks of the course: LeNet-5 and the CNN of seed 000."""
+"""Convolutional networks of the course: LeNet-5 and the CNN of seed 000.
+
+Both apply ReLU and then a 2x2 max-pool. max and ReLU commute (ReLU is monotone: max_k relu(x_k) =
+relu(max_k x_k), exactly, in floating point too), and the gradients agree as well (a window whose
+max is positive sends its gradient to the same first maximum; one whose max is not positive sends
+none either way). So ``forward`` pools first and applies ReLU to 4x fewer elements, which saves
+about a tenth of a training step. The layers' outputs then differ from the textbook order (pool1's
+output is not yet rectified), so as soon as a forward hook or pre-hook watches the ReLU or a pooling
+layer (feature maps, summaries), ``forward`` runs them in the textbook order, ReLU first.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,11 @@ from shenjing.nn.modules.module import Module
 from shenjing.nn.modules.pooling import MaxPool2d
 
 __all__ = ["LeNet5", "CourseCNN"]
+
+
+def _watched(*modules: Module) -> bool:
+    """Whether a forward hook or pre-hook is registered on any of ``modules``."""
+    return any(m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
 class LeNet5(Module):
@@ -36,9 +50,13 @@ class LeNet5(Module):
         self.relu = ReLU()
 
     def features(self, x: Tensor) -> Tensor:
-        """The two conv blocks: (N, C, H, W) -> (N, 16, 5, 5)."""
-        x = self.pool1(self.relu(self.conv1(x)))
-        return self.pool2(self.relu(self.conv2(x)))
+        """The two conv blocks: (N, C, H, W) -> (N, 16, 5, 5). (Pooling runs before ReLU when nothing
+        watches those layers: the same values, see the module's docstring.)"""
+        if _watched(self.relu, self.pool1, self.pool2):
+            x = self.pool1(self.relu(self.conv1(x)))
+            return self.pool2(self.relu(self.conv2(x)))
+        x = self.relu(self.pool1(self.conv1(x)))
+        return self.relu(self.pool2(self.conv2(x)))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.features(x).flatten(1)
@@ -66,6 +84,10 @@ class CourseCNN(Module):
         self.nf = ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.pool1(self.nf(self.conv1(x)))
-        x = self.pool2(self.nf(self.conv2(x)))
+        if _watched(self.nf, self.pool1, self.pool2):
+            x = self.pool1(self.nf(self.conv1(x)))
+            x = self.pool2(self.nf(self.conv2(x)))
+        else:  # pool first: the same values (see the module's docstring)
+            x = self.nf(self.pool1(self.conv1(x)))
+            x = self.nf(self.pool2(self.conv2(x)))
         return self.fc(x.flatten(1))

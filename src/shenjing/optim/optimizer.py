@@ -25,6 +25,7 @@ class Optimizer:
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        self._scratch_arrays: dict[tuple, np.ndarray] = {}
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
@@ -96,6 +97,13 @@ class Optimizer:
         if name not in state:
             state[name] = Tensor._make(np.full_like(like, fill))
         return state[name]._data
+
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A work array of ``like``'s shape and dtype, reused by every step (not part of the state)."""
+        key = (like.shape, like.dtype)
+        if key not in self._scratch_arrays:
+            self._scratch_arrays[key] = np.empty_like(like)
+        return self._scratch_arrays[key]
 
     @staticmethod
     def _next_step(state: dict[str, Any]) -> float:

@@ -37,6 +37,7 @@ class SGD(Optimizer):
                                       nesterov=nesterov, maximize=maximize))
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        # in place, without temporaries of the parameter's size beyond one reused scratch array
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param
         momentum = group["momentum"]
@@ -47,6 +48,11 @@ class SGD(Optimizer):
             else:
                 buffer = state["momentum_buffer"]._data
                 buffer *= momentum
-                buffer += (1.0 - group["dampening"]) * grad
+                if group["dampening"]:
+                    buffer += (1.0 - group["dampening"]) * grad
+                else:
+                    buffer += grad
             grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param -= group["lr"] * grad
+        step = self._scratch(param)
+        np.multiply(grad, -group["lr"], out=step)
+        param += step

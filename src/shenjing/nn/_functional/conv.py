@@ -20,6 +20,8 @@ __all__ = ["conv1d", "conv2d", "unfold", "fold"]
 
 def as_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     """An int or a sequence of ``n`` ints as an ``n``-tuple: ``as_tuple(3, 2, 'stride') == (3, 3)``."""
+    if type(value) is int:
+        return (value,) * n
     if isinstance(value, Tensor):
         value = value.tolist()
     if isinstance(value, (tuple, list)):
@@ -66,9 +68,11 @@ def check_conv_arguments(stride: Sequence[int], dilation: Sequence[int], groups:
         raise ValueError(f"groups must be a positive integer, got groups={groups}")
 
 
-def check_output_size(who: str, input_shape: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+def check_output_size(who: Any, input_shape: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
                       padding: Sequence[tuple[int, int]], dilation: Sequence[int]) -> None:
-    """Raise if the (dilated) kernel does not fit in the padded input, explaining the formula."""
+    """Raise if the (dilated) kernel does not fit in the padded input, explaining the formula.
+
+    ``who`` names the caller in the message: a function name, or a layer (formatted only on error)."""
     axes = {1: "L", 2: "HW", 3: "DHW"}[len(kernel)]
     spatial = tuple(input_shape[-len(kernel):])
     for axis, n, k, s, (p0, p1), d in zip(axes, spatial, kernel, stride, padding, dilation):

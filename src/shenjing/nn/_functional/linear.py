@@ -7,15 +7,17 @@ import numpy as np
 
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
+from shenjing._workspace import take
 from shenjing.autograd.node import Op
 
 __all__ = ["linear", "maxout"]
 
 
 class Linear(Op):
-    """y = x W^T + b for x (*, in), W (out, in), b (out,): one GEMM forward, three reductions back.
+    """y = x W^T + b for x (*, in), W (out, in), b (out,): one GEMM and an in-place bias add forward.
 
-    gx = gy W, gW = gy^T x (summed over every leading dim), gb = gy summed over every leading dim.
+    gx = gy W, gW = gy^T x (summed over every leading dim), gb = gy summed over every leading dim:
+    three ops of their own (below), each the others' backward, so the gradients are differentiable.
     """
 
     def forward(self, x, weight, bias=None):
@@ -27,15 +29,61 @@ class Linear(Op):
 
     def backward(self, gy):
         x, weight = self.saved_tensors
-        out_features, in_features = weight.shape
-        gx = gy.matmul(weight) if self.needs_input_grad[0] else None
-        gw = None
-        if self.needs_input_grad[1]:
-            gw = gy.reshape(-1, out_features).t().matmul(x.reshape(-1, in_features))
-        if len(self.needs_input_grad) == 2:  # no bias
-            return gx, gw
-        gb = gy.reshape(-1, out_features).sum(0) if self.needs_input_grad[2] else None
-        return gx, gw, gb
+        needs = self.needs_input_grad
+        gx = LinearInputGrad()(gy, weight) if needs[0] else None
+        gw = LinearWeightGrad()(gy, x) if needs[1] else None
+        gb = SumLeading()(gy) if len(needs) > 2 and needs[2] else None
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+
+
+class LinearInputGrad(Op):
+    """gx = gy W for gy (*, out), W (out, in)."""
+
+    def name(self) -> str:
+        return "MmBackward0"
+
+    def forward(self, gy, weight):
+        self.save_for_backward(gy, weight)
+        return np.matmul(gy, weight)
+
+    def backward(self, ggx):
+        gy, weight = self.saved_tensors
+        ggy = Linear()(ggx, weight) if self.needs_input_grad[0] else None
+        gw = LinearWeightGrad()(gy, ggx) if self.needs_input_grad[1] else None
+        return ggy, gw
+
+
+class LinearWeightGrad(Op):
+    """gW = gy^T x for gy (*, out), x (*, in), summed over the leading dims: (out, in)."""
+
+    def name(self) -> str:
+        return "MmBackward0"
+
+    def forward(self, gy, x):
+        self.save_for_backward(gy, x)
+        gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
+        # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
+        return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
+
+    def backward(self, ggw):
+        gy, x = self.saved_tensors
+        ggy = Linear()(x, ggw) if self.needs_input_grad[0] else None
+        gx = LinearInputGrad()(gy, ggw) if self.needs_input_grad[1] else None
+        return ggy, gx
+
+
+class SumLeading(Op):
+    """The sum over every dim but the last: (*, n) -> (n,) (the bias gradient)."""
+
+    def name(self) -> str:
+        return "SumBackward1"
+
+    def forward(self, gy):
+        self.shape = gy.shape
+        return gy.reshape(-1, gy.shape[-1]).sum(0)
+
+    def backward(self, ggb):
+        return ggb.expand(self.shape)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

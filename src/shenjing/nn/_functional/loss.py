@@ -6,7 +6,10 @@ numerically delicate steps are ops that are stable by construction: ``log_softma
 
 Cross-entropy = log_softmax + nll_loss. ``nll_loss`` picks -log p[n, target[n]] with one gather
 (``Index``; its backward writes the upstream gradient back at the picked places), so the whole
-softmax-cross-entropy costs a log_softmax forward and backward plus O(N) work.
+softmax-cross-entropy costs a log_softmax forward and backward plus O(N) work. The common case of a
+training loop (logits (N, C), class indices, no class weights, no label smoothing) runs as one fused
+op, ``SoftmaxCrossEntropy``, whose gradient is (softmax(x) - onehot(y)) times the reduction's
+weights; the composition above is its reference and handles every other case.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from shenjing._ops.activation import log_softmax
 from shenjing._ops.elementwise import abs, clamp, exp, log, relu, where
 from shenjing._ops.index import Index
 from shenjing._tensor import Tensor
+from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op
 from shenjing.nn._functional.activation import logsigmoid
 
@@ -170,18 +174,28 @@ def _class_targets(name: str, input: Tensor, target: Tensor) -> None:
                            f"{list(input.shape)} (N, C, d1, ...), got target of shape {list(target.shape)}")
 
 
-def _target_weights(input: Tensor, target: Tensor, weight: Tensor | None,
-                    ignore_index: int | None) -> tuple[np.ndarray, np.ndarray, Tensor]:
-    """Safe class indices (ignored ones replaced by 0), the 'kept' mask, and w[target] (0 where ignored)."""
+def _checked_indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Safe class indices (ignored ones replaced by 0) and the 'kept' mask; out-of-range targets raise."""
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     indices = target._data.astype(np.int64)
+    if indices.size and (ignore_index is None or ignore_index < 0 or ignore_index >= classes):
+        # the usual case first: every index in range (then none equals an out-of-range ignore_index)
+        if 0 <= np.minimum.reduce(indices, axis=None) and np.maximum.reduce(indices, axis=None) < classes:
+            return indices, np.ones(indices.shape, dtype=bool)
     kept = indices != ignore_index if ignore_index is not None else np.ones(indices.shape, dtype=bool)
     bad = indices[kept & ((indices < 0) | (indices >= classes))]
     if bad.size:
         ignored = f" or equal ignore_index={ignore_index}" if ignore_index is not None else ""
         raise IndexError(f"Target {int(bad[0])} is out of bounds: class indices must be in [0, {classes}) "
                          f"(input {list(input.shape)}){ignored}")
-    safe = np.where(kept, indices, 0)
+    return np.where(kept, indices, 0), kept
+
+
+def _target_weights(input: Tensor, target: Tensor, weight: Tensor | None,
+                    ignore_index: int | None) -> tuple[np.ndarray, np.ndarray, Tensor]:
+    """Safe class indices (ignored ones replaced by 0), the 'kept' mask, and w[target] (0 where ignored)."""
+    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    safe, kept = _checked_indices(input, target, ignore_index)
     if weight is None:
         per_target = Tensor._make(kept.astype(input._data.dtype))
     else:
@@ -270,6 +284,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if input.ndim == 0:
         raise RuntimeError("cross_entropy: input must have a class dim, got a 0-D input")
     input = float_input(input)
+    if input.ndim == 2 and weight is None and label_smoothing == 0.0 and not target.is_floating_point():
+        _class_targets("cross_entropy", input, target)
+        safe, kept = _checked_indices(input, target, ignore_index)
+        return SoftmaxCrossEntropy(safe, kept, reduction)(input)
     class_dim = 0 if input.ndim == 1 else 1
     classes = input.shape[class_dim]
     log_probs = log_softmax(input, class_dim)
@@ -288,6 +306,63 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     else:
         smooth = _reduce(smooth, reduction)
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+class SoftmaxCrossEntropy(Op):
+    """Cross-entropy of logits x (N, C) with class indices, fused: l_n = logsumexp(x_n) - x_n[y_n].
+
+    The gradient is (softmax(x) - onehot(y)) * c, with c_n = gy (gy_n for 'none'), times 0 where the
+    target is ignored, divided by the number of kept targets for 'mean'. Under ``create_graph`` the
+    same formula is built from differentiable ops, so higher derivatives exist.
+    """
+
+    def __init__(self, safe: np.ndarray, kept: np.ndarray, reduction: str) -> None:
+        self.safe, self.kept, self.reduction = safe, kept, reduction
+
+    def name(self) -> str:
+        return "NllLossBackward0"
+
+    def forward(self, x):
+        # ufunc.reduce: the same sums as x.max() / x.sum(), without NumPy's Python-level wrappers
+        rows = np.arange(x.shape[0])
+        shifted = x - np.maximum.reduce(x, axis=1, keepdims=True)
+        exps = np.exp(shifted)
+        totals = np.add.reduce(exps, axis=1)
+        exps /= totals[:, None]
+        self.probs = exps  # softmax, for the gradient
+        kept = self.kept.astype(x.dtype)
+        losses = (np.log(totals) - shifted[rows, self.safe]) * kept
+        self.save_for_backward(x)
+        if self.reduction == "none":
+            self.weights = kept
+            return losses
+        total = np.add.reduce(losses, axis=None)
+        if self.reduction == "sum":
+            self.weights = kept
+            return total
+        count = np.add.reduce(kept, axis=None)
+        if count == 0:
+            with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan, as in PyTorch
+                self.weights = kept / count
+                return total / count
+        self.weights = kept / count
+        return total / count
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        rows = np.arange(x.shape[0])
+        if _GradState.enabled:  # create_graph: the composed, differentiable form
+            from shenjing._ops.activation import softmax
+
+            onehot = np.zeros(x.shape, dtype=x._data.dtype)
+            onehot[rows, self.safe] = 1
+            coefficient = gy * Tensor._make(self.weights)
+            return (softmax(x, 1) - Tensor._make(onehot)) * coefficient.reshape(-1, 1)
+        grad = self.probs
+        self.probs = None
+        grad[rows, self.safe] -= 1
+        grad *= (gy._data * self.weights)[:, None]
+        return Tensor._make(grad)
 
 
 def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Tensor | None, reduction: str,

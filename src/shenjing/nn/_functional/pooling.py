@@ -60,7 +60,7 @@ def pool_geometry(name: str, kernel_size: Any, stride: Any, padding: Any, dilati
     return PoolGeometry(kernel, stride, padding, dilation, bool(ceil_mode))
 
 
-def check_pool_output(who: str, input_shape: Sequence[int], g: PoolGeometry, spatial: int) -> None:
+def check_pool_output(who: Any, input_shape: Sequence[int], g: PoolGeometry, spatial: int) -> None:
     """Raise if a pooling window does not fit in the padded input, explaining the output-size formula.
 
     ``g`` is the 2-D geometry; the input of a 1-D pool (``spatial == 1``) is an image of height 1.

@@ -91,7 +91,7 @@ class _ConvNd(Module):
         if input.dtype != self.weight.dtype:
             raise RuntimeError(f"{self!r}: input is {input.dtype} but the layer's weight is {self.weight.dtype}; "
                                f"convert one of them (e.g. layer.to({input.dtype}) or input.to({self.weight.dtype}))")
-        check_output_size(repr(self), input.shape, self.kernel_size, self.stride, self._pads, self.dilation)
+        check_output_size(self, input.shape, self.kernel_size, self.stride, self._pads, self.dilation)
 
     def _torch_pad(self) -> tuple[int, ...]:
         """The padding in ``F.pad``'s order (last dim first), for padding modes other than zeros."""

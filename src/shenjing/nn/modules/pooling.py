@@ -33,7 +33,7 @@ class _Pool(Module):
             raise RuntimeError(f"{self!r} expects input {layout}, got {list(input.shape)}")
         geometry = getattr(self, "_windows", None)
         if geometry is not None:
-            check_pool_output(repr(self), input.shape, geometry, n)
+            check_pool_output(self, input.shape, geometry, n)  # formatted (repr) only in an error
 
 
 class _MaxPoolNd(_Pool):

@@ -9,9 +9,12 @@ from __future__ import annotations
 import numbers
 from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
+
 from shenjing._random import Generator
+from shenjing._tensor import Tensor
 from shenjing.utils.data.collate import default_collate, default_convert
-from shenjing.utils.data.dataset import IterableDataset
+from shenjing.utils.data.dataset import IterableDataset, TensorDataset
 from shenjing.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info"]
@@ -111,6 +114,12 @@ class DataLoader:
         if self._is_iterable:
             return self._iter_stream()
         if self.batch_sampler is not None:
+            if (type(self.dataset) is TensorDataset and self.collate_fn is default_collate
+                    and all(isinstance(t, Tensor) for t in self.dataset.tensors)):
+                # what default_collate makes of the rows [dataset[i] for i in indices] (a list with one stacked
+                # tensor per position) is each tensor indexed by all of them at once: one gather, not B rows
+                return ([t[np.asarray(indices, dtype=np.int64)] for t in self.dataset.tensors]
+                        for indices in self.batch_sampler)
             return (self.collate_fn([self.dataset[i] for i in indices]) for indices in self.batch_sampler)
         return (self.collate_fn(self.dataset[i]) for i in self.sampler)
 

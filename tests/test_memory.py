@@ -1,0 +1,88 @@
+"""Memory reuse behind the fast paths: the work-array cache (``shenjing._workspace``) and the engine
+adopting a fresh gradient as ``.grad`` without a copy. Both must never hand one array to two users."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import shenjing as sj
+import shenjing.nn.functional as F
+from shenjing import _workspace
+
+SHAPE = (256, 256)  # 256 KiB of float32: large enough to be cached
+
+
+def test_take_hands_out_an_array_again_once_nobody_holds_it():
+    first = _workspace.take("test", SHAPE, np.float32)
+    address = first.__array_interface__["data"][0]
+    del first
+    again = _workspace.take("test", SHAPE, np.float32)
+    assert again.__array_interface__["data"][0] == address
+    assert again.shape == SHAPE and again.dtype == np.float32 and again.flags.c_contiguous and again.flags.owndata
+
+
+def test_take_never_hands_out_an_array_in_use():
+    held = _workspace.take("test", SHAPE, np.float32)
+    view = _workspace.take("test.view", SHAPE, np.float32)[:10]  # only a view is kept: still in use
+    tensor = sj.Tensor._make(_workspace.take("test.tensor", SHAPE, np.float32))
+    for name, kept in (("test", held), ("test.view", view.base), ("test.tensor", tensor._data)):
+        other = _workspace.take(name, SHAPE, np.float32)
+        assert not np.shares_memory(other, kept), name
+
+
+def test_small_arrays_are_not_cached():
+    a = _workspace.take("test.small", (4, 4), np.float32)
+    assert not _workspace.holds(a)
+
+
+def test_reused_activations_do_not_change_tensors_the_user_kept():
+    # two forward passes of the same shape: the first output, still held, keeps its values
+    w = sj.randn(8, 4, 5, 5)
+    x1, x2 = sj.randn(64, 4, 16, 16), sj.randn(64, 4, 16, 16)
+    y1 = F.relu(F.conv2d(x1, w))
+    saved = y1.numpy().copy()
+    y2 = F.relu(F.conv2d(x2, w))
+    np.testing.assert_array_equal(y1.numpy(), saved)
+    assert not np.shares_memory(y1.numpy(), y2.numpy())
+
+
+def test_adopted_gradients_are_not_shared():
+    # the user's upstream gradient passed straight through Add must be copied, not adopted
+    a = sj.randn(300, 300, requires_grad=True)
+    b = sj.randn(300, 300, requires_grad=True)
+    upstream = sj.ones(300, 300)
+    (a + b).backward(upstream)
+    assert not np.shares_memory(a.grad.numpy(), upstream.numpy())
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    (a + b).backward(upstream)  # accumulates in place
+    np.testing.assert_array_equal(upstream.numpy(), 1.0)
+    np.testing.assert_array_equal(a.grad.numpy(), 2.0)
+    np.testing.assert_array_equal(b.grad.numpy(), 2.0)
+
+
+def test_a_gradient_used_twice_is_copied_for_each_leaf():
+    w = sj.randn(200, 300, requires_grad=True)
+    v = sj.randn(200, 300, requires_grad=True)
+    x = sj.randn(64, 300)
+    out = F.linear(x, w) + F.linear(x, v)
+    out.sum().backward()
+    assert not np.shares_memory(w.grad.numpy(), v.grad.numpy())
+    np.testing.assert_allclose(w.grad.numpy(), v.grad.numpy())
+
+
+def test_a_gradient_a_hook_kept_is_not_adopted():
+    w = sj.randn(200, 300, requires_grad=True)
+    seen = []
+    w.register_hook(lambda g: seen.append(g))
+    F.linear(sj.randn(64, 300), w).sum().backward()
+    assert not np.shares_memory(w.grad.numpy(), seen[0].numpy())
+
+
+def test_linear_weight_gradient_is_adopted_without_a_copy_and_accumulates():
+    w = sj.randn(256, 784, requires_grad=True)
+    x = sj.randn(64, 784)
+    F.linear(x, w).sum().backward()
+    first = w.grad.numpy().copy()
+    assert _workspace.holds(w.grad.numpy())  # the op's own array became .grad
+    F.linear(x, w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * first, rtol=1e-6)
