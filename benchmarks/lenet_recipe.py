@@ -73,7 +73,7 @@ def _torch_lenet(torch):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--child", choices=["shenjing", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
