@@ -15,6 +15,7 @@ from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
 from shenjing._workspace import take
+from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op
 
 
@@ -390,8 +391,14 @@ class Relu(Op):
         return out
 
     def backward(self, gy):
-        (out,) = self.saved_tensors
-        return PositivePart(out._data)(gy)  # gy * (out > 0), as one op
+        (out,) = self.saved_arrays
+        if not _GradState.enabled:  # a first-order backward: no graph, no op
+            return Tensor._make(_positive_part(gy._data, out))
+        return PositivePart(out)(gy)  # gy * (out > 0), as one op
+
+
+def _positive_part(gy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.multiply(gy, out > 0, out=take("relu.grad", gy.shape, gy.dtype))
 
 
 class PositivePart(Op):
@@ -404,7 +411,7 @@ class PositivePart(Op):
         return "ThresholdBackwardBackward0"
 
     def forward(self, gy):
-        return np.multiply(gy, self.out > 0, out=take("relu.grad", gy.shape, gy.dtype))
+        return _positive_part(gy, self.out)
 
     def backward(self, ggx):
         return PositivePart(self.out)(ggx)

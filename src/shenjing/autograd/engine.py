@@ -94,7 +94,7 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
                     if pending[child] == 0:
                         ready.append(child)
                 elif grad is not None:
-                    steal = fresh and not any(grad is g for g in grads) and _once(grad, input_grads)
+                    steal = fresh and _fresh_gradient(grad, grads, input_grads)
                     _deliver_to_leaf(edge, grad, accumulate, create_graph, captured_leaves, results, steal)
     finally:
         _GradState.enabled = previous_mode
@@ -108,9 +108,17 @@ def _sum(a: Any, b: Any, create_graph: bool) -> Any:
     return Tensor._make(np.add(a._data, b._data))
 
 
-def _once(grad: Any, input_grads: tuple) -> bool:
-    """Whether ``grad`` appears once among a node's input gradients."""
-    return sum(1 for g in input_grads if g is grad) == 1
+def _fresh_gradient(grad: Any, grads: list, input_grads: tuple) -> bool:
+    """Whether ``grad`` is none of the node's incoming gradients (not passed through) and appears
+    once among its input gradients: only then may a leaf adopt its array."""
+    for g in grads:
+        if g is grad:
+            return False
+    seen = 0
+    for g in input_grads:
+        if g is grad:
+            seen += 1
+    return seen == 1
 
 
 def _count_consumers(root_nodes: list) -> dict:
@@ -156,9 +164,12 @@ def _nodes_leading_to(pending: dict, leaves: dict, outputs: dict) -> set:
 
 
 def _call_node(node: Node, grads: list, retain_graph: bool) -> tuple:
-    if all(g is None for g in grads):
-        return ()
-    if len(grads) > 1 and any(g is None for g in grads):
+    if len(grads) == 1:
+        if grads[0] is None:
+            return ()
+    elif any(g is None for g in grads):  # (not ``None in grads``: that would call Tensor.__eq__)
+        if all(g is None for g in grads):
+            return ()
         grads = _zeros_for_missing(node, grads)
     input_grads = node._call_backward(tuple(grads))
     if len(input_grads) != len(node._edges):

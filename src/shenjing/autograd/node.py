@@ -111,6 +111,27 @@ class Node:
             unpacked.append(tensor)
         return tuple(unpacked)
 
+    @property
+    def saved_arrays(self) -> tuple:
+        """``saved_tensors`` as NumPy arrays (checked the same way), for a backward that builds no
+        graph: it skips wrapping each value in a tensor."""
+        if self._released:
+            raise RuntimeError(_FREED_MESSAGE)
+        arrays = []
+        for entry in self._saved:
+            if type(entry) is _SavedOutput:
+                if entry.version != entry.counter[0]:
+                    self._check_version(Tensor._make(entry.array), entry.version, entry.counter[0])
+                arrays.append(entry.array)
+            else:
+                value, version = entry
+                if version is not None:
+                    if version != value._version:
+                        self._check_version(value, version, value._version)
+                    value = value._data
+                arrays.append(value)
+        return tuple(arrays)
+
     def _check_version(self, tensor: Any, saved_version: int, version_now: int) -> None:
         if saved_version != version_now:
             raise RuntimeError(

@@ -14,6 +14,7 @@ from shenjing._ops._util import check_tensor
 from shenjing._ops.conv import Conv2d, ConvGeometry, Fold, Unfold, conv_output_size
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
+from shenjing.nn._functional._checked import CheckedCalls
 
 __all__ = ["conv1d", "conv2d", "unfold", "fold"]
 
@@ -147,16 +148,23 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
             [6., 9., 9., 6.],
             [4., 6., 6., 4.]])
     """
-    _check_operands("conv2d", input, weight, bias, groups, 2)
-    kernel = tuple(weight.shape[2:])
-    stride, dilation = as_tuple(stride, 2, "stride"), as_tuple(dilation, 2, "dilation")
-    check_conv_arguments(stride, dilation, groups)
-    pads = conv_padding(padding, kernel, stride, dilation)
-    check_output_size("conv2d", input.shape, kernel, stride, pads, dilation)
-    batched = input.ndim == 4
-    x = input if batched else unsqueeze(input, 0)
-    y = Conv2d(ConvGeometry(stride, pads, dilation, groups))(x, weight, bias)
-    return y if batched else squeeze(y, 0)
+    key = _checked_conv2d.key((input, weight, bias), stride, padding, dilation, groups)
+    geometry = _checked_conv2d.get(key)
+    if geometry is None:
+        _check_operands("conv2d", input, weight, bias, groups, 2)
+        kernel = tuple(weight.shape[2:])
+        stride, dilation = as_tuple(stride, 2, "stride"), as_tuple(dilation, 2, "dilation")
+        check_conv_arguments(stride, dilation, groups)
+        pads = conv_padding(padding, kernel, stride, dilation)
+        check_output_size("conv2d", input.shape, kernel, stride, pads, dilation)
+        geometry = ConvGeometry(stride, pads, dilation, groups)
+        _checked_conv2d.remember(key, geometry)
+    if input._data.ndim == 4:
+        return Conv2d(geometry)(input, weight, bias)
+    return squeeze(Conv2d(geometry)(unsqueeze(input, 0), weight, bias), 0)
+
+
+_checked_conv2d = CheckedCalls()
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,

@@ -8,7 +8,10 @@ import numpy as np
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
 from shenjing._workspace import take
+from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op
+
+_wrap = Tensor._make
 
 __all__ = ["linear", "maxout"]
 
@@ -28,8 +31,14 @@ class Linear(Op):
         return out
 
     def backward(self, gy):
-        x, weight = self.saved_tensors
         needs = self.needs_input_grad
+        if not _GradState.enabled:  # a first-order backward: the same products on arrays, no graph
+            x, weight = self.saved_arrays
+            gy = gy._data
+            grads = (_wrap(np.matmul(gy, weight)) if needs[0] else None,
+                     _wrap(_weight_grad(gy, x)) if needs[1] else None)
+            return grads if len(needs) == 2 else grads + (_wrap(_sum_leading(gy)) if needs[2] else None,)
+        x, weight = self.saved_tensors
         gx = LinearInputGrad()(gy, weight) if needs[0] else None
         gw = LinearWeightGrad()(gy, x) if needs[1] else None
         gb = SumLeading()(gy) if len(needs) > 2 and needs[2] else None
@@ -61,9 +70,7 @@ class LinearWeightGrad(Op):
 
     def forward(self, gy, x):
         self.save_for_backward(gy, x)
-        gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
-        # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
-        return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
+        return _weight_grad(gy, x)
 
     def backward(self, ggw):
         gy, x = self.saved_tensors
@@ -80,10 +87,22 @@ class SumLeading(Op):
 
     def forward(self, gy):
         self.shape = gy.shape
-        return gy.reshape(-1, gy.shape[-1]).sum(0)
+        return _sum_leading(gy)
 
     def backward(self, ggb):
         return ggb.expand(self.shape)
+
+
+def _weight_grad(gy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """gy^T x over the flattened leading dims: (out, in)."""
+    gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
+    # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
+    return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
+
+
+def _sum_leading(gy: np.ndarray) -> np.ndarray:
+    """gy summed over every dim but the last: (n,)."""
+    return np.add.reduce(gy.reshape(-1, gy.shape[-1]), axis=0)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -99,24 +118,24 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     check_tensor(input)
     check_tensor(weight, "linear(): weight")
-    if weight.ndim != 2:
-        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {list(weight.shape)}")
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        rows = input.numel() // input.shape[-1] if input.ndim and input.shape[-1] else 1
-        columns = input.shape[-1] if input.ndim else 1
+    x, w = input._data, weight._data
+    if w.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {list(w.shape)}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        rows = x.size // x.shape[-1] if x.ndim and x.shape[-1] else 1
+        columns = x.shape[-1] if x.ndim else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{columns} and "
-                           f"{weight.shape[1]}x{weight.shape[0]}): input {list(input.shape)}, weight "
-                           f"{list(weight.shape)}")
-    if input.dtype != weight.dtype:
+                           f"{w.shape[1]}x{w.shape[0]}): input {list(x.shape)}, weight {list(w.shape)}")
+    if x.dtype != w.dtype:
         raise RuntimeError(f"linear: expected input and weight to have the same dtype, but got {input.dtype} "
                            f"and {weight.dtype}")
     if bias is None:
         return Linear()(input, weight)
     check_tensor(bias, "linear(): bias")
-    if bias.shape not in ((weight.shape[0],), (), (1,)):
-        raise RuntimeError(f"linear: bias must have shape [{weight.shape[0]}] (out_features), got "
-                           f"{list(bias.shape)}")
-    if bias.dtype != weight.dtype:
+    b = bias._data
+    if b.shape != (w.shape[0],) and b.shape not in ((), (1,)):
+        raise RuntimeError(f"linear: bias must have shape [{w.shape[0]}] (out_features), got {list(b.shape)}")
+    if b.dtype != w.dtype:
         raise RuntimeError(f"linear: expected bias and weight to have the same dtype, but got {bias.dtype} "
                            f"and {weight.dtype}")
     return Linear()(input, weight, bias)

@@ -15,6 +15,7 @@ from shenjing._ops.pool import (AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, PoolGeo
                                pool_output_size)
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
+from shenjing.nn._functional._checked import CheckedCalls
 from shenjing.nn._functional.conv import as_tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -80,14 +81,23 @@ def check_pool_output(who: Any, input_shape: Sequence[int], g: PoolGeometry, spa
 
 def _max_pool(name: str, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
               dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
+    key = _checked_max_pool.key((input,), name, kernel_size, stride, padding, dilation, ceil_mode)
+    geometry = _checked_max_pool.get(key)
+    if geometry is not None and spatial == 2 and input._data.ndim == 4 and not return_indices:
+        return MaxPool2d(geometry)(input)  # checked before: the common case without the reshaping
     x, restore = _as_images(name, input, spatial)
-    geometry = pool_geometry(name, kernel_size, stride, padding, dilation, ceil_mode, spatial)
-    check_pool_output(name, input.shape, geometry, spatial)
+    if geometry is None:
+        geometry = pool_geometry(name, kernel_size, stride, padding, dilation, ceil_mode, spatial)
+        check_pool_output(name, input.shape, geometry, spatial)
+        _checked_max_pool.remember(key, geometry)
     op = MaxPool2d(geometry, return_indices)
     y = restore(op(x))
     if not return_indices:
         return y
     return y, restore(Tensor._make(op.indices()))
+
+
+_checked_max_pool = CheckedCalls()
 
 
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,

@@ -81,6 +81,13 @@ class _ConvNd(Module):
                 self.bias.uniform_(-bound, bound)
 
     def _check_input(self, input: Tensor) -> None:
+        checked = (input._data.shape, input._data.dtype, self.weight._data.dtype) if isinstance(input, Tensor) else None
+        if checked is not None and checked == self.__dict__.get("_checked_input"):
+            return  # the same input shape and dtypes as last time: the checks below would pass again
+        self._check_input_once(input)
+        self.__dict__["_checked_input"] = checked
+
+    def _check_input_once(self, input: Tensor) -> None:
         if not isinstance(input, Tensor):
             raise TypeError(f"{self!r} expects a Tensor input, got {type(input).__name__}")
         n = self._spatial

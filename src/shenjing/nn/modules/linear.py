@@ -28,7 +28,8 @@ def _uniform(shape: tuple[int, ...], bound: float, dtype: Any) -> Parameter:
 def _check_last_dim(layer: Module, input: Tensor, expected: int) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{layer!r} expects a Tensor input, got {type(input).__name__}")
-    if input.ndim == 0 or input.shape[-1] != expected:
+    shape = input._data.shape
+    if not shape or shape[-1] != expected:
         raise RuntimeError(f"{layer!r} expects input [..., {expected}], got {list(input.shape)}")
 
 

@@ -25,6 +25,13 @@ class _Pool(Module):
     _spatial = 2
 
     def _check_input(self, input: Tensor) -> None:
+        shape = input._data.shape if isinstance(input, Tensor) else None
+        if shape is not None and shape == self.__dict__.get("_checked_shape"):
+            return  # the same input shape as last time: the checks below would pass again
+        self._check_input_once(input)
+        self.__dict__["_checked_shape"] = shape
+
+    def _check_input_once(self, input: Tensor) -> None:
         if not isinstance(input, Tensor):
             raise TypeError(f"{self!r} expects a Tensor input, got {type(input).__name__}")
         n = self._spatial
