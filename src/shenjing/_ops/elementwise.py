@@ -15,8 +15,7 @@ from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
 from shenjing._workspace import take
-from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, backward_op
 
 
 __all__ = ["divide", "add", "sub", "mul", "div", "true_divide", "multiply", "subtract", "neg", "negative",
@@ -392,13 +391,7 @@ class Relu(Op):
 
     def backward(self, gy):
         (out,) = self.saved_arrays
-        if not _GradState.enabled:  # a first-order backward: no graph, no op
-            return Tensor._make(_positive_part(gy._data, out))
-        return PositivePart(out)(gy)  # gy * (out > 0), as one op
-
-
-def _positive_part(gy: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.multiply(gy, out > 0, out=take("relu.grad", gy.shape, gy.dtype))
+        return backward_op(PositivePart(out), gy)  # gy * (out > 0), as one op
 
 
 class PositivePart(Op):
@@ -411,7 +404,7 @@ class PositivePart(Op):
         return "ThresholdBackwardBackward0"
 
     def forward(self, gy):
-        return _positive_part(gy, self.out)
+        return np.multiply(gy, self.out > 0, out=take("relu.grad", gy.shape, gy.dtype))
 
     def backward(self, ggx):
         return PositivePart(self.out)(ggx)

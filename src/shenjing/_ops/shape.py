@@ -14,7 +14,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import as_shape, cast_to, check_tensor, normalize_dim, normalize_dims
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, backward_op
 
 
 __all__ = ["concatenate", "swapdims", "reshape", "view", "flatten", "unflatten",
@@ -51,7 +51,7 @@ class Reshape(Op):
         return x.reshape(self.shape)
 
     def backward(self, gy):
-        return reshape(gy, self.input_shape)
+        return backward_op(Reshape(self.input_shape), gy)
 
 
 class View(Reshape):

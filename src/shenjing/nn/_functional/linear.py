@@ -8,10 +8,7 @@ import numpy as np
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
 from shenjing._workspace import take
-from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Op
-
-_wrap = Tensor._make
+from shenjing.autograd.node import Op, backward_op
 
 __all__ = ["linear", "maxout"]
 
@@ -31,17 +28,11 @@ class Linear(Op):
         return out
 
     def backward(self, gy):
-        needs = self.needs_input_grad
-        if not _GradState.enabled:  # a first-order backward: the same products on arrays, no graph
-            x, weight = self.saved_arrays
-            gy = gy._data
-            grads = (_wrap(np.matmul(gy, weight)) if needs[0] else None,
-                     _wrap(_weight_grad(gy, x)) if needs[1] else None)
-            return grads if len(needs) == 2 else grads + (_wrap(_sum_leading(gy)) if needs[2] else None,)
         x, weight = self.saved_tensors
-        gx = LinearInputGrad()(gy, weight) if needs[0] else None
-        gw = LinearWeightGrad()(gy, x) if needs[1] else None
-        gb = SumLeading()(gy) if len(needs) > 2 and needs[2] else None
+        needs = self.needs_input_grad
+        gx = backward_op(LinearInputGrad(), gy, weight) if needs[0] else None
+        gw = backward_op(LinearWeightGrad(), gy, x) if needs[1] else None
+        gb = backward_op(SumLeading(), gy) if len(needs) > 2 and needs[2] else None
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
@@ -70,7 +61,9 @@ class LinearWeightGrad(Op):
 
     def forward(self, gy, x):
         self.save_for_backward(gy, x)
-        return _weight_grad(gy, x)
+        gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
+        # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
+        return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
 
     def backward(self, ggw):
         gy, x = self.saved_tensors
@@ -87,22 +80,10 @@ class SumLeading(Op):
 
     def forward(self, gy):
         self.shape = gy.shape
-        return _sum_leading(gy)
+        return np.add.reduce(gy.reshape(-1, gy.shape[-1]), axis=0)
 
     def backward(self, ggb):
         return ggb.expand(self.shape)
-
-
-def _weight_grad(gy: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """gy^T x over the flattened leading dims: (out, in)."""
-    gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
-    # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
-    return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
-
-
-def _sum_leading(gy: np.ndarray) -> np.ndarray:
-    """gy summed over every dim but the last: (n,)."""
-    return np.add.reduce(gy.reshape(-1, gy.shape[-1]), axis=0)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
