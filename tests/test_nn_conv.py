@@ -382,3 +382,98 @@ def test_conv2d_under_no_grad_keeps_nothing_for_backward():
     with sj.no_grad():
         y = F.conv2d(sj.tensor(randn(2, 3, 8, 8).astype(np.float32)), w)
     assert y.grad_fn is None and not y.requires_grad
+
+
+# -- training on kernel-column patches (Conv2d._forward_row_sums) -------------------------------------
+
+COLUMN_PATCH_CASES = [
+    # input shape, weight shape, keyword arguments, a view of the input taken inside the op (or None)
+    ((2, 3, 9, 8), (4, 3, 3, 2), {}, None),
+    ((2, 4, 11, 9), (6, 2, 3, 2), dict(stride=2, padding=(1, 2), dilation=2, groups=2), None),
+    ((3, 2, 10, 7), (2, 2, 3, 3), dict(stride=(3, 1), padding=(2, 0)), None),  # rows of the padding left over
+    ((1, 3, 6, 6), (5, 3, 1, 3), dict(padding=1), None),  # one kernel row, batch of one
+    ((2, 2, 5, 9), (3, 2, 4, 1), dict(dilation=(1, 3)), None),  # one kernel column
+    ((0, 3, 7, 7), (4, 3, 3, 3), {}, None),  # an empty batch
+    ((2, 3, 14, 9), (4, 3, 3, 3), dict(padding=1), (slice(None), slice(None), slice(None, None, 2))),  # strided
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, view", COLUMN_PATCH_CASES)
+def test_conv2d_on_column_patches_matches_torch(monkeypatch, x_shape, w_shape, kwargs, view):
+    from shenjing._ops import conv
+
+    monkeypatch.setattr(conv, "use_row_sums", lambda *args: True)
+    view = view or (slice(None),)
+    check_op(lambda x, w, b: F.conv2d(x[view], w, b, **kwargs), lambda x, w, b: TF.conv2d(x[view], w, b, **kwargs),
+             randn(*x_shape), randn(*w_shape), randn(w_shape[0]), numeric=False)
+
+
+def _check_conv_like_torch(x_np, w_np, b_np, dtype, x_grad=True, view=(slice(None),), **kwargs):
+    """conv2d(x[view], w, b) and the gradients of x, w, b against torch. Long sums in float32 (the weight
+    gradient adds N*OH*OW products) are compared within float32 rounding relative to their largest value."""
+    arrays = [a.astype(dtype) for a in (x_np, w_np, b_np)]
+    ours = [sj.tensor(a, requires_grad=need) for a, need in zip(arrays, (x_grad, True, True))]
+    theirs = [torch.tensor(a, requires_grad=need) for a, need in zip(arrays, (x_grad, True, True))]
+    y, y_t = F.conv2d(ours[0][view], *ours[1:], **kwargs), TF.conv2d(theirs[0][view], *theirs[1:], **kwargs)
+    upstream = randn(*y_t.shape).astype(dtype)
+    y.backward(sj.tensor(upstream))
+    y_t.backward(torch.tensor(upstream))
+    pairs = [("forward", y.detach().numpy(), y_t.detach().numpy())]
+    pairs += [(f"gradient of {name}", a.grad.numpy(), e.grad.numpy())
+              for name, a, e in zip("xwb", ours, theirs) if e.requires_grad]
+    assert y.dtype == ours[1].grad.dtype == SJ_DTYPE[dtype]
+    for what, actual, expected in pairs:
+        scale = np.abs(expected).max() if expected.size else 0
+        np.testing.assert_allclose(actual, expected, rtol=1e-4 if dtype == np.float32 else 1e-9,
+                                   atol=(1e-6 if dtype == np.float32 else 1e-12) * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_course_cnn_conv1_trains_on_column_patches_like_torch(dtype):
+    # CourseCNN's conv1 (3 -> 6, 5x5, its input without gradient) is a shape that takes the column patches
+    from shenjing._ops import conv
+
+    geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
+    assert conv.use_row_sums((64, 3, 32, 32), (6, 3, 5, 5), geometry)
+    assert not conv.use_row_sums((64, 1, 28, 28), (6, 1, 5, 5), conv.ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1)))
+    assert not conv.use_row_sums((64, 6, 14, 14), (16, 6, 5, 5), geometry)
+    _check_conv_like_torch(randn(5, 3, 32, 32), randn(6, 3, 5, 5), randn(6), dtype, x_grad=False)
+
+
+SJ_DTYPE = {np.float32: sj.float32, np.float64: sj.float64}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_column_patches_are_views_of_im2col(data):
+    # cols[c, p, q, i, j, n] = colsW[c, q, s_h*i + d_h*p, j, n] for every kernel row p
+    from shenjing._ops.conv import ConvGeometry, column_patches, im2col_reference
+
+    kh, kw = data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW")
+    sh, sw = data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW")
+    dh, dw = data.draw(st.integers(1, 2), "DH"), data.draw(st.integers(1, 2), "DW")
+    pads = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in "HW")
+    h = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - sum(pads[0])), 9), "H")
+    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 9), "W")
+    n, c = data.draw(st.integers(1, 3), "N"), data.draw(st.integers(1, 3), "C")
+    geometry = ConvGeometry((sh, sw), pads, (dh, dw))
+    x = RNG.standard_normal((n, c, h, w)).astype(np.float32)
+    expected = im2col_reference(x, (kh, kw), geometry)
+    colsw = column_patches(x, (kh, kw), geometry)
+    assert colsw.shape == (c, kw, h + sum(pads[0]), expected.shape[4], n)
+    oh = expected.shape[3]
+    for p in range(kh):
+        np.testing.assert_array_equal(colsw[:, :, dh * p:dh * p + sh * (oh - 1) + 1:sh], expected[:, p])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [20, 3])  # 20 samples: blocks of 8, 8 and 4; 3: fewer than a block
+def test_conv2d_with_samples_a_multiple_of_2k_apart_matches_torch(dtype, n):
+    # one sample of x (2, 16, 32), of dY (4, 16, 32) and of dx is a multiple of 2 KiB: those copies run in
+    # blocks of samples (cache-set aliasing); a strided input (every other channel of 4) as well
+    from shenjing._ops import conv
+
+    assert len(conv._aliasing_blocks(20, 2 * 16 * 32 * 4)) == 3 and len(conv._aliasing_blocks(20, 3136)) == 1
+    _check_conv_like_torch(randn(n, 2, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, padding=1)
+    every_other_channel = (slice(None), slice(None, None, 2))
+    _check_conv_like_torch(randn(n, 4, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, view=every_other_channel, padding=1)

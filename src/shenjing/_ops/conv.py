@@ -30,6 +30,13 @@ The large arrays (patches, products, outputs, gradients) come from ``shenjing._w
 hands the same memory out again once nothing refers to it, so a training step does not page-fault
 its ~10 MB of work arrays in again each time.
 
+Where the product has few rows (CourseCNN's conv1: 3 -> 6 channels, 5x5), a training step instead
+keeps only the patches of the kernel's columns, over every padded row (``column_patches``, KH times
+smaller), and sums the kernel's rows as shifted rows of one product (``use_row_sums`` says when).
+``col2im`` adds the kernel's columns and then its rows (KW + KH slice additions, fewer calls at small
+batches). Copies between the (N, ...) and (..., N) layouts go in blocks of samples where a sample is a
+multiple of 2 KiB long (cache-set aliasing, see ``ALIASING_STRIDE``).
+
 Every buffer has the input's dtype, so float32 stays float32 end to end. ``Unfold`` / ``Fold``
 expose im2col / col2im in PyTorch's (N, C*KH*KW, L) layout.
 
@@ -46,7 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from shenjing._workspace import take
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, backward_op
 
 __all__: list[str] = []  # internal: the public functions are in shenjing.nn.functional
 
@@ -91,8 +98,35 @@ def _padded_batch_last(x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
     padded = take("conv.padded", (c, h + pt + pb, w + pl + pr, n), x.dtype)
     if pt or pb or pl or pr:
         padded[:, :pt], padded[:, pt + h:], padded[:, :, :pl], padded[:, :, pl + w:] = 0, 0, 0, 0
-    padded[:, pt:pt + h, pl:pl + w] = x.transpose(1, 2, 3, 0)
+    _batch_last_copy(padded[:, pt:pt + h, pl:pl + w], x)
     return padded
+
+
+# Copies between the (N, ...) and (..., N) layouts walk one layout with a stride of one sample. When that
+# stride is a multiple of 2 KiB, consecutive accesses fall into the same few cache sets and evict each
+# other: copying CourseCNN's input (64, 3, 32, 32) (12 KiB a sample) to batch last took 0.63 ms, against
+# 0.18 ms in blocks of 8 samples (blocks of 4: 0.28, of 16: 0.26); (64, 16, 16, 16): 0.84 -> 0.23 ms,
+# (64, 3, 16, 32) (6 KiB): 0.22 -> 0.12, (64, 1, 16, 32) (2 KiB): 0.074 -> 0.051; _batch_first the other
+# way, (64, 3, 32, 32): 0.93 -> 0.36 ms. For other strides the one copy is as fast or faster (LeNet's
+# (64, 1, 28, 28): 0.019 ms, in blocks 0.044; 1 KiB (64, 1, 8, 32): 0.016, in blocks 0.019), so blocks
+# are used only for multiples of 2 KiB.
+ALIASING_STRIDE = 2048
+ALIASING_BLOCK = 8
+
+
+def _aliasing_blocks(n: int, sample_stride: int) -> list[slice]:
+    """The batch in one slice, or in slices of ``ALIASING_BLOCK`` samples when one sample is a multiple
+    of ``ALIASING_STRIDE`` bytes from the next."""
+    if n <= ALIASING_BLOCK or sample_stride % ALIASING_STRIDE:
+        return [slice(0, n)]
+    return [slice(s, s + ALIASING_BLOCK) for s in range(0, n, ALIASING_BLOCK)]
+
+
+def _batch_last_copy(out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """out[..., n] = x[n, ...]: x (N, A, B, C) copied into out (A, B, C, N) (any strides)."""
+    for part in _aliasing_blocks(x.shape[0], x.strides[0]):
+        np.copyto(out[..., part], x[part].transpose(1, 2, 3, 0))
+    return out
 
 
 def cols_shape(x_shape: tuple[int, ...], kernel: tuple[int, ...], geometry: ConvGeometry) -> tuple[int, ...]:
@@ -120,17 +154,62 @@ def _patches(padded: np.ndarray, shape: tuple[int, ...], geometry: ConvGeometry)
     return np.ndarray(shape, padded.dtype, padded, 0, (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n))
 
 
+def column_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry, out: np.ndarray | None = None,
+                   ) -> np.ndarray:
+    """The patches of the kernel's columns only, over every padded row: shape (C, KW, Hp, OW, N),
+
+        colsW[c, q, r, j, n] = xpad[n, c, r, s_w*j + d_w*q]
+
+    KH/s_h times smaller than ``im2col``'s (C, KH, KW, OH, OW, N): a kernel row p is the view of the
+    rows r = s_h*i + d_h*p, cols[c, p, q, i, j, n] = colsW[c, q, s_h*i + d_h*p, j, n]."""
+    padded = _padded_batch_last(x, geometry)
+    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
+    c, hp, _, n = padded.shape
+    ow = output_size(x.shape[2:], kernel, geometry)[1]
+    s_c, s_h, s_w, s_n = padded.strides
+    view = np.ndarray((c, kernel[1], hp, ow, n), padded.dtype, padded, 0, (s_c, dw * s_w, s_h, sw * s_w, s_n))
+    out = np.empty(view.shape, x.dtype) if out is None else out
+    np.copyto(out, view)
+    return out
+
+
+def _kernel_rows(kh: int, oh: int, geometry: ConvGeometry) -> list[slice]:
+    """For each kernel row p, the padded rows s_h*i + d_h*p (i < OH) that it meets."""
+    sh, dh = geometry.stride[0], geometry.dilation[0]
+    return [slice(dh * p, dh * p + sh * (oh - 1) + 1, sh) for p in range(kh)]
+
+
 def col2im(cols: np.ndarray, input_shape: tuple[int, ...], geometry: ConvGeometry, out: np.ndarray | None = None,
            ) -> np.ndarray:
     """The adjoint of ``im2col``: each patch entry is added back to the pixel it was copied from.
-    Written into ``out`` (N, C, H, W) when given."""
+    Written into ``out`` (N, C, H, W) when given.
+
+    In two passes, the kernel's columns and then its rows (KW + KH slice additions instead of KH*KW)::
+
+        rows[c, p, i, s_w*j + d_w*q, n] += cols[c, p, q, i, j, n]    for each q   (rows: (C, KH, OH, Wp, N))
+        xpad[c, s_h*i + d_h*p, :, n] += rows[c, p, i, :, n]          for each p
+
+    The additions are short at a small batch (runs of OW*N), where each costs its call: LeNet's conv2
+    (dcols (6, 5, 5, 10, 10, N)) 120 -> 79 us at N = 1, 149 -> 114 at N = 4, 229 -> 205 at N = 16, and
+    547 us either way at N = 64. One kernel row adds its columns straight into the image."""
     c, kh, kw, oh, ow, n = cols.shape
     h, w = input_shape[2:]
     (pt, pb), (pl, pr) = geometry.padding
     padded = take("conv.col2im", (c, h + pt + pb, w + pl + pr, n), cols.dtype)
     padded.fill(0)
-    for p, q, rows, columns in kernel_windows((kh, kw), (oh, ow), geometry.stride, geometry.dilation):
-        padded[:, rows, columns] += cols[:, p, q]
+    kernel_rows = _kernel_rows(kh, oh, geometry)
+    if kh == 1:
+        rows = padded[:, None, kernel_rows[0]]  # (C, 1, OH, Wp, N)
+    else:
+        rows = take("conv.col2im_rows", (c, kh, oh) + padded.shape[2:], cols.dtype)
+        rows.fill(0)
+    sw, dw = geometry.stride[1], geometry.dilation[1]
+    for q in range(kw):
+        rows[:, :, :, dw * q:dw * q + sw * (ow - 1) + 1:sw] += cols[:, :, q]
+    if kh > 1:
+        for p, kernel_row in enumerate(kernel_rows):
+            padded[:, kernel_row] += rows[:, p]
+    del rows
     return _batch_first(padded[:, pt:pt + h, pl:pl + w], np.empty((n, c, h, w), cols.dtype) if out is None else out)
 
 
@@ -160,6 +239,29 @@ def col2im_reference(cols: np.ndarray, input_shape: tuple[int, ...], geometry: C
     return padded[:, :, pt:pt + h, pl:pl + w]
 
 
+def use_row_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
+    """Whether a training step (patches kept for the weight gradient) runs on the patches of the
+    kernel's columns only (``column_patches``, ``Conv2d._forward_row_sums``, ``weight_grad_from_columns``)
+    rather than on ``im2col``'s full patch matrix.
+
+    Both are memory-bound (the products have only O or KH*O rows). Counted in arrays of OW*N floats,
+    the full patches (C*KH*KW*OH) are written once and read twice (forward and weight products); the
+    column patches (C*KW*Hp) as well, but the forward product Z (KH*O*Hp) is written and read once
+    more and so is the shifted dY (KH*O*Hp) of the weight gradient. So the column patches are used when
+
+        3*C*KW*Hp + 4*KH*O*Hp < 3*C*KH*KW*OH.
+
+    Measured (forward + weight gradient of one layer, batch 64, full -> column patches): CourseCNN's
+    conv1 (3 -> 6, 5x5, 32x32; 5280 < 6300) 6.3 -> 5.3 ms, and its training step 10.6 -> 9.4 ms;
+    3 -> 16 5x5 (11680 > 6300) 8.8 -> 12.4 ms; LeNet's conv1 1 -> 6 5x5 pad 2 (3780 > 1800) 2.5 -> 3.2 ms
+    and conv2 6 -> 16 5x5 on 14x14 (5740 > 4500) +7% on the step; 8 -> 4 5x5 on 16x16 (3200 < 7200)
+    2.5 -> 1.9 ms. (The one miss: 3 -> 6 3x3 on 32x32, 3168 > 2430, ran 4.7 -> 4.4 ms.)"""
+    c, (o, _, kh, kw) = x_shape[1], w_shape
+    hp = x_shape[2] + sum(geometry.padding[0])
+    oh = output_size(x_shape[2:], (kh, kw), geometry)[0]
+    return 3 * c * kw * hp + 4 * kh * o * hp < 3 * c * kh * kw * oh
+
+
 def _grouped(matrix: np.ndarray, groups: int) -> np.ndarray:
     """(rows, cols) -> (groups, rows/groups, cols): one block per group."""
     return matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
@@ -168,9 +270,7 @@ def _grouped(matrix: np.ndarray, groups: int) -> np.ndarray:
 def output_rows(gy: np.ndarray, name: str = "conv.rows") -> np.ndarray:
     """dY (N, O, OH, OW) laid out like the forward product: the matrix (O, OH*OW*N) (a work array)."""
     n, o, oh, ow = gy.shape
-    rows = take(name, (o, oh, ow, n), gy.dtype)
-    np.copyto(rows, gy.transpose(1, 2, 3, 0))
-    return rows.reshape(o, -1)
+    return _batch_last_copy(take(name, (o, oh, ow, n), gy.dtype), gy).reshape(o, -1)
 
 
 def _batch_first(y: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -181,8 +281,10 @@ def _batch_first(y: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None)
     scatters the writes: 2-3x faster than ``np.copyto(out, y.transpose(3, 0, 1, 2))`` at LeNet's sizes.
     """
     c = out.shape[1]
-    np.add(y.reshape(c, *out.shape[2:], out.shape[0]), 0 if bias is None else bias.reshape(c, 1, 1, 1),
-           out=out.transpose(1, 2, 3, 0))
+    y = y.reshape(c, *out.shape[2:], out.shape[0])
+    bias = 0 if bias is None else bias.reshape(c, 1, 1, 1)
+    for part in _aliasing_blocks(out.shape[0], out.strides[0]):  # (see _batch_last_copy)
+        np.add(y[..., part], bias, out=out[part].transpose(1, 2, 3, 0))
     return out
 
 
@@ -223,6 +325,9 @@ class Conv2d(Op):
         kernel, n = w.shape[2:], x.shape[0]
         shape = cols_shape(x.shape, kernel, self.geometry)
         y = take("conv.out", (n, w.shape[0]) + shape[3:5], x.dtype)
+        self.on_columns = keep_cols and use_row_sums(x.shape, w.shape, self.geometry)
+        if self.on_columns:
+            return self._forward_row_sums(x, w, b, y)
         self.slices = [slice(0, n)] if keep_cols else batch_slices(n, _sample_bytes(x.shape, kernel, self.geometry,
                                                                                    x.dtype))
         kept = []
@@ -237,6 +342,35 @@ class Conv2d(Op):
         self.save_for_backward(x, w, kept if keep_cols else None)
         return y
 
+    def _forward_row_sums(self, x, w, b, y):
+        """y[o, i] = sum_p Z[p, o, s_h*i + d_h*p] with Z = W' @ colsW: the kernel's columns as patches
+        (``column_patches``) and its rows as shifted sums (see ``use_row_sums``)::
+
+            W'[(p, o), (c, q)] = w[o, c, p, q]     Z (KH*O, Hp*OW*N) = W' (KH*O, C*KW) @ colsW (C*KW, Hp*OW*N)
+
+        per group. colsW is kept for the weight gradient (``weight_grad_from_columns``)."""
+        g, (o, cg, kh, kw) = self.geometry.groups, w.shape
+        n, oh, ow = x.shape[0], y.shape[2], y.shape[3]
+        colsw = column_patches(x, (kh, kw), self.geometry, out=take(
+            "conv.colsW", (x.shape[1], kw, x.shape[2] + sum(self.geometry.padding[0]), ow, n), x.dtype))
+        hp = colsw.shape[2]
+        w_rows = w.reshape(g, o // g, cg, kh, kw).transpose(0, 3, 1, 2, 4).reshape(g, kh * o // g, cg * kw)
+        z = np.matmul(w_rows, colsw.reshape(g, cg * kw, hp * ow * n),
+                      out=take("conv.product", (g, kh * o // g, hp * ow * n), x.dtype))
+        z = z.reshape(g, kh, o // g, hp, ow * n)  # Z[g, p, o', r, (j, n)]
+        total = take("conv.sum", (g, o // g, oh, ow * n), x.dtype)
+        rows = _kernel_rows(kh, oh, self.geometry)
+        if kh == 1:
+            np.copyto(total, z[:, 0, :, rows[0]])
+        else:
+            np.add(z[:, 0, :, rows[0]], z[:, 1, :, rows[1]], out=total)
+            for p in range(2, kh):
+                np.add(total, z[:, p, :, rows[p]], out=total)
+        del z
+        self.slices = [slice(0, n)]
+        self.save_for_backward(x, w, [colsw])  # (in a list: saved as it is, not as a tensor)
+        return _batch_first(total, y, b)
+
     def _product(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """W (O, C/g*KH*KW) @ cols (C*KH*KW, OH*OW*N), a batch of g products: (O, OH*OW*N)."""
         g, o = self.geometry.groups, w.shape[0]
@@ -250,9 +384,10 @@ class Conv2d(Op):
         needs_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         # dY of each slice as a matrix, shared by the three gradients
         rows = [output_rows(gy._data[part], f"conv.rows{k}") for k, part in enumerate(self.slices)]
-        gx = ConvInputGrad(self.geometry, x.shape, rows, self.slices)(gy, w) if needs_x else None
-        gw = ConvWeightGrad(self.geometry, w.shape, cols, rows, self.slices)(x, gy) if needs_w else None
-        gb = ConvBiasGrad(rows)(gy) if needs_b else None
+        gx = backward_op(ConvInputGrad(self.geometry, x.shape, rows, self.slices), gy, w) if needs_x else None
+        gw = backward_op(ConvWeightGrad(self.geometry, w.shape, cols, rows, self.slices, self.on_columns), x, gy) \
+            if needs_w else None
+        gb = backward_op(ConvBiasGrad(rows), gy) if needs_b else None
         return gx, gw, gb
 
 
@@ -300,18 +435,24 @@ class ConvWeightGrad(Op):
     The product is taken as cols @ dY^T (C/g*KH*KW, O/g) and transposed, which OpenBLAS computes
     faster than dY @ cols^T: the long dimension OH*OW*N is the contracted one either way. ``cols``
     and ``rows`` (one per slice of the batch) come from ``Conv2d``; otherwise they are made here.
+    With ``on_columns``, ``cols`` is [colsW], the kernel-column patches (``weight_grad_from_columns``).
     """
 
-    def __init__(self, geometry: ConvGeometry, weight_shape: tuple[int, ...], cols: list | None = None,
-                 rows: list | None = None, slices: list[slice] | None = None) -> None:
+    def __init__(self, geometry: ConvGeometry, weight_shape: tuple[int, ...], cols=None,
+                 rows: list | None = None, slices: list[slice] | None = None, on_columns: bool = False) -> None:
         self.geometry, self.weight_shape = geometry, tuple(weight_shape)
-        self.cols, self.rows, self.slices = cols, rows, slices
+        self.cols, self.rows, self.slices, self.on_columns = cols, rows, slices, on_columns
 
     def name(self) -> str:
         return "ConvolutionBackwardBackward0"
 
     def forward(self, x, gy):
         self.save_for_backward(x, gy)
+        if self.on_columns:  # [colsW] of the whole batch (Conv2d._forward_row_sums)
+            (colsw,), rows = self.cols, self.rows[0]
+            self.cols = self.rows = None  # only needed once
+            return weight_grad_from_columns(colsw, rows.reshape(gy.shape[1:] + gy.shape[:1]), self.weight_shape,
+                                            self.geometry)
         g, kernel = self.geometry.groups, self.weight_shape[2:]
         slices = self.slices or [slice(0, x.shape[0])]
         gw_t = None
@@ -331,6 +472,31 @@ class ConvWeightGrad(Op):
         gx = ConvInputGrad(self.geometry, x.shape)(gy, ggw) if self.needs_input_grad[0] else None
         ggy = Conv2d(self.geometry)(x, ggw) if self.needs_input_grad[1] else None
         return gx, ggy
+
+
+def weight_grad_from_columns(colsw: np.ndarray, dy: np.ndarray, weight_shape: tuple[int, ...],
+                             geometry: ConvGeometry) -> np.ndarray:
+    """dW from the kernel-column patches colsW (C, KW, Hp, OW, N) and dY laid out (O, OH, OW, N)::
+
+        dW[o, c, p, q] = sum_{i, j, n} dY[o, i, j, n] colsW[c, q, s_h*i + d_h*p, j, n]
+
+    as one product per group, colsW (C/g*KW, Hp*OW*N) @ dYR^T, where dYR (KH*O/g, Hp*OW*N) holds dY
+    shifted down by each kernel row: dYR[(p, o), (r, j, n)] = dY[o, i, j, n] at r = s_h*i + d_h*p, else 0."""
+    g, (o, cg, kh, kw) = geometry.groups, weight_shape
+    _, _, hp, ow, n = colsw.shape
+    oh = dy.shape[1]
+    shifted = take("conv.shifted", (g, kh, o // g, hp, ow * n), dy.dtype)
+    if geometry.stride[0] > 1:
+        shifted.fill(0)
+    dy = dy.reshape(g, o // g, oh, ow * n)
+    for p, r in enumerate(_kernel_rows(kh, oh, geometry)):
+        if geometry.stride[0] == 1:  # only the rows above and below dY stay 0
+            shifted[:, p, :, :r.start], shifted[:, p, :, r.stop:] = 0, 0
+        shifted[:, p, :, r] = dy
+    product = np.matmul(colsw.reshape(g, cg * kw, hp * ow * n),
+                        shifted.reshape(g, kh * o // g, hp * ow * n).transpose(0, 2, 1))
+    # product[g, (c, q), (p, o')] -> dW[(g, o'), c, p, q]
+    return np.ascontiguousarray(product.reshape(g, cg, kw, kh, o // g).transpose(0, 4, 1, 3, 2)).reshape(weight_shape)
 
 
 class ConvBiasGrad(Op):
