@@ -270,3 +270,127 @@ def test_max_pool_gradient_with_non_finite_upstream_goes_only_to_the_winners():
     (expected,) = torch.autograd.grad(TF.max_pool2d(xt, 2), xt, torch.tensor(gy))
     np.testing.assert_array_equal(np.isnan(gx.numpy()), np.isnan(expected.numpy()))
     np.testing.assert_array_equal(np.nan_to_num(gx.numpy()), np.nan_to_num(expected.numpy()))
+
+
+# -- exact agreement with PyTorch: ties, NaN and inf, every branch of the max-pool's fast paths ------
+
+def _special_values(rng, shape):
+    """Rounded normals (many ties) with a plane of zeros, a plane of one value, NaN, +inf and -inf,
+    a window of two NaNs (PyTorch: the last NaN wins) and a window of -inf only."""
+    x = np.round(rng.standard_normal(shape))
+    x[0, 0] = 0.0
+    if shape[1] > 1:
+        x[0, 1] = 2.5
+    x[-1, -1, 0, 0] = x[-1, -1, 1, 1] = np.nan
+    x[-1, -1, 0, 1] = np.inf
+    x[-1, -1, 2:4, 2:4] = -np.inf
+    x[0, -1, -1, -1] = np.nan
+    x[0, -1, 1, 0] = -np.inf
+    return x
+
+
+# name: (input shape, keyword arguments); the comment says which branch of MaxPoolScatter it takes
+EXACT_MAX_POOL_CASES = {
+    "tiled 2x2": ((2, 3, 8, 10), dict(kernel_size=2)),  # _tiled: no zero fill, no crop
+    "tiled 2x2 N=1": ((1, 6, 6, 6), dict(kernel_size=2)),
+    "tiled 3x3": ((1, 2, 9, 6), dict(kernel_size=3)),  # 9 windows: an odd player in the tournament
+    "odd sizes": ((2, 2, 7, 9), dict(kernel_size=2)),  # the last row and column are in no window
+    "ceil_mode": ((1, 3, 7, 9), dict(kernel_size=2, ceil_mode=True)),  # windows past the input: crop
+    "padding": ((2, 2, 6, 7), dict(kernel_size=2, padding=1)),  # disjoint windows in the padding
+    "stride > kernel": ((2, 2, 9, 8), dict(kernel_size=2, stride=3)),
+    "dilation": ((1, 2, 8, 9), dict(kernel_size=2, stride=(2, 3), dilation=(1, 2))),
+    "rectangular": ((2, 2, 8, 9), dict(kernel_size=(2, 3), stride=(2, 3))),
+    "overlapping": ((2, 2, 7, 8), dict(kernel_size=3, stride=2, padding=1)),  # _add_windows
+    "stride 1 dilated": ((1, 2, 7, 7), dict(kernel_size=2, stride=1, dilation=2, ceil_mode=True)),
+}
+
+
+def _max_pool_both(x_np, kwargs, upstream, transpose=False):
+    """Values, indices and input gradients of shenjing and of PyTorch for the same input and dy."""
+    results = []
+    for lib, functional in ((sj, F), (torch, TF)):
+        x = lib.tensor(x_np, requires_grad=True)
+        source = x.transpose(2, 3) if transpose else x  # a non-contiguous input
+        values, indices = functional.max_pool2d(source, return_indices=True, **kwargs)
+        (grad,) = lib.autograd.grad(values, x, lib.tensor(upstream))
+        results.append((values.detach().numpy(), indices.numpy(), grad.numpy()))
+    return results
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("values", ["ties and non-finite", "distinct"])
+@pytest.mark.parametrize("case", list(EXACT_MAX_POOL_CASES))
+def test_max_pool_matches_torch_exactly(case, values, dtype):
+    shape, kwargs = EXACT_MAX_POOL_CASES[case]
+    rng = np.random.default_rng(11)
+    if values == "distinct":
+        x = (rng.permutation(np.prod(shape)).reshape(shape) * 0.1).astype(dtype)
+    else:
+        x = _special_values(rng, shape).astype(dtype)
+    out_shape = TF.max_pool2d(torch.tensor(x), **kwargs).shape
+    upstreams = [rng.standard_normal(out_shape).astype(dtype)]
+    with_non_finite = upstreams[0].copy()  # a NaN or inf dy must reach the winner only
+    with_non_finite.reshape(-1)[:3] = (np.nan, np.inf, -np.inf)
+    upstreams.append(with_non_finite)
+    overlapping = case in ("overlapping", "stride 1 dilated")
+    for upstream in upstreams:
+        (values_sj, indices_sj, grad_sj), (values_t, indices_t, grad_t) = _max_pool_both(x, kwargs, upstream)
+        np.testing.assert_array_equal(values_sj, values_t)  # NaN equals NaN here
+        np.testing.assert_array_equal(indices_sj, indices_t)
+        if overlapping:  # a pixel that wins several windows adds their dy up, maybe in another order
+            assert_close(grad_sj, grad_t, dtype, "gradient")
+        else:
+            np.testing.assert_array_equal(grad_sj, grad_t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_of_non_contiguous_input_matches_torch(dtype):
+    rng = np.random.default_rng(12)
+    x = _special_values(rng, (2, 3, 10, 8)).astype(dtype)
+    upstream = rng.standard_normal((2, 3, 4, 5)).astype(dtype)
+    (values_sj, indices_sj, grad_sj), (values_t, indices_t, grad_t) = _max_pool_both(
+        x, dict(kernel_size=2), upstream, transpose=True)
+    np.testing.assert_array_equal(values_sj, values_t)
+    np.testing.assert_array_equal(indices_sj, indices_t)
+    np.testing.assert_array_equal(grad_sj, grad_t)
+
+
+def test_max_pool_second_derivative_with_ties_matches_torch():
+    x_np = _special_values(np.random.default_rng(13), (1, 2, 6, 6))
+    x_np[np.isnan(x_np) | np.isinf(x_np)] = 1.0  # finite, but with ties
+    grads = []
+    for lib, functional in ((sj, F), (torch, TF)):
+        x = lib.tensor(x_np, requires_grad=True)
+        (gx,) = lib.autograd.grad((functional.max_pool2d(x, 2) ** 2).sum(), (x,), create_graph=True)
+        (ggx,) = lib.autograd.grad((gx * gx).sum(), (x,))
+        grads.append((gx.detach().numpy(), ggx.numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 8, 9, 130])  # 130 windows: an int32 argmax
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_running_max_tournament_matches_its_reference(count, dtype):
+    from shenjing._ops.pool import _running_max, _running_max_reference
+
+    shape, rng = (2, 3, 4, 5), np.random.default_rng(count)
+    windows = [rng.integers(-2, 3, shape).astype(dtype) for _ in range(count)]
+    if dtype != np.int64:
+        windows[0][0, 0, 0, 0] = windows[-1][0, 0, 0, 0] = np.nan  # two NaNs: the last one wins
+        windows[count // 2][1, 2, 3, 4] = np.inf
+        windows[-1][1, 0, 0, 0] = -np.inf
+    best, argmax = _running_max(windows, keep_argmax=True)
+    expected_best, expected_argmax = _running_max_reference(windows, keep_argmax=True)
+    np.testing.assert_array_equal(best, expected_best)
+    np.testing.assert_array_equal(argmax, expected_argmax)
+    if dtype == np.int64:  # (where a NaN won, the reference's int32 argmax is returned)
+        assert argmax.dtype == (np.int8 if count <= 127 else np.int32)
+    best_only, none = _running_max(windows, keep_argmax=False)
+    np.testing.assert_array_equal(best_only, expected_best)
+    assert none is None
+    stacked = np.stack(windows)
+    winner = np.take_along_axis(stacked, argmax.astype(np.int64)[None], 0)[0]
+    np.testing.assert_array_equal(winner, best)  # the chosen window holds the max
+    if dtype == np.int64:
+        np.testing.assert_array_equal(best, stacked.max(0))
+        np.testing.assert_array_equal(argmax, stacked.argmax(0))  # NumPy's argmax: the first maximum

@@ -17,13 +17,14 @@ chosen positions, so each op's backward is its adjoint op and the gradients are 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterator, NamedTuple
 
 import numpy as np
 
 from shenjing._ops.conv import kernel_windows
 from shenjing._workspace import take
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, backward_op
 
 __all__: list[str] = []  # internal: the public functions are in shenjing.nn.functional
 
@@ -48,9 +49,14 @@ def pool_output_size(n: int, k: int, stride: int, padding: int, dilation: int, c
     return out
 
 
+@lru_cache(maxsize=256)
 def _layout(input_hw: tuple[int, ...], g: PoolGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
     """Output size, and how much padding after the input the last windows reach (ceil_mode can
-    reach past the nominal padding; windows that stop short need less)."""
+    reach past the nominal padding; windows that stop short need less).
+
+    Cached, as are the other functions of the geometry alone: at batch 1 a pool's Python bookkeeping
+    was a third of its time (LeNet-5's pool1: forward ~44 -> ~37 us, backward ~37 -> ~27 us with
+    these caches and ``MaxPoolScatter``'s single comparison)."""
     out, after = [], []
     for n, k, s, p, d in zip(input_hw, g.kernel, g.stride, g.padding, g.dilation):
         size = pool_output_size(n, k, s, p, d, g.ceil_mode)
@@ -70,10 +76,14 @@ def _padded(x: np.ndarray, g: PoolGeometry, fill: float) -> tuple[np.ndarray, tu
     return padded, out
 
 
-def _windows(padded: np.ndarray, g: PoolGeometry, out: tuple[int, int]) -> Iterator[np.ndarray]:
+@lru_cache(maxsize=256)
+def _window_slices(g: PoolGeometry, out: tuple[int, int]) -> tuple[tuple[slice, slice], ...]:
+    return tuple((rows, columns) for _, _, rows, columns in kernel_windows(g.kernel, out, g.stride, g.dilation))
+
+
+def _windows(padded: np.ndarray, g: PoolGeometry, out: tuple[int, int]) -> list[np.ndarray]:
     """The strided view of ``padded`` seen by each kernel offset, each shaped (N, C, OH, OW)."""
-    for _, _, rows, columns in kernel_windows(g.kernel, out, g.stride, g.dilation):
-        yield padded[:, :, rows, columns]
+    return [padded[:, :, rows, columns] for rows, columns in _window_slices(g, out)]
 
 
 def _add_windows(values: np.ndarray, input_shape: tuple[int, ...], g: PoolGeometry, weights) -> np.ndarray:
@@ -81,8 +91,9 @@ def _add_windows(values: np.ndarray, input_shape: tuple[int, ...], g: PoolGeomet
     out, (after_h, after_w) = _layout(input_shape[2:], g)
     (ph, pw), (h, w) = g.padding, input_shape[2:]
     padded = np.zeros(input_shape[:2] + (ph + h + after_h, pw + w + after_w), dtype=values.dtype)
-    for k, window in enumerate(_windows(padded, g, out)):
-        window += weights(k)
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in PyTorch, without a warning
+        for k, window in enumerate(_windows(padded, g, out)):
+            window += weights(k)
     return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
@@ -90,29 +101,55 @@ def _running_max(windows: Iterator[np.ndarray], keep_argmax: bool) -> tuple[np.n
     """Elementwise max over the windows and, if asked, which window held it (the first one on ties;
     a NaN wins, as in PyTorch).
 
-    The max is a chain of ``np.maximum`` (NaN propagates). The winner is the first window equal to
-    the max: with d_k = (window k != max), its index is d_0 (1 + d_1 (1 + ... (1 + d_{K-2}))), a few
-    in-place integer passes (``np.copyto(..., where=)`` and ``np.where`` are 2-5x slower). Where a
-    NaN won, equality cannot find it, and ``_running_max_reference`` (compare and replace, window
-    by window) decides.
+    A knock-out tournament. Round one: windows 2j and 2j+1 play, m_j = max(w_2j, w_2j+1), and the
+    right one wins only where it is strictly larger, which (without NaN) is where w_2j != m_j. Later
+    rounds: neighbouring winners play the same way, the right one winning where m_right > m_left, and
+    the index of the first maximum is i = i_left + (m_right > m_left) * (i_right - i_left), in int8
+    (int32 past 127 windows). The left player always holds the earlier windows, so a tie goes to the first maximum.
+
+    Why a tournament: only round one reads the strided windows (K/2 maxima of two windows and K/2
+    comparisons of one window with a contiguous array); the later rounds run on contiguous arrays of
+    the output's size, 4-7x cheaper per pass. The running max with the winner chain d_0 (1 + d_1 (1 + ...)),
+    d_k = (w_k != max), read windows in 2K - 2 passes: for 2x2 windows at batch 64, measured ~390 us
+    against ~340 us (LeNet-5's pool1) and ~230 us against ~200 us (pool2).
+
+    NaN propagates through ``np.maximum``, so a NaN max shows in the result; equality cannot tell
+    which NaN won (PyTorch: the last), and ``_running_max_reference`` decides there.
     """
     windows = list(windows)
-    best = take("maxpool", windows[0].shape, windows[0].dtype)
-    if len(windows) > 1:
-        np.maximum(windows[0], windows[1], out=best)
-    else:
-        np.copyto(best, windows[0])
-    for window in windows[2:]:
-        np.maximum(best, window, out=best)
-    if not keep_argmax:
-        return best, None
-    if best.dtype.kind == "f" and np.isnan(best).any():
+    first = windows[0]
+    index_dtype = np.int8 if len(windows) <= 127 else np.int32
+    if len(windows) == 1:
+        best = take("maxpool", first.shape, first.dtype)
+        np.copyto(best, first)
+        return best, (np.zeros(best.shape, dtype=index_dtype) if keep_argmax else None)
+    players = []  # (max of a run of windows, index of the run's first maximum or None)
+    for k in range(0, len(windows) - 1, 2):
+        left, right = windows[k], windows[k + 1]
+        best = np.maximum(left, right, out=take("maxpool", first.shape, first.dtype) if k == 0 else None)
+        index = None
+        if keep_argmax:
+            index = np.not_equal(left, best).view(np.int8).astype(index_dtype, copy=False)
+            if k:
+                index += index_dtype(k)
+        players.append((best, index))
+    if len(windows) % 2:  # the last window plays from round two on
+        last = windows[-1]
+        players.append((last, np.full(last.shape, len(windows) - 1, dtype=index_dtype) if keep_argmax else None))
+    while len(players) > 1:
+        following = []
+        for (m_left, i_left), (m_right, i_right) in zip(players[::2], players[1::2]):
+            if keep_argmax:
+                i_right = np.subtract(i_right, i_left)
+                i_right *= np.greater(m_right, m_left)
+                i_left += i_right
+            # a left player is always a round-one maximum (ours to overwrite), never an input window:
+            # the odd window stays at the end of the list and so plays on the right
+            following.append((np.maximum(m_left, m_right, out=m_left), i_left))
+        players = following + players[len(following) * 2:]
+    best, argmax = players[0]
+    if keep_argmax and best.dtype.kind == "f" and np.isnan(best).any():
         return _running_max_reference(windows, keep_argmax)
-    argmax = np.zeros(best.shape, dtype=np.int8 if len(windows) <= 127 else np.int32)
-    differs = np.empty(best.shape, dtype=bool)
-    for window in reversed(windows[:-1]):
-        argmax += 1
-        np.multiply(argmax, np.not_equal(window, best, out=differs), out=argmax)
     return best, argmax
 
 
@@ -136,6 +173,7 @@ def _running_max_reference(windows: Iterator[np.ndarray], keep_argmax: bool) -> 
     return best, argmax
 
 
+@lru_cache(maxsize=256)
 def _disjoint(g: PoolGeometry) -> bool:
     """Whether no input pixel lies in two windows (stride at least the dilated kernel, on both axes)."""
     return all(s >= d * (k - 1) + 1 for k, s, d in zip(g.kernel, g.stride, g.dilation))
@@ -143,6 +181,22 @@ def _disjoint(g: PoolGeometry) -> bool:
 
 def _lowest(dtype: np.dtype) -> float:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+@lru_cache(maxsize=64)
+def _offsets(count: int, dtype: np.dtype) -> np.ndarray:
+    """0, 1, ..., count-1 along the first of five axes (to compare with an (N, C, OH, OW) argmax)."""
+    offsets = np.arange(count, dtype=dtype).reshape(count, 1, 1, 1, 1)
+    offsets.flags.writeable = False  # shared by every call
+    return offsets
+
+
+@lru_cache(maxsize=256)
+def _tiled(input_hw: tuple[int, ...], g: PoolGeometry) -> bool:
+    """Whether the windows tile the input: every pixel in exactly one window, none in the padding."""
+    out, _ = _layout(input_hw, g)
+    return (g.stride == g.kernel and g.dilation == (1, 1) and g.padding == (0, 0)
+            and tuple(input_hw) == (out[0] * g.kernel[0], out[1] * g.kernel[1]))
 
 
 # -- max pooling -----------------------------------------------------------------------------------
@@ -174,7 +228,7 @@ class MaxPool2d(Op):
         return (rows * w + columns).astype(np.int64)
 
     def backward(self, gy):
-        return MaxPoolScatter(self.geometry, self.argmax, self.input_shape)(gy)
+        return backward_op(MaxPoolScatter(self.geometry, self.argmax, self.input_shape), gy)
 
 
 class MaxPoolScatter(Op):
@@ -192,19 +246,22 @@ class MaxPoolScatter(Op):
             return _add_windows(gy, self.input_shape, g, lambda k: np.where(self.argmax == k, gy, 0))
         # each pixel is in one window at most: window k of dx is gy where k won, else 0, written
         # as gy * (argmax == k) (a NaN or inf in gy would leak through the product: masked copies then)
-        out, (after_h, after_w) = _layout(self.input_shape[2:], g)
-        (ph, pw), (h, w) = g.padding, self.input_shape[2:]
+        shape = self.input_shape
+        out, (after_h, after_w) = _layout(shape[2:], g)
+        (ph, pw), (h, w) = g.padding, shape[2:]
         finite = bool(np.isfinite(gy).all())
-        tiled = (g.stride == g.kernel and g.dilation == (1, 1) and g.padding == (0, 0)
-                 and (h, w) == (out[0] * g.kernel[0], out[1] * g.kernel[1]))  # every pixel in a window
-        padded = take("maxpool.grad", self.input_shape[:2] + (ph + h + after_h, pw + w + after_w), gy.dtype)
-        if not (finite and tiled):
+        padded = take("maxpool.grad", shape[:2] + (ph + h + after_h, pw + w + after_w), gy.dtype)
+        if not (finite and _tiled(shape[2:], g)):
             padded.fill(0)
-        for k, window in enumerate(_windows(padded, g, out)):
+        windows = _windows(padded, g, out)
+        won = self.argmax == _offsets(len(windows), self.argmax.dtype)  # (K, N, C, OH, OW), in one call
+        for window, mask in zip(windows, won):
             if finite:
-                np.multiply(gy, self.argmax == k, out=window)
+                np.multiply(gy, mask, out=window)
             else:
-                np.copyto(window, gy, where=self.argmax == k)
+                np.copyto(window, gy, where=mask)
+        if padded.shape == shape:  # no padding to crop
+            return padded
         return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
     def backward(self, ggx):
@@ -268,7 +325,7 @@ class AvgPool2d(Op):
         return total
 
     def backward(self, gy):
-        return AvgPoolScatter(self, self.input_shape)(gy)
+        return backward_op(AvgPoolScatter(self, self.input_shape), gy)
 
 
 class AvgPoolScatter(Op):
