@@ -77,13 +77,15 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            maximize = group.get("maximize", False)
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                grad = p.grad._data
-                if group.get("maximize", False):
-                    grad = -grad
-                state = self.state.setdefault(p, {})
+                grad = -grad._data if maximize else grad._data
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
                 self._update(p._data, grad, state, group)
                 p._bump_version()
         return loss

@@ -264,9 +264,14 @@ class Module:
         if "_parameters" not in state:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}' (did its __init__ "
                                  f"forget to call super().__init__()?)")
-        for registry in ("_parameters", "_buffers", "_modules"):
-            if name in state[registry]:
-                return state[registry][name]
+        # (a name lives in one registry at most: registering it removes it from the others)
+        parameters, modules, buffers = state["_parameters"], state["_modules"], state["_buffers"]
+        if name in parameters:
+            return parameters[name]
+        if name in modules:
+            return modules[name]
+        if name in buffers:
+            return buffers[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
