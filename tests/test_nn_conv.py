@@ -384,28 +384,105 @@ def test_conv2d_under_no_grad_keeps_nothing_for_backward():
     assert y.grad_fn is None and not y.requires_grad
 
 
-# -- training on kernel-column patches (Conv2d._forward_row_sums) -------------------------------------
+# -- training on row patches (Conv2d._forward_row_windows) -----------------------------------------
 
-COLUMN_PATCH_CASES = [
+ROW_WINDOW_CASES = [
     # input shape, weight shape, keyword arguments, a view of the input taken inside the op (or None)
     ((2, 3, 9, 8), (4, 3, 3, 2), {}, None),
-    ((2, 4, 11, 9), (6, 2, 3, 2), dict(stride=2, padding=(1, 2), dilation=2, groups=2), None),
+    ((2, 3, 9, 8), (4, 3, 3, 3), dict(stride=2, padding=1), None),  # the input gradient through col2im
     ((3, 2, 10, 7), (2, 2, 3, 3), dict(stride=(3, 1), padding=(2, 0)), None),  # rows of the padding left over
+    ((2, 2, 9, 11), (3, 2, 2, 3), dict(stride=(1, 2), padding=(0, 2), dilation=(1, 2)), None),  # along W only
     ((1, 3, 6, 6), (5, 3, 1, 3), dict(padding=1), None),  # one kernel row, batch of one
     ((2, 2, 5, 9), (3, 2, 4, 1), dict(dilation=(1, 3)), None),  # one kernel column
-    ((0, 3, 7, 7), (4, 3, 3, 3), {}, None),  # an empty batch
+    ((1, 3, 8, 7), (2, 3, 2, 4), dict(padding="same"), None),  # even kernels: one more padded row below
+    ((1, 3, 5, 5), (2, 3, 5, 5), {}, None),  # one output pixel
     ((2, 3, 14, 9), (4, 3, 3, 3), dict(padding=1), (slice(None), slice(None), slice(None, None, 2))),  # strided
 ]
 
 
-@pytest.mark.parametrize("x_shape, w_shape, kwargs, view", COLUMN_PATCH_CASES)
-def test_conv2d_on_column_patches_matches_torch(monkeypatch, x_shape, w_shape, kwargs, view):
+@pytest.mark.parametrize("on_rows", [True, False])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, view", ROW_WINDOW_CASES)
+def test_conv2d_on_row_windows_and_on_im2col_matches_torch(monkeypatch, x_shape, w_shape, kwargs, view, on_rows):
+    # every case takes the row windows in training; forced off, the same cases run on im2col's patches
     from shenjing._ops import conv
 
-    monkeypatch.setattr(conv, "use_row_sums", lambda *args: True)
+    geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
+    assert conv.use_row_windows(x_shape, w_shape, geometry)
+    if not on_rows:
+        monkeypatch.setattr(conv, "use_row_windows", lambda *args: False)
     view = view or (slice(None),)
     check_op(lambda x, w, b: F.conv2d(x[view], w, b, **kwargs), lambda x, w, b: TF.conv2d(x[view], w, b, **kwargs),
              randn(*x_shape), randn(*w_shape), randn(w_shape[0]), numeric=False)
+
+
+def test_use_row_windows_selects_one_group_dilation_1_along_rows_nonempty():
+    from shenjing._ops.conv import ConvGeometry, use_row_windows
+
+    plain, padded = ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1)), ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1))
+    assert use_row_windows((64, 3, 32, 32), (6, 3, 5, 5), plain)  # CourseCNN's conv1
+    assert use_row_windows((64, 6, 14, 14), (16, 6, 5, 5), plain)  # LeNet-5's and CourseCNN's conv2
+    assert use_row_windows((1, 1, 28, 28), (6, 1, 5, 5), padded)  # LeNet-5's conv1, batch of one
+    assert use_row_windows((2, 3, 9, 9), (4, 3, 3, 3), ConvGeometry((2, 3), ((1, 1), (0, 2)), (1, 2)))
+    assert not use_row_windows((2, 4, 9, 9), (4, 2, 3, 3), ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1), 2))
+    assert not use_row_windows((2, 3, 9, 9), (4, 3, 3, 3), ConvGeometry((1, 1), ((0, 0), (0, 0)), (2, 1)))
+    assert not use_row_windows((0, 3, 9, 9), (4, 3, 3, 3), plain)
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=(1, 0), dilation=(1, 2)), dict(stride=(2, 1), padding=1)])
+def test_conv2d_on_row_windows_double_backward_matches_torch(kwargs):
+    x_np, w_np, b_np = randn(2, 3, 7, 6), randn(4, 3, 3, 2), randn(4)
+
+    def run(lib, conv):
+        x, w, b = (lib.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
+        y = conv(x, w, b, **kwargs)
+        gx, gw, gb = lib.autograd.grad((y * y).sum(), (x, w, b), create_graph=True)
+        ((gx ** 3).sum() + (gw * gw.sin()).sum() + (gb ** 3).sum()).backward()
+        return [t.grad.detach().numpy() for t in (x, w, b)]
+
+    for actual, expected in zip(run(sj, F.conv2d), run(torch, TF.conv2d)):
+        assert_close(actual, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_row_windows_and_their_gradients_match_the_references(data):
+    # B_i[(p, c, q), (j, n)] = cols[c, p, q, i, j, n]; the weight gradient is sum_i B_i @ dY_i^T = cols @ dY^T,
+    # the input gradient col2im(W^T @ dY)
+    from shenjing._ops import conv
+
+    kh, kw = data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW")
+    sh, sw = data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW")
+    dw = data.draw(st.integers(1, 2), "DW")
+    pads = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in "HW")
+    h = data.draw(st.integers(max(1, kh - sum(pads[0])), 9), "H")
+    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 9), "W")
+    n, c, o = data.draw(st.integers(1, 3), "N"), data.draw(st.integers(1, 3), "C"), data.draw(st.integers(1, 3), "O")
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]), "dtype")
+    geometry = conv.ConvGeometry((sh, sw), pads, (1, dw))
+    x = RNG.standard_normal((n, c, h, w)).astype(dtype)
+    weight = RNG.standard_normal((o, c, kh, kw)).astype(dtype)
+    cols = conv.im2col_reference(x, (kh, kw), geometry)  # (C, KH, KW, OH, OW, N)
+    oh, ow = cols.shape[3:5]
+    colsr = conv.row_patches(x, (kh, kw), geometry)
+    assert colsr.shape == (h + sum(pads[0]), c, kw, ow, n) and colsr.dtype == dtype
+    windows = conv.row_windows(colsr, kh, oh, geometry)
+    np.testing.assert_array_equal(windows, cols.transpose(3, 1, 0, 2, 4, 5).reshape(oh, kh * c * kw, ow * n))
+    gy = RNG.standard_normal((n, o, oh, ow)).astype(dtype)
+    dy = gy.transpose(1, 2, 3, 0).reshape(o, -1)  # (O, OH*OW*N)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    expected_gw = (dy @ cols.reshape(c * kh * kw, -1).T).reshape(weight.shape)
+    rows = conv.row_outputs(gy, 0)
+    np.testing.assert_array_equal(rows, gy.transpose(2, 1, 3, 0))
+    gw = conv.weight_grad_from_rows(colsr, rows, weight.shape, geometry)
+    assert gw.dtype == dtype
+    np.testing.assert_allclose(gw, expected_gw, **tol)
+    if conv.input_grad_on_rows(geometry):
+        padded_rows = conv.row_outputs(gy, kh - 1)
+        assert not padded_rows[:kh - 1].any() and not padded_rows[kh - 1 + oh:].any()
+        dx = conv.input_grad_from_rows(padded_rows, weight, x.shape, geometry, np.empty(x.shape, dtype))
+        dcols = (weight.reshape(o, -1).T @ dy).reshape(cols.shape)
+        assert dx.dtype == dtype
+        np.testing.assert_allclose(dx, conv.col2im_reference(dcols, x.shape, geometry), **tol)
 
 
 def _check_conv_like_torch(x_np, w_np, b_np, dtype, x_grad=True, view=(slice(None),), **kwargs):
@@ -429,41 +506,13 @@ def _check_conv_like_torch(x_np, w_np, b_np, dtype, x_grad=True, view=(slice(Non
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_course_cnn_conv1_trains_on_column_patches_like_torch(dtype):
-    # CourseCNN's conv1 (3 -> 6, 5x5, its input without gradient) is a shape that takes the column patches
-    from shenjing._ops import conv
-
-    geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
-    assert conv.use_row_sums((64, 3, 32, 32), (6, 3, 5, 5), geometry)
-    assert not conv.use_row_sums((64, 1, 28, 28), (6, 1, 5, 5), conv.ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1)))
-    assert not conv.use_row_sums((64, 6, 14, 14), (16, 6, 5, 5), geometry)
+def test_course_cnn_conv1_trains_on_row_windows_like_torch(dtype):
+    # CourseCNN's conv1 (3 -> 6, 5x5, its input without gradient: no input gradient) and conv2 (with one)
     _check_conv_like_torch(randn(5, 3, 32, 32), randn(6, 3, 5, 5), randn(6), dtype, x_grad=False)
+    _check_conv_like_torch(randn(5, 6, 14, 14), randn(16, 6, 5, 5), randn(16), dtype)
 
 
 SJ_DTYPE = {np.float32: sj.float32, np.float64: sj.float64}
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.data())
-def test_column_patches_are_views_of_im2col(data):
-    # cols[c, p, q, i, j, n] = colsW[c, q, s_h*i + d_h*p, j, n] for every kernel row p
-    from shenjing._ops.conv import ConvGeometry, column_patches, im2col_reference
-
-    kh, kw = data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW")
-    sh, sw = data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW")
-    dh, dw = data.draw(st.integers(1, 2), "DH"), data.draw(st.integers(1, 2), "DW")
-    pads = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in "HW")
-    h = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - sum(pads[0])), 9), "H")
-    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 9), "W")
-    n, c = data.draw(st.integers(1, 3), "N"), data.draw(st.integers(1, 3), "C")
-    geometry = ConvGeometry((sh, sw), pads, (dh, dw))
-    x = RNG.standard_normal((n, c, h, w)).astype(np.float32)
-    expected = im2col_reference(x, (kh, kw), geometry)
-    colsw = column_patches(x, (kh, kw), geometry)
-    assert colsw.shape == (c, kw, h + sum(pads[0]), expected.shape[4], n)
-    oh = expected.shape[3]
-    for p in range(kh):
-        np.testing.assert_array_equal(colsw[:, :, dh * p:dh * p + sh * (oh - 1) + 1:sh], expected[:, p])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

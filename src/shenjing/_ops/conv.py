@@ -30,9 +30,11 @@ The large arrays (patches, products, outputs, gradients) come from ``shenjing._w
 hands the same memory out again once nothing refers to it, so a training step does not page-fault
 its ~10 MB of work arrays in again each time.
 
-Where the product has few rows (CourseCNN's conv1: 3 -> 6 channels, 5x5), a training step instead
-keeps only the patches of the kernel's columns, over every padded row (``column_patches``, KH times
-smaller), and sums the kernel's rows as shifted rows of one product (``use_row_sums`` says when).
+A training step (patches kept for the weight gradient; one group, dilation 1 along the rows) does not
+copy the full patch matrix: it keeps only the patches of the kernel's columns over every padded row,
+row first (``row_patches``, KH/s_h times smaller), in which im2col's patch matrix of one output row is
+a contiguous block (``row_windows``); the convolution and both gradients are then one batched product
+over those overlapping blocks each (``use_row_windows`` gives the formulas and measurements).
 ``col2im`` adds the kernel's columns and then its rows (KW + KH slice additions, fewer calls at small
 batches). Copies between the (N, ...) and (..., N) layouts go in blocks of samples where a sample is a
 multiple of 2 KiB long (cache-set aliasing, see ``ALIASING_STRIDE``).
@@ -154,25 +156,6 @@ def _patches(padded: np.ndarray, shape: tuple[int, ...], geometry: ConvGeometry)
     return np.ndarray(shape, padded.dtype, padded, 0, (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n))
 
 
-def column_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry, out: np.ndarray | None = None,
-                   ) -> np.ndarray:
-    """The patches of the kernel's columns only, over every padded row: shape (C, KW, Hp, OW, N),
-
-        colsW[c, q, r, j, n] = xpad[n, c, r, s_w*j + d_w*q]
-
-    KH/s_h times smaller than ``im2col``'s (C, KH, KW, OH, OW, N): a kernel row p is the view of the
-    rows r = s_h*i + d_h*p, cols[c, p, q, i, j, n] = colsW[c, q, s_h*i + d_h*p, j, n]."""
-    padded = _padded_batch_last(x, geometry)
-    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
-    c, hp, _, n = padded.shape
-    ow = output_size(x.shape[2:], kernel, geometry)[1]
-    s_c, s_h, s_w, s_n = padded.strides
-    view = np.ndarray((c, kernel[1], hp, ow, n), padded.dtype, padded, 0, (s_c, dw * s_w, s_h, sw * s_w, s_n))
-    out = np.empty(view.shape, x.dtype) if out is None else out
-    np.copyto(out, view)
-    return out
-
-
 def _kernel_rows(kh: int, oh: int, geometry: ConvGeometry) -> list[slice]:
     """For each kernel row p, the padded rows s_h*i + d_h*p (i < OH) that it meets."""
     sh, dh = geometry.stride[0], geometry.dilation[0]
@@ -239,27 +222,108 @@ def col2im_reference(cols: np.ndarray, input_shape: tuple[int, ...], geometry: C
     return padded[:, :, pt:pt + h, pl:pl + w]
 
 
-def use_row_sums(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
-    """Whether a training step (patches kept for the weight gradient) runs on the patches of the
-    kernel's columns only (``column_patches``, ``Conv2d._forward_row_sums``, ``weight_grad_from_columns``)
-    rather than on ``im2col``'s full patch matrix.
+def use_row_windows(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
+    """Whether a training step runs on the row patches (``row_patches``, ``Conv2d._forward_row_windows``,
+    ``weight_grad_from_rows``, ``input_grad_from_rows``) instead of im2col's patch matrix.
 
-    Both are memory-bound (the products have only O or KH*O rows). Counted in arrays of OW*N floats,
-    the full patches (C*KH*KW*OH) are written once and read twice (forward and weight products); the
-    column patches (C*KW*Hp) as well, but the forward product Z (KH*O*Hp) is written and read once
-    more and so is the shifted dY (KH*O*Hp) of the weight gradient. So the column patches are used when
+    Output row i of the convolution needs the padded rows s_h*i .. s_h*i + KH-1 (dilation 1). With the
+    patches of the kernel's columns laid out row first, colsR (Hp, C, KW, OW*N), those rows are one
+    contiguous block, B_i (KH*C*KW, OW*N): im2col's patch matrix for output row i, as a view. So the
+    convolution is OH products W (O, KH*C*KW) @ B_i, one batched ``matmul`` over a view whose blocks
+    overlap, and colsR is KH/s_h times smaller than the full patches: it is copied once and each block
+    is read while still in cache from the previous output row. Only for one group and dilation 1 along
+    the rows (else the block is not one stride), and a non-empty batch.
 
-        3*C*KW*Hp + 4*KH*O*Hp < 3*C*KH*KW*OH.
+    Measured (batch 64, one thread, us: forward; weight gradient; input gradient): CourseCNN's conv1
+    (3 -> 6 5x5 on 32x32; before on kernel-column patches Z = W' @ colsW summed as shifted rows, a path
+    this one replaced) 2590 -> 1817; 2439 -> 1755; -. LeNet's and CourseCNN's conv2 (6 -> 16 5x5 on
+    14x14, before im2col) 753 -> 606; 578 -> 471; 1152 -> 892. LeNet's conv1 (1 -> 6 5x5, padding 2)
+    916 -> 711; 725 -> 637; -. Training steps (one thread): CourseCNN batch 64 10.6 -> 8.3 ms, LeNet-5
+    batch 64 8.0 -> 6.6 ms; at batch 1 (products only OW*N = 10..28 wide) LeNet-5 1.20 -> 1.19 ms and
+    CourseCNN 1.04 -> 0.99 ms, so no lower bound on the width."""
+    return geometry.groups == 1 and geometry.dilation[0] == 1 and x_shape[0] > 0
 
-    Measured (forward + weight gradient of one layer, batch 64, full -> column patches): CourseCNN's
-    conv1 (3 -> 6, 5x5, 32x32; 5280 < 6300) 6.3 -> 5.3 ms, and its training step 10.6 -> 9.4 ms;
-    3 -> 16 5x5 (11680 > 6300) 8.8 -> 12.4 ms; LeNet's conv1 1 -> 6 5x5 pad 2 (3780 > 1800) 2.5 -> 3.2 ms
-    and conv2 6 -> 16 5x5 on 14x14 (5740 > 4500) +7% on the step; 8 -> 4 5x5 on 16x16 (3200 < 7200)
-    2.5 -> 1.9 ms. (The one miss: 3 -> 6 3x3 on 32x32, 3168 > 2430, ran 4.7 -> 4.4 ms.)"""
-    c, (o, _, kh, kw) = x_shape[1], w_shape
-    hp = x_shape[2] + sum(geometry.padding[0])
-    oh = output_size(x_shape[2:], (kh, kw), geometry)[0]
-    return 3 * c * kw * hp + 4 * kh * o * hp < 3 * c * kh * kw * oh
+
+def row_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
+    """The patches of the kernel's columns, over every padded row, row first: shape (Hp, C, KW, OW, N),
+
+        colsR[r, c, q, j, n] = xpad[n, c, r, s_w*j + d_w*q]
+
+    (a work array). Output row i's patches are a block of it: cols[c, p, q, i, j, n] = colsR[s_h*i + p, c, q, j, n]."""
+    padded = _padded_batch_last(x, geometry)
+    c, hp, _, n = padded.shape
+    ow = output_size(x.shape[2:], kernel, geometry)[1]
+    (sw, dw), (s_c, s_h, s_w, s_n) = (geometry.stride[1], geometry.dilation[1]), padded.strides
+    view = np.ndarray((hp, c, kernel[1], ow, n), padded.dtype, padded, 0, (s_h, s_c, dw * s_w, sw * s_w, s_n))
+    out = take("conv.colsR", view.shape, x.dtype)
+    np.copyto(out, view)
+    return out
+
+
+def row_windows(colsr: np.ndarray, kh: int, oh: int, geometry: ConvGeometry) -> np.ndarray:
+    """The read-only view (OH, KH*C*KW, OW*N) of colsR whose block i is im2col's patch matrix of
+    output row i: B_i[(p, c, q), (j, n)] = colsR[s_h*i + p, c, q, j, n] (dilation 1 along the rows)."""
+    hp, c, kw, ow, n = colsr.shape
+    row = c * kw * ow * n * colsr.itemsize  # the stride of one padded row
+    return np.ndarray((oh, kh * c * kw, ow * n), colsr.dtype, colsr, 0,
+                      (geometry.stride[0] * row, ow * n * colsr.itemsize, colsr.itemsize))
+
+
+def input_grad_on_rows(geometry: ConvGeometry) -> bool:
+    """Whether ``input_grad_from_rows`` applies: stride and dilation 1 along the rows, one group."""
+    return geometry.stride[0] == 1 and geometry.dilation[0] == 1 and geometry.groups == 1
+
+
+def row_outputs(gy: np.ndarray, pad: int, name: str = "conv.rows0") -> np.ndarray:
+    """dY (N, O, OH, OW) laid out (OH + 2*pad, O, OW, N) with ``pad`` zero rows above and below (a work
+    array): the layout of the row-window products."""
+    n, o, oh, ow = gy.shape
+    out = take(name, (oh + 2 * pad, o, ow, n), gy.dtype)
+    if pad:
+        out[:pad], out[pad + oh:] = 0, 0
+    _batch_last_copy(out[pad:pad + oh].transpose(1, 0, 2, 3), gy)
+    return out
+
+
+def weight_grad_from_rows(colsr: np.ndarray, dy: np.ndarray, weight_shape: tuple[int, ...],
+                          geometry: ConvGeometry) -> np.ndarray:
+    """dW from the row patches colsR and dY laid out (OH, O, OW, N): one product per output row,
+
+        dW[o, c, p, q] = sum_i (B_i @ dY_i^T)[(p, c, q), o]      B_i (KH*C*KW, OW*N), dY_i (O, OW*N)
+
+    (``row_windows``), as one batched ``matmul`` and a sum over i."""
+    o, c, kh, kw = weight_shape
+    oh = dy.shape[0]
+    product = np.matmul(row_windows(colsr, kh, oh, geometry), dy.reshape(oh, o, -1).transpose(0, 2, 1))
+    return np.ascontiguousarray(product.sum(0).reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
+
+
+def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], geometry: ConvGeometry,
+                         out: np.ndarray) -> np.ndarray:
+    """dx from dY laid out (OH + 2(KH-1), O, OW, N) with KH-1 zero rows above and below (``row_outputs``),
+    for stride and dilation 1 along the rows (``input_grad_on_rows``). The gradient of the row patches,
+
+        dcolsR[r, (c, q)] = sum_{p, o} w[o, c, p, q] dY[o, r - p] = Wf (C*KW, KH*O) @ D_r (KH*O, OW*N)
+
+    with Wf[(c, q), (p', o)] = w[o, c, KH-1-p', q] and D_r the rows r .. r+KH-1 of the padded dY (one
+    block, as in ``row_windows``), one batched product over the Hp padded rows; then the kernel's columns
+    are added back in place (KW slice additions): xpad[c, r, s_w*j + d_w*q, n] += dcolsR[r, c, q, j, n]."""
+    o, c, kh, kw = w.shape
+    n, _, h, wd = input_shape
+    (pt, pb), (pl, pr) = geometry.padding
+    hp, wp, ow = h + pt + pb, wd + pl + pr, dy.shape[2]
+    size = dy.itemsize
+    windows = np.ndarray((hp, kh * o, ow * n), dy.dtype, dy, 0, (o * ow * n * size, ow * n * size, size))
+    w_flip = w[:, :, ::-1].transpose(1, 3, 2, 0).reshape(c * kw, kh * o)
+    dcolsr = np.matmul(w_flip, windows, out=take("conv.dcols", (hp, c * kw, ow * n), dy.dtype))
+    dcolsr = dcolsr.reshape(hp, c, kw, ow, n)
+    padded = take("conv.col2im", (c, hp, wp, n), dy.dtype)
+    padded.fill(0)
+    sw, dw = geometry.stride[1], geometry.dilation[1]
+    for q in range(kw):
+        padded[:, :, dw * q:dw * q + sw * (ow - 1) + 1:sw] += dcolsr[:, :, q].transpose(1, 0, 2, 3)
+    del dcolsr
+    return _batch_first(padded[:, pt:pt + h, pl:pl + wd], out)
 
 
 def _grouped(matrix: np.ndarray, groups: int) -> np.ndarray:
@@ -325,9 +389,9 @@ class Conv2d(Op):
         kernel, n = w.shape[2:], x.shape[0]
         shape = cols_shape(x.shape, kernel, self.geometry)
         y = take("conv.out", (n, w.shape[0]) + shape[3:5], x.dtype)
-        self.on_columns = keep_cols and use_row_sums(x.shape, w.shape, self.geometry)
-        if self.on_columns:
-            return self._forward_row_sums(x, w, b, y)
+        self.on_rows = keep_cols and use_row_windows(x.shape, w.shape, self.geometry)
+        if self.on_rows:
+            return self._forward_row_windows(x, w, b, y)
         self.slices = [slice(0, n)] if keep_cols else batch_slices(n, _sample_bytes(x.shape, kernel, self.geometry,
                                                                                    x.dtype))
         kept = []
@@ -342,34 +406,19 @@ class Conv2d(Op):
         self.save_for_backward(x, w, kept if keep_cols else None)
         return y
 
-    def _forward_row_sums(self, x, w, b, y):
-        """y[o, i] = sum_p Z[p, o, s_h*i + d_h*p] with Z = W' @ colsW: the kernel's columns as patches
-        (``column_patches``) and its rows as shifted sums (see ``use_row_sums``)::
-
-            W'[(p, o), (c, q)] = w[o, c, p, q]     Z (KH*O, Hp*OW*N) = W' (KH*O, C*KW) @ colsW (C*KW, Hp*OW*N)
-
-        per group. colsW is kept for the weight gradient (``weight_grad_from_columns``)."""
-        g, (o, cg, kh, kw) = self.geometry.groups, w.shape
-        n, oh, ow = x.shape[0], y.shape[2], y.shape[3]
-        colsw = column_patches(x, (kh, kw), self.geometry, out=take(
-            "conv.colsW", (x.shape[1], kw, x.shape[2] + sum(self.geometry.padding[0]), ow, n), x.dtype))
-        hp = colsw.shape[2]
-        w_rows = w.reshape(g, o // g, cg, kh, kw).transpose(0, 3, 1, 2, 4).reshape(g, kh * o // g, cg * kw)
-        z = np.matmul(w_rows, colsw.reshape(g, cg * kw, hp * ow * n),
-                      out=take("conv.product", (g, kh * o // g, hp * ow * n), x.dtype))
-        z = z.reshape(g, kh, o // g, hp, ow * n)  # Z[g, p, o', r, (j, n)]
-        total = take("conv.sum", (g, o // g, oh, ow * n), x.dtype)
-        rows = _kernel_rows(kh, oh, self.geometry)
-        if kh == 1:
-            np.copyto(total, z[:, 0, :, rows[0]])
-        else:
-            np.add(z[:, 0, :, rows[0]], z[:, 1, :, rows[1]], out=total)
-            for p in range(2, kh):
-                np.add(total, z[:, p, :, rows[p]], out=total)
-        del z
-        self.slices = [slice(0, n)]
-        self.save_for_backward(x, w, [colsw])  # (in a list: saved as it is, not as a tensor)
-        return _batch_first(total, y, b)
+    def _forward_row_windows(self, x, w, b, y):
+        """y[:, i] = W (O, KH*C*KW) @ B_i (KH*C*KW, OW*N) for each output row i, where B_i is a window
+        of the row patches (``row_patches``, ``row_windows``): one batched product, no im2col copy.
+        The product is laid out (OH, O, OW*N) and written to y by ``_batch_first``. colsR is kept for
+        the weight gradient (``weight_grad_from_rows``)."""
+        o, c, kh, kw = w.shape
+        colsr = row_patches(x, (kh, kw), self.geometry)
+        windows = row_windows(colsr, kh, y.shape[2], self.geometry)
+        w_rows = w.transpose(0, 2, 1, 3).reshape(o, kh * c * kw)  # W[o, (p, c, q)]
+        product = np.matmul(w_rows, windows, out=take("conv.product", (y.shape[2], o, windows.shape[2]), x.dtype))
+        self.slices = [slice(0, x.shape[0])]
+        self.save_for_backward(x, w, [colsr])  # (in a list: saved as it is, not as a tensor)
+        return _batch_first(product.reshape(product.shape[:2] + (y.shape[3], x.shape[0])).transpose(1, 0, 2, 3), y, b)
 
     def _product(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """W (O, C/g*KH*KW) @ cols (C*KH*KW, OH*OW*N), a batch of g products: (O, OH*OW*N)."""
@@ -382,10 +431,19 @@ class Conv2d(Op):
         x, w, cols = self.saved_tensors
         needs_x, needs_w = self.needs_input_grad[:2]
         needs_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        if self.on_rows:  # dY laid out (OH (+ 2(KH-1) zero rows), O, OW, N), shared by the three gradients
+            on_rows = input_grad_on_rows(self.geometry)  # else ConvInputGrad makes its own dY rows
+            rows = [row_outputs(gy._data, w.shape[2] - 1 if needs_x and on_rows else 0)]
+            gx = backward_op(ConvInputGrad(self.geometry, x.shape, rows if on_rows else None, on_rows=on_rows),
+                             gy, w) if needs_x else None
+            gw = backward_op(ConvWeightGrad(self.geometry, w.shape, cols, rows, on_rows=True), x, gy) \
+                if needs_w else None
+            gb = backward_op(ConvBiasGrad(rows, axes=(0, 2, 3)), gy) if needs_b else None
+            return gx, gw, gb
         # dY of each slice as a matrix, shared by the three gradients
         rows = [output_rows(gy._data[part], f"conv.rows{k}") for k, part in enumerate(self.slices)]
         gx = backward_op(ConvInputGrad(self.geometry, x.shape, rows, self.slices), gy, w) if needs_x else None
-        gw = backward_op(ConvWeightGrad(self.geometry, w.shape, cols, rows, self.slices, self.on_columns), x, gy) \
+        gw = backward_op(ConvWeightGrad(self.geometry, w.shape, cols, rows, self.slices), x, gy) \
             if needs_w else None
         gb = backward_op(ConvBiasGrad(rows), gy) if needs_b else None
         return gx, gw, gb
@@ -398,14 +456,19 @@ class ConvInputGrad(Op):
     otherwise they are made here."""
 
     def __init__(self, geometry: ConvGeometry, input_shape: tuple[int, ...], rows: list | None = None,
-                 slices: list[slice] | None = None) -> None:
+                 slices: list[slice] | None = None, on_rows: bool = False) -> None:
         self.geometry, self.input_shape, self.rows, self.slices = geometry, tuple(input_shape), rows, slices
+        self.on_rows = on_rows
 
     def name(self) -> str:
         return "ConvolutionBackwardBackward0"
 
     def forward(self, gy, w):
         self.save_for_backward(gy, w)
+        if self.on_rows:  # dY (OH + 2(KH-1), O, OW, N) from Conv2d._forward_row_windows' backward
+            rows, self.rows = self.rows[0], None
+            return input_grad_from_rows(rows, w, self.input_shape, self.geometry,
+                                        take("conv.dx", self.input_shape, gy.dtype))
         slices = self.slices or [slice(0, gy.shape[0])]
         rows = self.rows or [output_rows(gy[part]) for part in slices]
         self.rows = None  # only needed once
@@ -435,24 +498,25 @@ class ConvWeightGrad(Op):
     The product is taken as cols @ dY^T (C/g*KH*KW, O/g) and transposed, which OpenBLAS computes
     faster than dY @ cols^T: the long dimension OH*OW*N is the contracted one either way. ``cols``
     and ``rows`` (one per slice of the batch) come from ``Conv2d``; otherwise they are made here.
-    With ``on_columns``, ``cols`` is [colsW], the kernel-column patches (``weight_grad_from_columns``).
+    With ``on_rows``, ``cols`` is [colsR], the row patches, and ``rows`` [dY (OH (+ 2 pad), O, OW, N)]
+    (``weight_grad_from_rows``).
     """
 
     def __init__(self, geometry: ConvGeometry, weight_shape: tuple[int, ...], cols=None,
-                 rows: list | None = None, slices: list[slice] | None = None, on_columns: bool = False) -> None:
+                 rows: list | None = None, slices: list[slice] | None = None, on_rows: bool = False) -> None:
         self.geometry, self.weight_shape = geometry, tuple(weight_shape)
-        self.cols, self.rows, self.slices, self.on_columns = cols, rows, slices, on_columns
+        self.cols, self.rows, self.slices, self.on_rows = cols, rows, slices, on_rows
 
     def name(self) -> str:
         return "ConvolutionBackwardBackward0"
 
     def forward(self, x, gy):
         self.save_for_backward(x, gy)
-        if self.on_columns:  # [colsW] of the whole batch (Conv2d._forward_row_sums)
-            (colsw,), rows = self.cols, self.rows[0]
+        if self.on_rows:  # [colsR] and dY (OH (+ 2 pad), O, OW, N) of the whole batch (Conv2d._forward_row_windows)
+            (colsr,), rows = self.cols, self.rows[0]
             self.cols = self.rows = None  # only needed once
-            return weight_grad_from_columns(colsw, rows.reshape(gy.shape[1:] + gy.shape[:1]), self.weight_shape,
-                                            self.geometry)
+            pad = (rows.shape[0] - gy.shape[2]) // 2
+            return weight_grad_from_rows(colsr, rows[pad:pad + gy.shape[2]], self.weight_shape, self.geometry)
         g, kernel = self.geometry.groups, self.weight_shape[2:]
         slices = self.slices or [slice(0, x.shape[0])]
         gw_t = None
@@ -474,36 +538,11 @@ class ConvWeightGrad(Op):
         return gx, ggy
 
 
-def weight_grad_from_columns(colsw: np.ndarray, dy: np.ndarray, weight_shape: tuple[int, ...],
-                             geometry: ConvGeometry) -> np.ndarray:
-    """dW from the kernel-column patches colsW (C, KW, Hp, OW, N) and dY laid out (O, OH, OW, N)::
-
-        dW[o, c, p, q] = sum_{i, j, n} dY[o, i, j, n] colsW[c, q, s_h*i + d_h*p, j, n]
-
-    as one product per group, colsW (C/g*KW, Hp*OW*N) @ dYR^T, where dYR (KH*O/g, Hp*OW*N) holds dY
-    shifted down by each kernel row: dYR[(p, o), (r, j, n)] = dY[o, i, j, n] at r = s_h*i + d_h*p, else 0."""
-    g, (o, cg, kh, kw) = geometry.groups, weight_shape
-    _, _, hp, ow, n = colsw.shape
-    oh = dy.shape[1]
-    shifted = take("conv.shifted", (g, kh, o // g, hp, ow * n), dy.dtype)
-    if geometry.stride[0] > 1:
-        shifted.fill(0)
-    dy = dy.reshape(g, o // g, oh, ow * n)
-    for p, r in enumerate(_kernel_rows(kh, oh, geometry)):
-        if geometry.stride[0] == 1:  # only the rows above and below dY stay 0
-            shifted[:, p, :, :r.start], shifted[:, p, :, r.stop:] = 0, 0
-        shifted[:, p, :, r] = dy
-    product = np.matmul(colsw.reshape(g, cg * kw, hp * ow * n),
-                        shifted.reshape(g, kh * o // g, hp * ow * n).transpose(0, 2, 1))
-    # product[g, (c, q), (p, o')] -> dW[(g, o'), c, p, q]
-    return np.ascontiguousarray(product.reshape(g, cg, kw, kh, o // g).transpose(0, 4, 1, 3, 2)).reshape(weight_shape)
-
-
 class ConvBiasGrad(Op):
     """db[o] = sum of dY[:, o] over the batch and the image: summed from dY's rows (per slice) when given."""
 
-    def __init__(self, rows: list | None = None) -> None:
-        self.rows = rows
+    def __init__(self, rows: list | None = None, axes: int | tuple[int, ...] = 1) -> None:
+        self.rows, self.axes = rows, axes  # the axes of ``rows`` summed over: 1 of (O, OH*OW*n) matrices
 
     def name(self) -> str:
         return "ConvolutionBackwardBackward0"
@@ -511,7 +550,7 @@ class ConvBiasGrad(Op):
     def forward(self, gy):
         self.shape = gy.shape
         rows, self.rows = self.rows, None
-        return sum(r.sum(1) for r in rows) if rows else gy.sum((0, 2, 3))
+        return sum(r.sum(self.axes) for r in rows) if rows else gy.sum((0, 2, 3))
 
     def backward(self, ggb):
         return ggb.reshape(1, -1, 1, 1).expand(self.shape)
