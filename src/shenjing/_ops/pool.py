@@ -123,6 +123,11 @@ def _running_max(windows: Iterator[np.ndarray], keep_argmax: bool) -> tuple[np.n
         best = take("maxpool", first.shape, first.dtype)
         np.copyto(best, first)
         return best, (np.zeros(best.shape, dtype=index_dtype) if keep_argmax else None)
+    if not keep_argmax:  # (no_grad) the max alone: a running max in one buffer, no temporaries
+        best = np.maximum(first, windows[1], out=take("maxpool", first.shape, first.dtype))
+        for window in windows[2:]:
+            np.maximum(best, window, out=best)
+        return best, None
     players = []  # (max of a run of windows, index of the run's first maximum or None)
     for k in range(0, len(windows) - 1, 2):
         left, right = windows[k], windows[k + 1]
