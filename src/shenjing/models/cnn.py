@@ -7,11 +7,17 @@ none either way). So ``forward`` pools first and applies ReLU to 4x fewer elemen
 about a tenth of a training step. The layers' outputs then differ from the textbook order (pool1's
 output is not yet rectified), so as soon as a forward hook or pre-hook watches the ReLU or a pooling
 layer (feature maps, summaries), ``forward`` runs them in the textbook order, ReLU first.
+
+On that unwatched path each convolution and its pool also run as one op, ``ConvMaxPool2d``
+(``shenjing._ops.conv_pool``: the max-pool works on the convolution's batch-last product), unless a
+hook watches the convolution or the op does not apply (then the two layers run in a row; same values).
+That saves 8-16% of a training or inference step at batch 64-256 (see that module for the numbers).
 """
 
 from __future__ import annotations
 
 from shenjing._tensor import Tensor
+from shenjing.nn._functional.conv import conv2d_max_pool2d
 from shenjing.nn.modules.activation import ReLU
 from shenjing.nn.modules.conv import Conv2d
 from shenjing.nn.modules.linear import Linear
@@ -24,6 +30,21 @@ __all__ = ["LeNet5", "CourseCNN"]
 def _watched(*modules: Module) -> bool:
     """Whether a forward hook or pre-hook is registered on any of ``modules``."""
     return any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
+def _pair(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _conv_max_pool2d(conv: Conv2d, pool: MaxPool2d, x: Tensor) -> Tensor:
+    """pool(conv(x)), as one fused op (``conv2d_max_pool2d``) when nothing watches ``conv``, the pool
+    is a plain 2x2 / stride-2 one and the input is batched; the layer's input checks run as for conv(x)."""
+    if (_watched(conv) or conv.padding_mode != "zeros" or not isinstance(x, Tensor) or x.ndim != 4
+            or _pair(pool.kernel_size) != (2, 2) or _pair(pool.stride) != (2, 2) or _pair(pool.padding) != (0, 0)
+            or _pair(pool.dilation) != (1, 1) or pool.ceil_mode or pool.return_indices):
+        return pool(conv(x))
+    conv._check_input(x)
+    return conv2d_max_pool2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 class LeNet5(Module):
@@ -55,8 +76,8 @@ class LeNet5(Module):
         if _watched(self.relu, self.pool1, self.pool2):
             x = self.pool1(self.relu(self.conv1(x)))
             return self.pool2(self.relu(self.conv2(x)))
-        x = self.relu(self.pool1(self.conv1(x)))
-        return self.relu(self.pool2(self.conv2(x)))
+        x = self.relu(_conv_max_pool2d(self.conv1, self.pool1, x))
+        return self.relu(_conv_max_pool2d(self.conv2, self.pool2, x))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.features(x).flatten(1)
@@ -88,6 +109,6 @@ class CourseCNN(Module):
             x = self.pool1(self.nf(self.conv1(x)))
             x = self.pool2(self.nf(self.conv2(x)))
         else:  # pool first: the same values (see the module's docstring)
-            x = self.nf(self.pool1(self.conv1(x)))
-            x = self.nf(self.pool2(self.conv2(x)))
+            x = self.nf(_conv_max_pool2d(self.conv1, self.pool1, x))
+            x = self.nf(_conv_max_pool2d(self.conv2, self.pool2, x))
         return self.fc(x.flatten(1))

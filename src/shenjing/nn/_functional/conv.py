@@ -12,8 +12,11 @@ from typing import Any, Sequence
 
 from shenjing._ops._util import check_tensor
 from shenjing._ops.conv import Conv2d, ConvGeometry, Fold, Unfold, conv_output_size
+from shenjing._ops.conv_pool import POOL, ConvMaxPool2d, fused_applies
+from shenjing._ops.pool import MaxPool2d
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
+from shenjing.autograd.grad_mode import is_grad_enabled
 from shenjing.nn._functional._checked import CheckedCalls
 
 __all__ = ["conv1d", "conv2d", "unfold", "fold"]
@@ -148,6 +151,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
             [6., 9., 9., 6.],
             [4., 6., 6., 4.]])
     """
+    geometry = _conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
+    if input._data.ndim == 4:
+        return Conv2d(geometry)(input, weight, bias)
+    return squeeze(Conv2d(geometry)(unsqueeze(input, 0), weight, bias), 0)
+
+
+def _conv2d_geometry(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any,
+                     groups: int) -> ConvGeometry:
+    """conv2d's argument checks, run once per configuration (``CheckedCalls``), and the geometry."""
     key = _checked_conv2d.key((input, weight, bias), stride, padding, dilation, groups)
     geometry = _checked_conv2d.get(key)
     if geometry is None:
@@ -159,9 +171,21 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         check_output_size("conv2d", input.shape, kernel, stride, pads, dilation)
         geometry = ConvGeometry(stride, pads, dilation, groups)
         _checked_conv2d.remember(key, geometry)
-    if input._data.ndim == 4:
-        return Conv2d(geometry)(input, weight, bias)
-    return squeeze(Conv2d(geometry)(unsqueeze(input, 0), weight, bias), 0)
+    return geometry
+
+
+def conv2d_max_pool2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                      padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """max_pool2d(conv2d(input, weight, bias, ...), 2) for a batched input (N, C, H, W): one op
+    (``shenjing._ops.conv_pool``) where it applies, else the two ops in a row; the same values either
+    way. (Internal: ``shenjing.models`` uses it for LeNet5 and CourseCNN.)"""
+    geometry = _conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
+    if input._data.ndim != 4:
+        raise RuntimeError(f"conv2d_max_pool2d: expected a batched input (N, C, H, W), got {list(input.shape)}")
+    training = is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, weight, bias))
+    if (weight.requires_grad or not training) and fused_applies(input.shape, weight.shape, geometry, training):
+        return ConvMaxPool2d(geometry)(input, weight, bias)
+    return MaxPool2d(POOL)(Conv2d(geometry)(input, weight, bias))
 
 
 _checked_conv2d = CheckedCalls()
