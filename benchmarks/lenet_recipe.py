@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -80,10 +81,15 @@ def main() -> None:
         print(json.dumps(run(args.child, args.epochs)))
         return
     print(f"{'library':10s} {'test accuracy':>14s} {'wall time':>10s} {'peak RSS':>10s}")
+    # the children import this checkout's shenjing, installed or not (as benchmarks/run.py does)
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = dict(os.environ, PYTHONPATH=source + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for library in ("shenjing", "torch"):
-        output = subprocess.run([sys.executable, __file__, "--child", library, "--epochs", str(args.epochs)],
-                                capture_output=True, text=True, check=True).stdout
-        result = json.loads(output.strip().splitlines()[-1])
+        done = subprocess.run([sys.executable, __file__, "--child", library, "--epochs", str(args.epochs)],
+                              capture_output=True, text=True, env=env)
+        if done.returncode:
+            sys.exit(f"the {library} run failed:\n{done.stderr.strip()}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{library:10s} {result['accuracy']:14.2%} {result['seconds']:9.1f}s {result['peak_rss_mb']:8.0f}MB")
 
 
