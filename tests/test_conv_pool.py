@@ -297,3 +297,17 @@ def test_conv2d_max_pool2d_matches_torch_fused_or_not(case):
         assert (mine is None) == (expected is None)
         if expected is not None:
             np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_max_pool2d_central_differences(stride):
+    # the fused op's gradients against torch and against central differences in float64 (random
+    # values: no ties within a window, so the max is differentiable there)
+    from shenjing.nn._functional.conv import conv2d_max_pool2d
+
+    from helpers import check_op
+
+    rng = np.random.default_rng(7)
+    check_op(lambda x, w, b: conv2d_max_pool2d(x, w, b, stride=stride, padding=1),
+             lambda x, w, b: TF.max_pool2d(TF.conv2d(x, w, b, stride=stride, padding=1), 2),
+             rng.standard_normal((2, 2, 8, 7)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3))

@@ -526,3 +526,11 @@ def test_conv2d_with_samples_a_multiple_of_2k_apart_matches_torch(dtype, n):
     _check_conv_like_torch(randn(n, 2, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, padding=1)
     every_other_channel = (slice(None), slice(None, None, 2))
     _check_conv_like_torch(randn(n, 4, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, view=every_other_channel, padding=1)
+
+
+def test_conv2d_on_row_windows_central_differences():
+    # one group, row dilation 1, weight needing its gradient: the training path on row windows
+    # (use_row_windows); float64 gradients of input, weight and bias against central differences
+    check_op(lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1),
+             lambda x, w, b: TF.conv2d(x, w, b, stride=(1, 2), padding=1),
+             randn(2, 3, 5, 6), randn(2, 3, 3, 2), randn(2))

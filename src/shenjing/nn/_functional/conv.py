@@ -163,15 +163,22 @@ def _conv2d_geometry(input: Tensor, weight: Tensor, bias: Tensor | None, stride:
     key = _checked_conv2d.key((input, weight, bias), stride, padding, dilation, groups)
     geometry = _checked_conv2d.get(key)
     if geometry is None:
-        _check_operands("conv2d", input, weight, bias, groups, 2)
-        kernel = tuple(weight.shape[2:])
-        stride, dilation = as_tuple(stride, 2, "stride"), as_tuple(dilation, 2, "dilation")
-        check_conv_arguments(stride, dilation, groups)
-        pads = conv_padding(padding, kernel, stride, dilation)
-        check_output_size("conv2d", input.shape, kernel, stride, pads, dilation)
+        stride, pads, dilation = _checked_arguments("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
         geometry = ConvGeometry(stride, pads, dilation, groups)
         _checked_conv2d.remember(key, geometry)
     return geometry
+
+
+def _checked_arguments(name: str, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
+                       dilation: Any, groups: int, spatial: int) -> tuple:
+    """Check a convolution's operands and arguments; its stride, (before, after) padding and dilation per axis."""
+    _check_operands(name, input, weight, bias, groups, spatial)
+    kernel = tuple(weight.shape[2:])
+    stride, dilation = as_tuple(stride, spatial, "stride"), as_tuple(dilation, spatial, "dilation")
+    check_conv_arguments(stride, dilation, groups)
+    pads = conv_padding(padding, kernel, stride, dilation)
+    check_output_size(name, input.shape, kernel, stride, pads, dilation)
+    return stride, pads, dilation
 
 
 def conv2d_max_pool2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
@@ -205,12 +212,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     >>> F.conv1d(shenjing.tensor([[[1., 2., 3., 4.]]]), shenjing.tensor([[[1., 0., -1.]]]))
     tensor([[[-2., -2.]]])
     """
-    _check_operands("conv1d", input, weight, bias, groups, 1)
-    kernel = tuple(weight.shape[2:])
-    stride, dilation = as_tuple(stride, 1, "stride"), as_tuple(dilation, 1, "dilation")
-    check_conv_arguments(stride, dilation, groups)
-    pads = conv_padding(padding, kernel, stride, dilation)
-    check_output_size("conv1d", input.shape, kernel, stride, pads, dilation)
+    stride, pads, dilation = _checked_arguments("conv1d", input, weight, bias, stride, padding, dilation, groups, 1)
     batched = input.ndim == 3
     x = unsqueeze(input if batched else unsqueeze(input, 0), 2)  # (N, C, 1, L)
     geometry = ConvGeometry((1, stride[0]), ((0, 0), pads[0]), (1, dilation[0]), groups)
