@@ -487,7 +487,9 @@ def test_row_windows_and_their_gradients_match_the_references(data):
 
 def _check_conv_like_torch(x_np, w_np, b_np, dtype, x_grad=True, view=(slice(None),), **kwargs):
     """conv2d(x[view], w, b) and the gradients of x, w, b against torch. Long sums in float32 (the weight
-    gradient adds N*OH*OW products) are compared within float32 rounding relative to their largest value."""
+    gradient adds N*OH*OW products) are compared within float32 rounding relative to their largest value:
+    1e-5 of it, since a sum of ~10^4 unit terms that cancels to ~0.25 differs by ~1.5e-4 between summation
+    orders (1e-6 failed for 1 data set in 60)."""
     arrays = [a.astype(dtype) for a in (x_np, w_np, b_np)]
     ours = [sj.tensor(a, requires_grad=need) for a, need in zip(arrays, (x_grad, True, True))]
     theirs = [torch.tensor(a, requires_grad=need) for a, need in zip(arrays, (x_grad, True, True))]
@@ -502,7 +504,7 @@ def _check_conv_like_torch(x_np, w_np, b_np, dtype, x_grad=True, view=(slice(Non
     for what, actual, expected in pairs:
         scale = np.abs(expected).max() if expected.size else 0
         np.testing.assert_allclose(actual, expected, rtol=1e-4 if dtype == np.float32 else 1e-9,
-                                   atol=(1e-6 if dtype == np.float32 else 1e-12) * scale, err_msg=what)
+                                   atol=(1e-5 if dtype == np.float32 else 1e-12) * scale, err_msg=what)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
