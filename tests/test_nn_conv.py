@@ -470,6 +470,10 @@ def test_row_windows_and_their_gradients_match_the_references(data):
     gy = RNG.standard_normal((n, o, oh, ow)).astype(dtype)
     dy = gy.transpose(1, 2, 3, 0).reshape(o, -1)  # (O, OH*OW*N)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    rows_at_once = data.draw(st.integers(1, oh), "R")  # output rows per product (banded weight), any R
+    product = conv.row_product(weight, colsr, oh, rows_at_once, geometry, np.empty((oh, o, ow * n), dtype))
+    expected_y = (weight.reshape(o, -1) @ cols.reshape(c * kh * kw, -1)).reshape(o, oh, ow * n).transpose(1, 0, 2)
+    np.testing.assert_allclose(product, expected_y, **tol)
     expected_gw = (dy @ cols.reshape(c * kh * kw, -1).T).reshape(weight.shape)
     rows = conv.row_outputs(gy, 0)
     np.testing.assert_array_equal(rows, gy.transpose(2, 1, 3, 0))
@@ -483,6 +487,40 @@ def test_row_windows_and_their_gradients_match_the_references(data):
         dcols = (weight.reshape(o, -1).T @ dy).reshape(cols.shape)
         assert dx.dtype == dtype
         np.testing.assert_allclose(dx, conv.col2im_reference(dcols, x.shape, geometry), **tol)
+
+
+def test_rows_per_product_fills_about_24_product_rows_within_the_band_limit():
+    from shenjing._ops.conv import _row_groups, rows_per_product
+
+    assert rows_per_product(6, 5, 1, 28) == 4  # LeNet-5's and CourseCNN's conv1: span 8 = 1.6 * KH
+    assert rows_per_product(16, 5, 1, 10) == 1  # conv2: 16 rows already
+    assert rows_per_product(8, 3, 1, 30) == 2  # 3 would need span 5 > 1.6 * 3
+    assert rows_per_product(6, 5, 2, 28) == 2  # stride 2: span 2 * (R-1) + 5 <= 8
+    assert rows_per_product(1, 1, 1, 9) == 1  # a 1x1 kernel: any band doubles the work
+    assert rows_per_product(2, 5, 1, 2) == 2  # no more than the output rows
+    assert _row_groups(28, 4) == [(0, 4, 7)] and _row_groups(10, 4) == [(0, 4, 2), (8, 2, 1)]
+    assert _row_groups(3, 4) == [(0, 3, 1)]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_conv2d_rows_at_once_keeps_an_inf_or_nan_in_the_windows_that_see_it(bad):
+    # R output rows per product multiply the band's zeros with rows that an output row doesn't see: with an
+    # inf there, 0 * inf would make NaN where PyTorch has finite values, so such inputs take R = 1
+    from shenjing._ops import conv
+
+    geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
+    x_np = randn(2, 3, 16, 12)
+    x_np[1, 2, 13, 4] = bad
+    assert conv.rows_per_product(6, 5, 1, 12) == 4 and conv.product_rows(x_np, (6, 3, 5, 5), 12, geometry) == 1
+    assert conv.product_rows(randn(2, 3, 16, 12), (6, 3, 5, 5), 12, geometry) == 4
+    for dtype in (np.float32, np.float64):
+        x, w, b = sj.tensor(x_np.astype(dtype)), sj.tensor(randn(6, 3, 5, 5).astype(dtype), requires_grad=True), None
+        y = F.conv2d(x, w, b)
+        y_t = TF.conv2d(torch.tensor(x_np.astype(dtype)), torch.tensor(w.detach().numpy()))
+        finite = np.isfinite(y_t.numpy())
+        assert not finite.all() and finite[0].all()  # sample 0 and the rows of sample 1 that miss the pixel
+        np.testing.assert_array_equal(np.isfinite(y.detach().numpy()), finite)
+        np.testing.assert_allclose(y.detach().numpy()[finite], y_t.numpy()[finite], rtol=1e-4, atol=1e-4)
 
 
 def _check_conv_like_torch(x_np, w_np, b_np, dtype, x_grad=True, view=(slice(None),), **kwargs):

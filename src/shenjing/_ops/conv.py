@@ -263,10 +263,77 @@ def row_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) 
 def row_windows(colsr: np.ndarray, kh: int, oh: int, geometry: ConvGeometry) -> np.ndarray:
     """The read-only view (OH, KH*C*KW, OW*N) of colsR whose block i is im2col's patch matrix of
     output row i: B_i[(p, c, q), (j, n)] = colsR[s_h*i + p, c, q, j, n] (dilation 1 along the rows)."""
+    return _group_windows(colsr, 0, 1, oh, kh, geometry)
+
+
+# A product W (O, KH*C*KW) @ B_i with few rows (O = 6 in LeNet-5's and CourseCNN's conv1) runs far
+# below OpenBLAS's speed, and its second thread adds little. R consecutive output rows are instead one
+# product with R*O rows: the banded weight W_R (R*O, span*C*KW), span = s_h*(R-1) + KH, holds W at
+# row block r, shifted by s_h*r kernel rows, and zeros elsewhere, and the window of ``span`` padded rows
+# is again one strided block of colsR. The zeros cost span/KH times the multiply-adds; R is the largest
+# with R*O <= ROWS_TARGET and span <= SPAN_LIMIT * KH. Measured (batch 64, us, forward + weight
+# gradient, one thread / two threads): CourseCNN's conv1 R=1 2994 / 2589, R=2 1857 / 1502, R=4 1939
+# / 1150; LeNet-5's conv1 1024 / 1035, 712 / 628, 718 / 500; conv2 (O=16) R=1 896 / 536, R=2 932 / 553.
+ROWS_TARGET = 24
+SPAN_LIMIT = 1.6
+
+
+def rows_per_product(out_channels: int, kh: int, stride_h: int, oh: int) -> int:
+    """R, the output rows that one product of the row-window convolution computes (see ROWS_TARGET)."""
+    rows = max(1, min(oh, ROWS_TARGET // out_channels))
+    while rows > 1 and stride_h * (rows - 1) + kh > SPAN_LIMIT * kh:
+        rows -= 1
+    return rows
+
+
+def _row_groups(oh: int, rows: int) -> list[tuple[int, int, int]]:
+    """The products over OH output rows R at a time: (first output row, rows per product, products),
+    the rows left over as one more product."""
+    count, left = divmod(oh, rows)
+    return ([(0, rows, count)] if count else []) + ([(count * rows, left, 1)] if left else [])
+
+
+def _group_windows(colsr: np.ndarray, first: int, rows: int, count: int, kh: int,
+                   geometry: ConvGeometry) -> np.ndarray:
+    """The read-only view (count, span*C*KW, OW*N) of colsR whose block g holds the padded rows that
+    output rows first + g*R .. first + g*R + R-1 read: from s_h*(first + g*R), span = s_h*(R-1) + KH."""
     hp, c, kw, ow, n = colsr.shape
-    row = c * kw * ow * n * colsr.itemsize  # the stride of one padded row
-    return np.ndarray((oh, kh * c * kw, ow * n), colsr.dtype, colsr, 0,
-                      (geometry.stride[0] * row, ow * n * colsr.itemsize, colsr.itemsize))
+    sh, size = geometry.stride[0], colsr.itemsize
+    row = c * kw * ow * n * size  # the stride of one padded row
+    span = sh * (rows - 1) + kh
+    return np.ndarray((count, span * c * kw, ow * n), colsr.dtype, colsr, sh * first * row,
+                      (sh * rows * row, ow * n * size, size))
+
+
+def _banded_weight(w_rows: np.ndarray, rows: int, stride_h: int) -> np.ndarray:
+    """W_R (R*O, span*C*KW) from w_rows (O, KH, C*KW): W_R[(r, o), (s_h*r + p, c, q)] = w[o, c, p, q], 0 elsewhere."""
+    o, kh, ck = w_rows.shape
+    if rows == 1:
+        return w_rows.reshape(o, kh * ck)
+    band = np.zeros((rows, o, stride_h * (rows - 1) + kh, ck), w_rows.dtype)
+    s_r, s_o, s_p, s_c = band.strides
+    np.ndarray((rows, o, kh, ck), band.dtype, band, 0, (s_r + stride_h * s_p, s_o, s_p, s_c))[...] = w_rows
+    return band.reshape(rows * o, -1)
+
+
+def product_rows(x: np.ndarray, w_shape: tuple[int, ...], oh: int, geometry: ConvGeometry) -> int:
+    """R for the forward product of ``row_product``: ``rows_per_product``, or 1 where x holds an inf or
+    NaN (its sum is not finite), since the band's zeros times inf would make NaN where no window sees it."""
+    rows = rows_per_product(w_shape[0], w_shape[2], geometry.stride[0], oh)
+    return rows if rows == 1 or math.isfinite(np.add.reduce(x, axis=None)) else 1
+
+
+def row_product(w: np.ndarray, colsr: np.ndarray, oh: int, rows: int, geometry: ConvGeometry,
+                out: np.ndarray) -> np.ndarray:
+    """The row-window convolution's product, out (OH, O, OW*N) with out[i] = W (O, KH*C*KW) @ B_i
+    (``row_windows``), computed ``rows`` (R, ``product_rows``) output rows per product: out[g*R .. g*R+R-1]
+    = W_R @ (the window of span padded rows) (``_banded_weight``, ``_group_windows``)."""
+    o, c, kh, kw = w.shape
+    w_rows = w.transpose(0, 2, 1, 3).reshape(o, kh, c * kw)  # W[o, p, (c, q)]
+    for first, r, count in _row_groups(oh, rows):
+        np.matmul(_banded_weight(w_rows, r, geometry.stride[0]), _group_windows(colsr, first, r, count, kh, geometry),
+                  out=out[first:first + r * count].reshape(count, r * o, -1))
+    return out
 
 
 def input_grad_on_rows(geometry: ConvGeometry) -> bool:
@@ -291,11 +358,24 @@ def weight_grad_from_rows(colsr: np.ndarray, dy: np.ndarray, weight_shape: tuple
 
         dW[o, c, p, q] = sum_i (B_i @ dY_i^T)[(p, c, q), o]      B_i (KH*C*KW, OW*N), dY_i (O, OW*N)
 
-    (``row_windows``), as one batched ``matmul`` and a sum over i."""
+    (``row_windows``), R output rows per product as in ``row_product``: the window of span padded rows
+    times dY of those R rows, (span*C*KW, R*O), summed over the products; block (s_h*r + p, r) of it
+    is row r's share of dW[:, :, p] (the other blocks pair rows with taps that don't meet: unused)."""
     o, c, kh, kw = weight_shape
-    oh = dy.shape[0]
-    product = np.matmul(row_windows(colsr, kh, oh, geometry), dy.reshape(oh, o, -1).transpose(0, 2, 1))
-    return np.ascontiguousarray(product.sum(0).reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
+    oh, sh = dy.shape[0], geometry.stride[0]
+    dy = dy.reshape(oh, o, -1)
+    grad = None  # dW[p, (c, q), o]
+    for first, r, count in _row_groups(oh, rows_per_product(o, kh, sh, oh)):
+        windows = _group_windows(colsr, first, r, count, kh, geometry)
+        products = np.matmul(windows, dy[first:first + r * count].reshape(count, r * o, -1).transpose(0, 2, 1))
+        summed = np.add.reduce(products, axis=0).reshape(-1, c * kw, r, o)  # (span, C*KW, R, O)
+        if r > 1:  # the blocks [s_h*r + p, :, r, :] as (R, KH, C*KW, O), summed over r
+            s_p, s_c, s_r, s_o = summed.strides
+            summed = np.ndarray((r, kh, c * kw, o), summed.dtype, summed, 0, (sh * s_p + s_r, s_p, s_c, s_o)).sum(0)
+        grad = summed.reshape(kh, c * kw, o) if grad is None else np.add(grad, summed.reshape(grad.shape), out=grad)
+    if grad is None:  # no output rows
+        grad = np.zeros((kh, c * kw, o), colsr.dtype)
+    return np.ascontiguousarray(grad.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
 
 
 def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], geometry: ConvGeometry,
@@ -408,14 +488,14 @@ class Conv2d(Op):
 
     def _forward_row_windows(self, x, w, b, y):
         """y[:, i] = W (O, KH*C*KW) @ B_i (KH*C*KW, OW*N) for each output row i, where B_i is a window
-        of the row patches (``row_patches``, ``row_windows``): one batched product, no im2col copy.
-        The product is laid out (OH, O, OW*N) and written to y by ``_batch_first``. colsR is kept for
-        the weight gradient (``weight_grad_from_rows``)."""
+        of the row patches (``row_patches``, ``row_windows``): batched products, R rows at a time
+        (``row_product``), no im2col copy. The product is laid out (OH, O, OW*N) and written to y by
+        ``_batch_first``. colsR is kept for the weight gradient (``weight_grad_from_rows``)."""
         o, c, kh, kw = w.shape
+        oh = y.shape[2]
         colsr = row_patches(x, (kh, kw), self.geometry)
-        windows = row_windows(colsr, kh, y.shape[2], self.geometry)
-        w_rows = w.transpose(0, 2, 1, 3).reshape(o, kh * c * kw)  # W[o, (p, c, q)]
-        product = np.matmul(w_rows, windows, out=take("conv.product", (y.shape[2], o, windows.shape[2]), x.dtype))
+        product = take("conv.product", (oh, o, y.shape[3] * x.shape[0]), x.dtype)
+        row_product(w, colsr, oh, product_rows(x, w.shape, oh, self.geometry), self.geometry, product)
         self.slices = [slice(0, x.shape[0])]
         self.save_for_backward(x, w, [colsr])  # (in a list: saved as it is, not as a tensor)
         return _batch_first(product.reshape(product.shape[:2] + (y.shape[3], x.shape[0])).transpose(1, 0, 2, 3), y, b)

@@ -38,8 +38,8 @@ import numpy as np
 
 from shenjing._ops.conv import (
     Conv2d, ConvBiasGrad, ConvGeometry, ConvInputGrad, ConvWeightGrad, _batch_first, _batch_last_copy,
-    _sample_bytes, batch_slices, cols_shape, im2col, input_grad_on_rows, output_size, row_patches,
-    row_windows, use_row_windows)
+    _sample_bytes, batch_slices, cols_shape, im2col, input_grad_on_rows, output_size, product_rows,
+    row_patches, row_product, use_row_windows)
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._workspace import take
 from shenjing.autograd.grad_mode import _GradState
@@ -89,9 +89,8 @@ class ConvMaxPool2d(Op):
                 raise RuntimeError("ConvMaxPool2d: training needs the weight's gradient, one group and row "
                                    "dilation 1 (run conv2d and max_pool2d instead)")
             colsr = row_patches(x, (kh, kw), self.geometry)
-            windows = row_windows(colsr, kh, oh, self.geometry)
-            w_rows = w.transpose(0, 2, 1, 3).reshape(o, kh * c * kw)
-            product = np.matmul(w_rows, windows, out=take("conv.product", (oh, o, windows.shape[2]), x.dtype))
+            product = take("conv.product", (oh, o, ow * n), x.dtype)
+            row_product(w, colsr, oh, product_rows(x, w.shape, oh, self.geometry), self.geometry, product)
             if b is not None:
                 product += b[:, None]
             product = product.reshape(oh, o, ow, n)
