@@ -483,10 +483,15 @@ def test_row_windows_and_their_gradients_match_the_references(data):
     if conv.input_grad_on_rows(geometry):
         padded_rows = conv.row_outputs(gy, kh - 1)
         assert not padded_rows[:kh - 1].any() and not padded_rows[kh - 1 + oh:].any()
-        dx = conv.input_grad_from_rows(padded_rows, weight, x.shape, geometry, np.empty(x.shape, dtype))
         dcols = (weight.reshape(o, -1).T @ dy).reshape(cols.shape)
-        assert dx.dtype == dtype
-        np.testing.assert_allclose(dx, conv.col2im_reference(dcols, x.shape, geometry), **tol)
+        for border_min_width in (0, 10 ** 9):  # the border windows' products apart, or all in one
+            saved, conv.BORDER_MIN_WIDTH = conv.BORDER_MIN_WIDTH, border_min_width
+            try:
+                dx = conv.input_grad_from_rows(padded_rows, weight, x.shape, geometry, np.empty(x.shape, dtype))
+            finally:
+                conv.BORDER_MIN_WIDTH = saved
+            assert dx.dtype == dtype
+            np.testing.assert_allclose(dx, conv.col2im_reference(dcols, x.shape, geometry), **tol)
 
 
 def test_rows_per_product_fills_about_24_product_rows_within_the_band_limit():
