@@ -176,12 +176,18 @@ def _class_targets(name: str, input: Tensor, target: Tensor) -> None:
 
 def _checked_indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Safe class indices (ignored ones replaced by 0) and the 'kept' mask; out-of-range targets raise."""
+    indices, kept = _indices(input, target, ignore_index)
+    return indices, np.ones(indices.shape, dtype=bool) if kept is None else kept
+
+
+def _indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``_checked_indices``, with None for the mask when every target is kept (the usual case)."""
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    indices = target._data.astype(np.int64)
+    indices = np.asarray(target._data, dtype=np.int64)
     if indices.size and (ignore_index is None or ignore_index < 0 or ignore_index >= classes):
         # the usual case first: every index in range (then none equals an out-of-range ignore_index)
         if 0 <= np.minimum.reduce(indices, axis=None) and np.maximum.reduce(indices, axis=None) < classes:
-            return indices, np.ones(indices.shape, dtype=bool)
+            return indices, None
     kept = indices != ignore_index if ignore_index is not None else np.ones(indices.shape, dtype=bool)
     bad = indices[kept & ((indices < 0) | (indices >= classes))]
     if bad.size:
@@ -286,7 +292,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     input = float_input(input)
     if input.ndim == 2 and weight is None and label_smoothing == 0.0 and not target.is_floating_point():
         _class_targets("cross_entropy", input, target)
-        safe, kept = _checked_indices(input, target, ignore_index)
+        safe, kept = _indices(input, target, ignore_index)
         return SoftmaxCrossEntropy(safe, kept, reduction)(input)
     class_dim = 0 if input.ndim == 1 else 1
     classes = input.shape[class_dim]
@@ -313,10 +319,12 @@ class SoftmaxCrossEntropy(Op):
 
     The gradient is (softmax(x) - onehot(y)) * c, with c_n = gy (gy_n for 'none'), times 0 where the
     target is ignored, divided by the number of kept targets for 'mean'. Under ``create_graph`` the
-    same formula is built from differentiable ops, so higher derivatives exist.
+    same formula is built from differentiable ops, so higher derivatives exist. ``kept`` is None when
+    every target counts (then the per-sample weights are one number); x[n, y_n] is read through flat
+    indices n*C + y_n.
     """
 
-    def __init__(self, safe: np.ndarray, kept: np.ndarray, reduction: str) -> None:
+    def __init__(self, safe: np.ndarray, kept: np.ndarray | None, reduction: str) -> None:
         self.safe, self.kept, self.reduction = safe, kept, reduction
 
     def name(self) -> str:
@@ -324,15 +332,22 @@ class SoftmaxCrossEntropy(Op):
 
     def forward(self, x):
         # ufunc.reduce: the same sums as x.max() / x.sum(), without NumPy's Python-level wrappers
-        rows = np.arange(x.shape[0])
+        n, classes = x.shape
         shifted = x - np.maximum.reduce(x, axis=1, keepdims=True)
         exps = np.exp(shifted)
         totals = np.add.reduce(exps, axis=1)
         exps /= totals[:, None]
         self.probs = exps  # softmax, for the gradient
-        kept = self.kept.astype(x.dtype)
-        losses = (np.log(totals) - shifted[rows, self.safe]) * kept
+        self.picked = np.arange(0, n * classes, classes) + self.safe  # flat indices of x[n, y_n]
+        losses = np.log(totals) - shifted.reshape(-1)[self.picked]
         self.save_for_backward(x)
+        one = x.dtype.type(1)
+        if self.kept is None:  # every target counts: weight 1 (1/N for 'mean') for each
+            kept, count = one, x.dtype.type(n)
+        else:
+            kept = self.kept.astype(x.dtype)
+            losses *= kept
+            count = np.add.reduce(kept, axis=None)
         if self.reduction == "none":
             self.weights = kept
             return losses
@@ -340,7 +355,6 @@ class SoftmaxCrossEntropy(Op):
         if self.reduction == "sum":
             self.weights = kept
             return total
-        count = np.add.reduce(kept, axis=None)
         if count == 0:
             with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan, as in PyTorch
                 self.weights = kept / count
@@ -349,19 +363,20 @@ class SoftmaxCrossEntropy(Op):
         return total / count
 
     def backward(self, gy):
-        (x,) = self.saved_tensors
-        rows = np.arange(x.shape[0])
         if _GradState.enabled:  # create_graph: the composed, differentiable form
             from shenjing._ops.activation import softmax
 
+            (x,) = self.saved_tensors
             onehot = np.zeros(x.shape, dtype=x._data.dtype)
-            onehot[rows, self.safe] = 1
-            coefficient = gy * Tensor._make(self.weights)
+            onehot.reshape(-1)[self.picked] = 1
+            weights = np.broadcast_to(self.weights, x.shape[:1])  # (one number when every target counts)
+            coefficient = gy * Tensor._make(np.ascontiguousarray(weights))
             return (softmax(x, 1) - Tensor._make(onehot)) * coefficient.reshape(-1, 1)
         grad = self.probs
         self.probs = None
-        grad[rows, self.safe] -= 1
-        grad *= (gy._data * self.weights)[:, None]
+        grad.reshape(-1)[self.picked] -= 1
+        coefficient = gy._data * self.weights
+        grad *= coefficient[:, None] if coefficient.ndim else coefficient
         return Tensor._make(grad)
 
 
