@@ -35,6 +35,28 @@ def test_small_arrays_are_not_cached():
     assert not _workspace.holds(a)
 
 
+def test_zeros_are_read_only_views_of_one_growing_buffer_per_dtype():
+    small = _workspace.zeros((3, 4), np.float32)
+    large = _workspace.zeros((512, 700), np.float32)  # grows the float32 buffer
+    again = _workspace.zeros((2, 5, 7), np.float32)
+    for z, shape in ((small, (3, 4)), (large, (512, 700)), (again, (2, 5, 7))):
+        assert z.shape == shape and z.dtype == np.float32 and z.flags.c_contiguous and not z.flags.writeable
+        assert not z.any()
+    assert np.shares_memory(again, large)  # a view of the grown buffer
+    assert _workspace.zeros((4,), np.float64).dtype == np.float64
+    too_large = _workspace.ZEROS_MAX_BYTES // 4 + 1
+    assert _workspace.zeros((too_large,), np.float32) is None
+
+
+def test_relu_output_never_aliases_the_shared_zeros():
+    # relu computes max(x, zeros) with zeros from the shared buffer: its output is its own array
+    x = sj.randn(64, 6, 14, 14)
+    y = F.relu(x)
+    zero = _workspace.zeros(tuple(x.shape), np.float32)
+    assert not np.shares_memory(y.numpy(), zero) and not zero.any()
+    np.testing.assert_array_equal(y.numpy(), np.maximum(x.numpy(), 0))
+
+
 def test_reused_activations_do_not_change_tensors_the_user_kept():
     # two forward passes of the same shape: the first output, still held, keeps its values
     w = sj.randn(8, 4, 5, 5)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["take", "holds", "clear"]
+__all__ = ["take", "holds", "clear", "zeros"]
 
 MIN_BYTES = 128 << 10
 MAX_BYTES = 32 << 20  # larger arrays cost far more to fill than to fault in: not worth keeping
@@ -92,3 +92,26 @@ def clear() -> None:
     with _lock:
         _cache.clear()
         _cached_bytes = 0
+
+
+# NumPy's SIMD loops for binary ufuncs such as ``np.maximum`` take two contiguous arrays; with a scalar
+# operand this build runs a slower loop (float32 relu on 75k values: np.maximum(x, 0) 38 us,
+# np.maximum(x, zeros) 12 us). ``zeros`` hands out such an operand without allocating: a read-only view
+# of one zero-filled buffer per dtype, grown to the largest size asked for (up to ZEROS_MAX_BYTES).
+ZEROS_MAX_BYTES = 16 << 20
+_zeros: dict = {}
+
+
+def zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
+    """A read-only C-contiguous array of zeros of ``shape`` and ``dtype`` (a view of a shared buffer),
+    or None above ``ZEROS_MAX_BYTES``."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape)
+    if size * dtype.itemsize > ZEROS_MAX_BYTES:
+        return None
+    buffer = _zeros.get(dtype)
+    if buffer is None or buffer.size < size:
+        buffer = np.zeros(max(size, 1024), dtype)
+        buffer.flags.writeable = False
+        _zeros[dtype] = buffer
+    return buffer[:size].reshape(shape)

@@ -14,7 +14,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
-from shenjing._workspace import take
+from shenjing._workspace import take, zeros
 from shenjing.autograd.node import Op, backward_op
 
 
@@ -385,7 +385,11 @@ class Sigmoid(Op):
 
 class Relu(Op):
     def forward(self, x):
-        out = np.maximum(x, 0, out=take("relu", x.shape, x.dtype) if x.dtype.kind == "f" else None)
+        if x.dtype.kind == "f":  # max(x, 0) against an array of zeros: NumPy's fast loop (``_workspace.zeros``)
+            zero = zeros(x.shape, x.dtype)
+            out = np.maximum(x, 0 if zero is None else zero, out=take("relu", x.shape, x.dtype))
+        else:
+            out = np.maximum(x, 0)
         self.save_for_backward(out)
         return out
 
