@@ -34,7 +34,10 @@ A training step (patches kept for the weight gradient; one group, dilation 1 alo
 copy the full patch matrix: it keeps only the patches of the kernel's columns over every padded row,
 row first (``row_patches``, KH/s_h times smaller), in which im2col's patch matrix of one output row is
 a contiguous block (``row_windows``); the convolution and both gradients are then one batched product
-over those overlapping blocks each (``use_row_windows`` gives the formulas and measurements).
+over those overlapping blocks each (``use_row_windows`` gives the formulas and measurements). Where the
+layer has few output channels, the forward product and the weight gradient take R output rows per
+product with a banded weight (``rows_per_product``, ``row_product``), and the input gradient leaves
+out the zero rows of dY that its border windows reach into (``BORDER_MIN_WIDTH``).
 ``col2im`` adds the kernel's columns and then its rows (KW + KH slice additions, fewer calls at small
 batches). Copies between the (N, ...) and (..., N) layouts go in blocks of samples where a sample is a
 multiple of 2 KiB long (cache-set aliasing, see ``ALIASING_STRIDE``).
