@@ -10,6 +10,7 @@ import torch.nn.functional as TF
 
 import shenjing as sj
 import shenjing.nn.functional as F
+from shenjing._ops import conv_pool
 from shenjing._ops.conv import ConvGeometry
 from shenjing._ops.conv_pool import ConvMaxPool2d, fused_applies
 from shenjing.models import CourseCNN, LeNet5
@@ -136,11 +137,22 @@ def test_no_grad_inference(case, dtype):
     assert_close(y.numpy(), want, dtype, "y without bias")
 
 
-def test_large_batch_inference_runs_in_slices():
+@pytest.mark.parametrize("row_windows", [True, False])
+def test_large_batch_inference_runs_in_slices(monkeypatch, row_windows):
+    # inference on row patches (in slices of ROW_CHUNK_BYTES) or, where those don't apply, on im2col's
+    # patches (slices of CHUNK_BYTES): 300 samples in several slices either way
+    from shenjing._ops import conv
+
     rng = np.random.default_rng(5)
     x, w, b = rng.standard_normal((300, 3, 32, 32)), rng.standard_normal((6, 3, 5, 5)), rng.standard_normal(6)
+    monkeypatch.setattr(conv, "ROW_CHUNK_BYTES", 1 << 20)
+    if not row_windows:
+        monkeypatch.setattr(conv_pool, "use_row_windows", lambda *args: False)
+    geometry = _geometry(1, 0)
+    assert len(conv.row_slices(x.shape, (5, 5), geometry, x.dtype)) > 1
+    assert len(conv.batch_slices(300, conv._sample_bytes(x.shape, (5, 5), geometry, x.dtype))) > 1
     with sj.no_grad():
-        y = ConvMaxPool2d(_geometry(1, 0))(sj.tensor(x), sj.tensor(w), sj.tensor(b))
+        y = ConvMaxPool2d(geometry)(sj.tensor(x), sj.tensor(w), sj.tensor(b))
     want = TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b)), 2).numpy()
     assert_close(y.numpy(), want, np.float64, "y")
 

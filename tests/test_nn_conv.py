@@ -369,8 +369,11 @@ def test_conv2d_in_slices_of_the_batch_equals_one_product(monkeypatch, frozen_we
         return [y.detach().numpy().copy(), inference.numpy().copy()] + [g.numpy() for g in grads]
 
     whole = run()
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)  # one sample per slice
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)  # one sample per slice, on im2col's patches or on row patches
+    monkeypatch.setattr(conv, "ROW_CHUNK_BYTES", 1)
     assert len(conv.batch_slices(5, 100)) == 5
+    assert len(conv.row_slices((5, 3, 8, 8), (3, 3), conv.ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1)),
+                               np.float32)) == 5
     for sliced, expected in zip(run(), whole):
         np.testing.assert_allclose(sliced, expected, rtol=1e-5, atol=1e-4)
 

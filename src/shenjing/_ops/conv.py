@@ -459,11 +459,17 @@ def _batch_first(y: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None)
 # 10.3 ms a batch in one piece, 8.1 ms in slices of 2 MiB (1 MiB: 8.4, 4 MiB: 9.2). Training keeps
 # the patches of the whole batch in one piece: slices measured 5-10% slower there (smaller products).
 CHUNK_BYTES = 2 << 20
+# The same for the row patches (KH/s_h times smaller than im2col's), whose products gain from wider
+# slices: LeNet-5 inference at batch 256 (two threads, us a batch) with slices of 0.5 MiB 6237, 1 MiB
+# 5489, 2 MiB 5322, 4 MiB 5238, the whole batch (4.6 MiB) 4934.
+ROW_CHUNK_BYTES = 16 << 20
 
 
-def batch_slices(n: int, sample_bytes: int) -> list[slice]:
-    """The batch 0..n in nearly equal slices whose patches take at most about ``CHUNK_BYTES``."""
-    count = min(n, max(1, -(-n * sample_bytes // CHUNK_BYTES)))
+def batch_slices(n: int, sample_bytes: int, chunk_bytes: int | None = None) -> list[slice]:
+    """The batch 0..n in nearly equal slices whose patches take at most about ``chunk_bytes``
+    (``CHUNK_BYTES`` by default)."""
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    count = min(n, max(1, -(-n * sample_bytes // chunk_bytes)))
     if count == 0:  # an empty batch
         return []
     bounds = [n * k // count for k in range(count + 1)]
@@ -474,6 +480,15 @@ def _sample_bytes(input_shape: tuple[int, ...], kernel: tuple[int, ...], geometr
                   dtype: np.dtype) -> int:
     """Bytes of one sample's patches."""
     return math.prod(cols_shape((1,) + tuple(input_shape[1:]), kernel, geometry)) * np.dtype(dtype).itemsize
+
+
+def row_slices(input_shape: tuple[int, ...], kernel: tuple[int, ...], geometry: ConvGeometry,
+               dtype: np.dtype) -> list[slice]:
+    """The batch in slices whose row patches (``row_patches``) take at most about ``ROW_CHUNK_BYTES``."""
+    (pt, pb), _ = geometry.padding
+    ow = output_size(input_shape[2:], kernel, geometry)[1]
+    sample_bytes = (input_shape[2] + pt + pb) * input_shape[1] * kernel[1] * ow * np.dtype(dtype).itemsize
+    return batch_slices(input_shape[0], sample_bytes, ROW_CHUNK_BYTES)
 
 
 class Conv2d(Op):
@@ -490,9 +505,20 @@ class Conv2d(Op):
         kernel, n = w.shape[2:], x.shape[0]
         shape = cols_shape(x.shape, kernel, self.geometry)
         y = take("conv.out", (n, w.shape[0]) + shape[3:5], x.dtype)
-        self.on_rows = keep_cols and use_row_windows(x.shape, w.shape, self.geometry)
+        rows_apply = use_row_windows(x.shape, w.shape, self.geometry)
+        self.on_rows = keep_cols and rows_apply
         if self.on_rows:
             return self._forward_row_windows(x, w, b, y)
+        if rows_apply:  # no patches kept (no_grad, or a frozen weight): row windows, a slice of the batch at a time
+            self.slices = row_slices(x.shape, kernel, self.geometry, x.dtype)
+            for part in self.slices:
+                xs = x[part]
+                product = self._row_product(xs, w)
+                _batch_first(product.reshape(product.shape[:2] + (y.shape[3], xs.shape[0])).transpose(1, 0, 2, 3),
+                             y[part], b)
+                del product
+            self.save_for_backward(x, w, None)
+            return y
         self.slices = [slice(0, n)] if keep_cols else batch_slices(n, _sample_bytes(x.shape, kernel, self.geometry,
                                                                                    x.dtype))
         kept = []
@@ -512,14 +538,20 @@ class Conv2d(Op):
         of the row patches (``row_patches``, ``row_windows``): batched products, R rows at a time
         (``row_product``), no im2col copy. The product is laid out (OH, O, OW*N) and written to y by
         ``_batch_first``. colsR is kept for the weight gradient (``weight_grad_from_rows``)."""
-        o, c, kh, kw = w.shape
-        oh = y.shape[2]
-        colsr = row_patches(x, (kh, kw), self.geometry)
-        product = take("conv.product", (oh, o, y.shape[3] * x.shape[0]), x.dtype)
-        row_product(w, colsr, oh, product_rows(x, w.shape, oh, self.geometry), self.geometry, product)
+        product, colsr = self._row_product(x, w, keep=True)
         self.slices = [slice(0, x.shape[0])]
         self.save_for_backward(x, w, [colsr])  # (in a list: saved as it is, not as a tensor)
         return _batch_first(product.reshape(product.shape[:2] + (y.shape[3], x.shape[0])).transpose(1, 0, 2, 3), y, b)
+
+    def _row_product(self, x: np.ndarray, w: np.ndarray, keep: bool = False):
+        """The product (OH, O, OW*N) of x's row patches (``row_patches``, ``row_product``), and with
+        ``keep`` the patches too."""
+        o, c, kh, kw = w.shape
+        oh, ow = output_size(x.shape[2:], (kh, kw), self.geometry)
+        colsr = row_patches(x, (kh, kw), self.geometry)
+        product = take("conv.product", (oh, o, ow * x.shape[0]), x.dtype)
+        row_product(w, colsr, oh, product_rows(x, w.shape, oh, self.geometry), self.geometry, product)
+        return (product, colsr) if keep else product
 
     def _product(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """W (O, C/g*KH*KW) @ cols (C*KH*KW, OH*OW*N), a batch of g products: (O, OH*OW*N)."""

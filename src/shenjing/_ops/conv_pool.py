@@ -38,8 +38,8 @@ import numpy as np
 
 from shenjing._ops.conv import (
     Conv2d, ConvBiasGrad, ConvGeometry, ConvInputGrad, ConvWeightGrad, _batch_first, _batch_last_copy,
-    _sample_bytes, batch_slices, cols_shape, im2col, input_grad_on_rows, output_size, product_rows,
-    row_patches, row_product, use_row_windows)
+    _sample_bytes, batch_slices, cols_shape, im2col, input_grad_on_rows, output_size, row_slices,
+    use_row_windows)
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._workspace import take
 from shenjing.autograd.grad_mode import _GradState
@@ -88,9 +88,7 @@ class ConvMaxPool2d(Op):
             if not (self.needs_input_grad[1] and use_row_windows(x.shape, w.shape, self.geometry)):
                 raise RuntimeError("ConvMaxPool2d: training needs the weight's gradient, one group and row "
                                    "dilation 1 (run conv2d and max_pool2d instead)")
-            colsr = row_patches(x, (kh, kw), self.geometry)
-            product = take("conv.product", (oh, o, ow * n), x.dtype)
-            row_product(w, colsr, oh, product_rows(x, w.shape, oh, self.geometry), self.geometry, product)
+            product, colsr = Conv2d(self.geometry)._row_product(x, w, keep=True)
             if b is not None:
                 product += b[:, None]
             product = product.reshape(oh, o, ow, n)
@@ -99,16 +97,25 @@ class ConvMaxPool2d(Op):
             self.save_for_backward(x, w, [colsr])
             return _batch_first(best.transpose(1, 0, 2, 3), y)
         conv = Conv2d(self.geometry)
+        on_rows = use_row_windows(x.shape, w.shape, self.geometry)
         shape = cols_shape(x.shape, (kh, kw), self.geometry)
         bias = None if b is None else b[:, None]
-        for part in batch_slices(n, _sample_bytes(x.shape, (kh, kw), self.geometry, x.dtype)):
+        slices = (row_slices(x.shape, (kh, kw), self.geometry, x.dtype) if on_rows
+                  else batch_slices(n, _sample_bytes(x.shape, (kh, kw), self.geometry, x.dtype)))
+        for part in slices:
             xs = x[part]
-            cols = im2col(xs, (kh, kw), self.geometry, out=take("conv.cols", shape[:-1] + xs.shape[:1], x.dtype))
-            product = conv._product(w, cols)  # (O, OH*OW*n)
-            del cols
-            if bias is not None:
-                product += bias
-            product = product.reshape(o, oh, ow, -1).transpose(1, 0, 2, 3)  # (OH, O, OW, n), a view
+            if on_rows:
+                product = conv._row_product(xs, w)  # (OH, O, OW*n)
+                if bias is not None:
+                    product += bias
+                product = product.reshape(oh, o, ow, -1)
+            else:
+                cols = im2col(xs, (kh, kw), self.geometry, out=take("conv.cols", shape[:-1] + xs.shape[:1], x.dtype))
+                product = conv._product(w, cols)  # (O, OH*OW*n)
+                del cols
+                if bias is not None:
+                    product += bias
+                product = product.reshape(o, oh, ow, -1).transpose(1, 0, 2, 3)  # (OH, O, OW, n), a view
             quarters = _quarters(product, ph, pw)
             best = np.maximum(quarters[0], quarters[1], out=take("convpool.best", quarters[0].shape, x.dtype))
             np.maximum(best, quarters[2], out=best)
