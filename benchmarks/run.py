@@ -6,6 +6,7 @@
     python benchmarks/run.py --peer tinygrad     # tinygrad as a third column (pip install tinygrad;
                                                  # its CPU backend needs clang: apt-get install clang)
     python benchmarks/run.py --threads 1         # PyTorch and NumPy's BLAS on one thread each
+    python benchmarks/run.py --runs              # also every run's samples/s (the spread)
 
 Every measurement is a fresh Python process (``--child LIB WORKLOAD``) that imports only its own
 library, builds the model, warms up, times a fixed number of steps on pre-made batches and prints
@@ -273,6 +274,7 @@ def main() -> None:
     parser.add_argument("--no-shenjing", action="store_true", help="peer table only: skip shenjing")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for PyTorch (default 2) and, if given, for NumPy's BLAS too")
+    parser.add_argument("--runs", action="store_true", help="also print every run's samples/s")
     parser.add_argument("--child", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -289,6 +291,7 @@ def main() -> None:
     header += "".join(f" {lib + ' peak RSS':>18s} |" for lib in libs) + (" target |" if "shenjing" in libs else "")
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    runs_by_lib: list[tuple[str, dict[str, list[float]]]] = []
     for name in args.only or list(WORKLOADS):
         results: dict[str, list[dict[str, float]]] = {lib: [] for lib in libs}
         for r in range(repeat):
@@ -302,8 +305,13 @@ def main() -> None:
         row += "".join(f" {rss[lib]:7.0f} MiB (+{grown[lib]:3.0f}) |" for lib in libs)
         row += f" {WORKLOADS[name][6]:5.1f}x |" if "shenjing" in libs else ""
         print(row, flush=True)
+        runs_by_lib.append((name, {lib: [x["samples_per_s"] for x in runs] for lib, runs in results.items()}))
     print("# peak RSS: the whole process (library included); (+N): MiB it grew while the timed steps ran")
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
+    if args.runs:  # every measurement, in the order taken: how far the runs spread on a shared machine
+        for name, runs in runs_by_lib:
+            for lib, values in runs.items():
+                print(f"# {name} {lib}: " + ", ".join(f"{v:.0f}" for v in values))
 
 
 if __name__ == "__main__":
