@@ -483,9 +483,14 @@ def test_row_windows_and_their_gradients_match_the_references(data):
     expected_gw = (dy @ cols.reshape(c * kh * kw, -1).T).reshape(weight.shape)
     rows = conv.row_outputs(gy, 0)
     np.testing.assert_array_equal(rows, gy.transpose(2, 1, 3, 0))
-    gw = conv.weight_grad_from_rows(colsr, rows, weight.shape, geometry)
-    assert gw.dtype == dtype
-    np.testing.assert_allclose(gw, expected_gw, **tol)
+    for rows_min_width in (0, 10 ** 9):  # R output rows per product (rows_per_product), or one
+        saved, conv.ROWS_MIN_WIDTH = conv.ROWS_MIN_WIDTH, rows_min_width
+        try:
+            gw = conv.weight_grad_from_rows(colsr, rows, weight.shape, geometry)
+        finally:
+            conv.ROWS_MIN_WIDTH = saved
+        assert gw.dtype == dtype
+        np.testing.assert_allclose(gw, expected_gw, **tol)
     if conv.input_grad_on_rows(geometry):
         padded_rows = conv.row_outputs(gy, kh - 1)
         assert not padded_rows[:kh - 1].any() and not padded_rows[kh - 1 + oh:].any()
@@ -503,12 +508,14 @@ def test_row_windows_and_their_gradients_match_the_references(data):
 def test_rows_per_product_fills_about_24_product_rows_within_the_band_limit():
     from shenjing._ops.conv import _row_groups, rows_per_product
 
-    assert rows_per_product(6, 5, 1, 28) == 4  # LeNet-5's and CourseCNN's conv1: span 8 = 1.6 * KH
-    assert rows_per_product(16, 5, 1, 10) == 1  # conv2: 16 rows already
-    assert rows_per_product(8, 3, 1, 30) == 2  # 3 would need span 5 > 1.6 * 3
-    assert rows_per_product(6, 5, 2, 28) == 2  # stride 2: span 2 * (R-1) + 5 <= 8
-    assert rows_per_product(1, 1, 1, 9) == 1  # a 1x1 kernel: any band doubles the work
-    assert rows_per_product(2, 5, 1, 2) == 2  # no more than the output rows
+    wide = 28 * 64  # OW*N columns: batch 64
+    assert rows_per_product(6, 5, 1, 28, wide) == 4  # LeNet-5's and CourseCNN's conv1: span 8 = 1.6 * KH
+    assert rows_per_product(6, 5, 1, 28, 28) == 1  # the same at batch 1: too narrow to gain
+    assert rows_per_product(16, 5, 1, 10, wide) == 1  # conv2: 16 rows already
+    assert rows_per_product(8, 3, 1, 30, wide) == 2  # 3 would need span 5 > 1.6 * 3
+    assert rows_per_product(6, 5, 2, 28, wide) == 2  # stride 2: span 2 * (R-1) + 5 <= 8
+    assert rows_per_product(1, 1, 1, 9, wide) == 1  # a 1x1 kernel: any band doubles the work
+    assert rows_per_product(2, 5, 1, 2, wide) == 2  # no more than the output rows
     assert _row_groups(28, 4) == [(0, 4, 7)] and _row_groups(10, 4) == [(0, 4, 2), (8, 2, 1)]
     assert _row_groups(3, 4) == [(0, 3, 1)]
 
@@ -520,10 +527,11 @@ def test_conv2d_rows_at_once_keeps_an_inf_or_nan_in_the_windows_that_see_it(bad)
     from shenjing._ops import conv
 
     geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
-    x_np = randn(2, 3, 16, 12)
+    x_np = randn(12, 3, 16, 12)  # output 12 x 8: products 8 * 12 = 96 columns wide (ROWS_MIN_WIDTH)
     x_np[1, 2, 13, 4] = bad
-    assert conv.rows_per_product(6, 5, 1, 12) == 4 and conv.product_rows(x_np, (6, 3, 5, 5), 12, geometry) == 1
-    assert conv.product_rows(randn(2, 3, 16, 12), (6, 3, 5, 5), 12, geometry) == 4
+    assert conv.rows_per_product(6, 5, 1, 12, 96) == 4
+    assert conv.product_rows(x_np, (6, 3, 5, 5), (12, 8), geometry) == 1
+    assert conv.product_rows(randn(12, 3, 16, 12), (6, 3, 5, 5), (12, 8), geometry) == 4
     for dtype in (np.float32, np.float64):
         x, w, b = sj.tensor(x_np.astype(dtype)), sj.tensor(randn(6, 3, 5, 5).astype(dtype), requires_grad=True), None
         y = F.conv2d(x, w, b)

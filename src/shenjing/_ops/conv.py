@@ -277,12 +277,19 @@ def row_windows(colsr: np.ndarray, kh: int, oh: int, geometry: ConvGeometry) -> 
 # with R*O <= ROWS_TARGET and span <= SPAN_LIMIT * KH. Measured (batch 64, us, forward + weight
 # gradient, one thread / two threads): CourseCNN's conv1 R=1 2994 / 2589, R=2 1857 / 1502, R=4 1939
 # / 1150; LeNet-5's conv1 1024 / 1035, 712 / 628, 718 / 500; conv2 (O=16) R=1 896 / 536, R=2 932 / 553.
+# Products narrower than ROWS_MIN_WIDTH (OW*N columns) gain nothing (LeNet-5's conv1, forward + weight
+# gradient, one thread, us, R=1 / R=4: batch 1 (width 28) 66 / 69, 2 (56) 86 / 89, 4 (112) 138 / 122,
+# 8 (224) 234 / 190) and keep R = 1.
 ROWS_TARGET = 24
 SPAN_LIMIT = 1.6
+ROWS_MIN_WIDTH = 96
 
 
-def rows_per_product(out_channels: int, kh: int, stride_h: int, oh: int) -> int:
-    """R, the output rows that one product of the row-window convolution computes (see ROWS_TARGET)."""
+def rows_per_product(out_channels: int, kh: int, stride_h: int, oh: int, width: int) -> int:
+    """R, the output rows that one product of the row-window convolution computes (see ROWS_TARGET), for
+    products ``width`` (OW*N) columns wide."""
+    if width < ROWS_MIN_WIDTH:
+        return 1
     rows = max(1, min(oh, ROWS_TARGET // out_channels))
     while rows > 1 and stride_h * (rows - 1) + kh > SPAN_LIMIT * kh:
         rows -= 1
@@ -319,10 +326,10 @@ def _banded_weight(w_rows: np.ndarray, rows: int, stride_h: int) -> np.ndarray:
     return band.reshape(rows * o, -1)
 
 
-def product_rows(x: np.ndarray, w_shape: tuple[int, ...], oh: int, geometry: ConvGeometry) -> int:
+def product_rows(x: np.ndarray, w_shape: tuple[int, ...], out_hw: tuple[int, int], geometry: ConvGeometry) -> int:
     """R for the forward product of ``row_product``: ``rows_per_product``, or 1 where x holds an inf or
     NaN (its sum is not finite), since the band's zeros times inf would make NaN where no window sees it."""
-    rows = rows_per_product(w_shape[0], w_shape[2], geometry.stride[0], oh)
+    rows = rows_per_product(w_shape[0], w_shape[2], geometry.stride[0], out_hw[0], out_hw[1] * x.shape[0])
     return rows if rows == 1 or math.isfinite(np.add.reduce(x, axis=None)) else 1
 
 
@@ -368,7 +375,7 @@ def weight_grad_from_rows(colsr: np.ndarray, dy: np.ndarray, weight_shape: tuple
     oh, sh = dy.shape[0], geometry.stride[0]
     dy = dy.reshape(oh, o, -1)
     grad = None  # dW[p, (c, q), o]
-    for first, r, count in _row_groups(oh, rows_per_product(o, kh, sh, oh)):
+    for first, r, count in _row_groups(oh, rows_per_product(o, kh, sh, oh, dy.shape[2])):
         windows = _group_windows(colsr, first, r, count, kh, geometry)
         products = np.matmul(windows, dy[first:first + r * count].reshape(count, r * o, -1).transpose(0, 2, 1))
         summed = np.add.reduce(products, axis=0).reshape(-1, c * kw, r, o)  # (span, C*KW, R, O)
@@ -550,7 +557,7 @@ class Conv2d(Op):
         oh, ow = output_size(x.shape[2:], (kh, kw), self.geometry)
         colsr = row_patches(x, (kh, kw), self.geometry)
         product = take("conv.product", (oh, o, ow * x.shape[0]), x.dtype)
-        row_product(w, colsr, oh, product_rows(x, w.shape, oh, self.geometry), self.geometry, product)
+        row_product(w, colsr, oh, product_rows(x, w.shape, (oh, ow), self.geometry), self.geometry, product)
         return (product, colsr) if keep else product
 
     def _product(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -385,8 +385,8 @@ class Sigmoid(Op):
 
 class Relu(Op):
     def forward(self, x):
-        if x.dtype.kind == "f":  # max(x, 0) against an array of zeros: NumPy's fast loop (``_workspace.zeros``)
-            zero = zeros(x.shape, x.dtype)
+        if x.dtype.kind == "f":  # max(x, 0) against an array of zeros: NumPy's fast loop (``_workspace.zeros``),
+            zero = zeros(x.shape, x.dtype) if x.size >= 2048 else None  # which gains from ~2k values up
             out = np.maximum(x, 0 if zero is None else zero, out=take("relu", x.shape, x.dtype))
         else:
             out = np.maximum(x, 0)
