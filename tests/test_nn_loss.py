@@ -483,6 +483,20 @@ def test_fused_cross_entropy_matches_log_softmax_plus_nll(target, reduction):
     assert_close(g_fused.numpy(), g_composed.numpy(), np.float32)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_changing_the_target_after_the_loss_leaves_its_gradient_alone(loss):
+    # the losses read int64 class indices without copying them where they can: what they keep for
+    # backward must not be the target's own array (the gradient must belong to the loss computed)
+    x = sj.tensor(X.astype(np.float32), requires_grad=True)
+    target = sj.tensor(np.array([1, 0, 4, 4]))
+    expected = torch.tensor(X.astype(np.float32), requires_grad=True)
+    getattr(TF, loss)(expected, torch.tensor([1, 0, 4, 4])).backward()
+    value = getattr(F, loss)(x, target)
+    target.numpy()[:] = [3, 3, 3, 3]  # in place, after the forward pass
+    value.backward()
+    assert_close(x.grad.numpy(), expected.grad.numpy(), np.float32)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("t", [np.array([1, 0, 4, 4]), np.array([1, -100, 4, 4])], ids=["all kept", "one ignored"])
 def test_fused_cross_entropy_second_derivatives_match_torch(t, reduction):

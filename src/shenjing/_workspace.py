@@ -95,9 +95,10 @@ def clear() -> None:
 
 
 # NumPy's SIMD loops for binary ufuncs such as ``np.maximum`` take two contiguous arrays; with a scalar
-# operand this build runs a slower loop (float32 relu on 75k values: np.maximum(x, 0) 38 us,
-# np.maximum(x, zeros) 12 us; on 16k 16.7 -> 5.5, 4k 5.6 -> 3.6, 1k 3.3 -> 3.6: worth it from ~2k). ``zeros`` hands out such an operand without allocating: a read-only view
-# of one zero-filled buffer per dtype, grown to the largest size asked for (up to ZEROS_MAX_BYTES).
+# operand this build runs a slower loop (float32 relu, us, np.maximum(x, 0) -> np.maximum(x, zeros):
+# 75k values 38 -> 12, 16k 16.7 -> 5.5, 4k 5.6 -> 3.6, 1k 3.3 -> 3.6, so worth it from ~2k values).
+# ``zeros`` hands out such an operand without allocating: a read-only view of one zero-filled buffer
+# per dtype, grown to the largest size asked for (up to ZEROS_MAX_BYTES).
 ZEROS_MAX_BYTES = 16 << 20
 _zeros: dict = {}
 

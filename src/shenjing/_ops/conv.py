@@ -489,6 +489,17 @@ def _sample_bytes(input_shape: tuple[int, ...], kernel: tuple[int, ...], geometr
     return math.prod(cols_shape((1,) + tuple(input_shape[1:]), kernel, geometry)) * np.dtype(dtype).itemsize
 
 
+def row_window_product(x: np.ndarray, w: np.ndarray, geometry: ConvGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """The convolution's product (OH, O, OW*N) on x's row patches (``row_patches``, ``row_product``),
+    and the patches (work arrays)."""
+    o, c, kh, kw = w.shape
+    oh, ow = output_size(x.shape[2:], (kh, kw), geometry)
+    colsr = row_patches(x, (kh, kw), geometry)
+    product = take("conv.product", (oh, o, ow * x.shape[0]), x.dtype)
+    row_product(w, colsr, oh, product_rows(x, w.shape, (oh, ow), geometry), geometry, product)
+    return product, colsr
+
+
 def row_slices(input_shape: tuple[int, ...], kernel: tuple[int, ...], geometry: ConvGeometry,
                dtype: np.dtype) -> list[slice]:
     """The batch in slices whose row patches (``row_patches``) take at most about ``ROW_CHUNK_BYTES``."""
@@ -520,7 +531,7 @@ class Conv2d(Op):
             self.slices = row_slices(x.shape, kernel, self.geometry, x.dtype)
             for part in self.slices:
                 xs = x[part]
-                product = self._row_product(xs, w)
+                product, _ = row_window_product(xs, w, self.geometry)
                 _batch_first(product.reshape(product.shape[:2] + (y.shape[3], xs.shape[0])).transpose(1, 0, 2, 3),
                              y[part], b)
                 del product
@@ -545,20 +556,10 @@ class Conv2d(Op):
         of the row patches (``row_patches``, ``row_windows``): batched products, R rows at a time
         (``row_product``), no im2col copy. The product is laid out (OH, O, OW*N) and written to y by
         ``_batch_first``. colsR is kept for the weight gradient (``weight_grad_from_rows``)."""
-        product, colsr = self._row_product(x, w, keep=True)
+        product, colsr = row_window_product(x, w, self.geometry)
         self.slices = [slice(0, x.shape[0])]
         self.save_for_backward(x, w, [colsr])  # (in a list: saved as it is, not as a tensor)
         return _batch_first(product.reshape(product.shape[:2] + (y.shape[3], x.shape[0])).transpose(1, 0, 2, 3), y, b)
-
-    def _row_product(self, x: np.ndarray, w: np.ndarray, keep: bool = False):
-        """The product (OH, O, OW*N) of x's row patches (``row_patches``, ``row_product``), and with
-        ``keep`` the patches too."""
-        o, c, kh, kw = w.shape
-        oh, ow = output_size(x.shape[2:], (kh, kw), self.geometry)
-        colsr = row_patches(x, (kh, kw), self.geometry)
-        product = take("conv.product", (oh, o, ow * x.shape[0]), x.dtype)
-        row_product(w, colsr, oh, product_rows(x, w.shape, (oh, ow), self.geometry), self.geometry, product)
-        return (product, colsr) if keep else product
 
     def _product(self, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """W (O, C/g*KH*KW) @ cols (C*KH*KW, OH*OW*N), a batch of g products: (O, OH*OW*N)."""

@@ -39,7 +39,7 @@ import numpy as np
 from shenjing._ops.conv import (
     Conv2d, ConvBiasGrad, ConvGeometry, ConvInputGrad, ConvWeightGrad, _batch_first, _batch_last_copy,
     _sample_bytes, batch_slices, cols_shape, im2col, input_grad_on_rows, output_size, row_slices,
-    use_row_windows)
+    row_window_product, use_row_windows)
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._workspace import take
 from shenjing.autograd.grad_mode import _GradState
@@ -88,7 +88,7 @@ class ConvMaxPool2d(Op):
             if not (self.needs_input_grad[1] and use_row_windows(x.shape, w.shape, self.geometry)):
                 raise RuntimeError("ConvMaxPool2d: training needs the weight's gradient, one group and row "
                                    "dilation 1 (run conv2d and max_pool2d instead)")
-            product, colsr = Conv2d(self.geometry)._row_product(x, w, keep=True)
+            product, colsr = row_window_product(x, w, self.geometry)
             if b is not None:
                 product += b[:, None]
             product = product.reshape(oh, o, ow, n)
@@ -105,7 +105,7 @@ class ConvMaxPool2d(Op):
         for part in slices:
             xs = x[part]
             if on_rows:
-                product = conv._row_product(xs, w)  # (OH, O, OW*n)
+                product, _ = row_window_product(xs, w, self.geometry)  # (OH, O, OW*n)
                 if bias is not None:
                     product += bias
                 product = product.reshape(oh, o, ow, -1)

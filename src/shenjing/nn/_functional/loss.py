@@ -177,11 +177,14 @@ def _class_targets(name: str, input: Tensor, target: Tensor) -> None:
 def _checked_indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Safe class indices (ignored ones replaced by 0) and the 'kept' mask; out-of-range targets raise."""
     indices, kept = _indices(input, target, ignore_index)
-    return indices, np.ones(indices.shape, dtype=bool) if kept is None else kept
+    if kept is None:  # (a copy: the indices may be the target's own array, which its owner can change)
+        return np.array(indices), np.ones(indices.shape, dtype=bool)
+    return indices, kept
 
 
 def _indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``_checked_indices``, with None for the mask when every target is kept (the usual case)."""
+    """``_checked_indices``, with None for the mask when every target is kept (the usual case); the
+    indices are then the target's own int64 array, not a copy (read at once, never kept)."""
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     indices = np.asarray(target._data, dtype=np.int64)
     if indices.size and (ignore_index is None or ignore_index < 0 or ignore_index >= classes):
