@@ -528,7 +528,9 @@ class Conv2d(Op):
         if self.on_rows:
             return self._forward_row_windows(x, w, b, y)
         if rows_apply:  # no patches kept (no_grad, or a frozen weight): row windows, a slice of the batch at a time
-            self.slices = row_slices(x.shape, kernel, self.geometry, x.dtype)
+            # (for an input gradient, the slices of its backward: that runs on im2col-sized patches)
+            self.slices = batch_slices(n, _sample_bytes(x.shape, kernel, self.geometry, x.dtype)) \
+                if self.needs_input_grad[0] else row_slices(x.shape, kernel, self.geometry, x.dtype)
             for part in self.slices:
                 xs = x[part]
                 product, _ = row_window_product(xs, w, self.geometry)
