@@ -311,11 +311,18 @@ def test_conv2d_max_pool2d_matches_torch_fused_or_not(case):
             np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("narrow_products", ["as measured", "R rows and border products"])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_conv2d_max_pool2d_central_differences(stride):
+def test_conv2d_max_pool2d_central_differences(monkeypatch, stride, narrow_products):
     # the fused op's gradients against torch and against central differences in float64 (random
-    # values: no ties within a window, so the max is differentiable there)
+    # values: no ties within a window, so the max is differentiable there); with the width limits at 0,
+    # R output rows per product and the input gradient's border products too
+    from shenjing._ops import conv
     from shenjing.nn._functional.conv import conv2d_max_pool2d
+
+    if narrow_products != "as measured":
+        monkeypatch.setattr(conv, "ROWS_MIN_WIDTH", 0)
+        monkeypatch.setattr(conv, "BORDER_MIN_WIDTH", 0)
 
     from helpers import check_op
 

@@ -587,9 +587,18 @@ def test_conv2d_with_samples_a_multiple_of_2k_apart_matches_torch(dtype, n):
     _check_conv_like_torch(randn(n, 4, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, view=every_other_channel, padding=1)
 
 
-def test_conv2d_on_row_windows_central_differences():
+@pytest.mark.parametrize("narrow_products", ["as measured", "R rows and border products"])
+def test_conv2d_on_row_windows_central_differences(monkeypatch, narrow_products):
     # one group, row dilation 1, weight needing its gradient: the training path on row windows
-    # (use_row_windows); float64 gradients of input, weight and bias against central differences
+    # (use_row_windows); float64 gradients of input, weight and bias against central differences.
+    # These products are narrow; with the width limits at 0 they also take R = 2 output rows per product
+    # (rows_per_product) and the input gradient's border products (BORDER_MIN_WIDTH)
+    from shenjing._ops import conv
+
+    if narrow_products != "as measured":
+        monkeypatch.setattr(conv, "ROWS_MIN_WIDTH", 0)
+        monkeypatch.setattr(conv, "BORDER_MIN_WIDTH", 0)
+        assert conv.rows_per_product(2, 3, 1, 5, 1) == 2
     check_op(lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1),
              lambda x, w, b: TF.conv2d(x, w, b, stride=(1, 2), padding=1),
              randn(2, 3, 5, 6), randn(2, 3, 3, 2), randn(2))

@@ -106,16 +106,16 @@ class ConvMaxPool2d(Op):
             xs = x[part]
             if on_rows:
                 product, _ = row_window_product(xs, w, self.geometry)  # (OH, O, OW*n)
-                if bias is not None:
-                    product += bias
-                product = product.reshape(oh, o, ow, -1)
             else:
                 cols = im2col(xs, (kh, kw), self.geometry, out=take("conv.cols", shape[:-1] + xs.shape[:1], x.dtype))
                 product = conv._product(w, cols)  # (O, OH*OW*n)
                 del cols
-                if bias is not None:
-                    product += bias
-                product = product.reshape(o, oh, ow, -1).transpose(1, 0, 2, 3)  # (OH, O, OW, n), a view
+            if bias is not None:  # (O, 1): along the O axis of either layout
+                product += bias
+            if on_rows:  # (OH, O, OW, n), a view either way
+                product = product.reshape(oh, o, ow, -1)
+            else:
+                product = product.reshape(o, oh, ow, -1).transpose(1, 0, 2, 3)
             quarters = _quarters(product, ph, pw)
             best = np.maximum(quarters[0], quarters[1], out=take("convpool.best", quarters[0].shape, x.dtype))
             np.maximum(best, quarters[2], out=best)
