@@ -58,9 +58,10 @@ from shenjing._ops.conv import (
     input_grad_on_rows, output_size,
     row_slices,
     row_window_product, use_row_windows)
+from shenjing._ops.elementwise import RELU_ZEROS_FROM, PositivePart
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._tensor import Tensor
-from shenjing._workspace import take
+from shenjing._workspace import take, zeros
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op, backward_op
 
@@ -135,6 +136,14 @@ def phase_weight_grad(colsp: np.ndarray, dp: np.ndarray, weight_shape: tuple[int
     return np.ascontiguousarray(grad.transpose(3, 1, 0, 2))
 
 
+def _shape_only(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ``shape`` that holds one zero (all strides 0): a stand-in whose shape is read
+    (``np.ndarray`` directly: ``np.broadcast_to`` costs ~4 us a call)."""
+    zero = np.zeros(1, dtype)
+    zero.flags.writeable = False
+    return np.ndarray(shape, dtype, zero, 0, (0,) * len(shape))
+
+
 def _finite_sum(x: np.ndarray) -> bool:
     """Whether x holds no inf or NaN, as its sum (an overflow to inf only takes the other path)."""
     return math.isfinite(np.add.reduce(x, axis=None))
@@ -160,15 +169,26 @@ def _quarters(a: np.ndarray, ph: int, pw: int) -> list[np.ndarray]:
 
 
 class ConvMaxPool2d(Op):
-    """y = max_pool2d(conv2d(x, w, b), 2) on the convolution's batch-last product."""
+    """y = max_pool2d(conv2d(x, w, b), 2) on the convolution's batch-last product; with ``relu``,
+    y = relu(max_pool2d(conv2d(x, w, b), 2)) (which equals max_pool2d(relu(conv2d(x, w, b)), 2)), the
+    rectification in place on the pooled output and the mask gy * (y > 0) first in backward."""
 
-    def __init__(self, geometry: ConvGeometry) -> None:
-        self.geometry = geometry
+    def __init__(self, geometry: ConvGeometry, relu: bool = False) -> None:
+        self.geometry, self.relu = geometry, relu
 
     def name(self) -> str:
-        return "ConvMaxPool2DBackward0"
+        return "ConvMaxPoolRelu2DBackward0" if self.relu else "ConvMaxPool2DBackward0"
 
     def forward(self, x, w, b=None):
+        y = self._pooled_forward(x, w, b)
+        if self.relu:
+            zero = zeros(y.shape, y.dtype) if y.size >= RELU_ZEROS_FROM else None  # (see ``Relu``)
+            np.maximum(y, 0 if zero is None else zero, out=y)
+            if self._saved:
+                self.save_for_backward(*self._saved, y)
+        return y
+
+    def _pooled_forward(self, x, w, b):
         o, c, kh, kw = w.shape
         n = x.shape[0]
         oh, ow = output_size(x.shape[2:], (kh, kw), self.geometry)
@@ -284,7 +304,9 @@ class ConvMaxPool2d(Op):
         return gx, gw, gb
 
     def backward(self, gy):
-        x, w, colsr = self.saved_tensors
+        x, w, colsr, *out = self.saved_tensors
+        if self.relu:
+            gy = backward_op(PositivePart(out[0]._data), gy)
         needs_x, needs_w = self.needs_input_grad[:2]
         needs_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if _GradState.enabled:  # create_graph: differentiable ops all the way
@@ -298,7 +320,7 @@ class ConvMaxPool2d(Op):
             return self._phase_backward(gy._data, x._data, w._data, colsr[0], (needs_x, needs_w, needs_b))
         on_rows = input_grad_on_rows(self.geometry)
         rows = self._rows(gy._data, w.shape[2] - 1 if needs_x and on_rows else 0)
-        dy = np.broadcast_to(np.zeros((), rows.dtype), self.conv_shape)  # only its shape is read
+        dy = _shape_only(self.conv_shape, rows.dtype)  # the gradient ops read only its shape
         gx = gw = gb = None
         if needs_x:
             if on_rows:

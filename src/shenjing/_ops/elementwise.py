@@ -383,10 +383,13 @@ class Sigmoid(Op):
         return gy * out * (1.0 - out)
 
 
+RELU_ZEROS_FROM = 2048  # max(x, 0) against an array of zeros (``_workspace.zeros``) from this size up
+
+
 class Relu(Op):
     def forward(self, x):
         if x.dtype.kind == "f":  # max(x, 0) against an array of zeros: NumPy's fast loop (``_workspace.zeros``),
-            zero = zeros(x.shape, x.dtype) if x.size >= 2048 else None  # which gains from ~2k values up
+            zero = zeros(x.shape, x.dtype) if x.size >= RELU_ZEROS_FROM else None  # which gains from ~2k values up
             out = np.maximum(x, 0 if zero is None else zero, out=take("relu", x.shape, x.dtype))
         else:
             out = np.maximum(x, 0)

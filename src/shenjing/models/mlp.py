@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from shenjing._tensor import Tensor
+from shenjing.models._fused import linear_relu, watched
 from shenjing.nn.modules import activation as activations
 from shenjing.nn.modules.container import Sequential
 from shenjing.nn.modules.flatten import Flatten
@@ -22,7 +23,8 @@ class MLP(Module):
     """``MLP([784, 256, 128, 10])``: Linear(784, 256) -> act -> Linear(256, 128) -> act -> Linear(128, 10).
 
     Inputs with more than two dims are flattened from dim 1 (so images go in directly). The last
-    layer has no activation: it gives logits for CrossEntropyLoss (or values for regression).
+    layer has no activation: it gives logits for CrossEntropyLoss (or values for regression). With
+    ReLU, each Linear layer and its ReLU run as one op where no hook watches them (the same values).
     ``activation``: relu, sigmoid, tanh, leaky_relu, elu, gelu, silu or softplus.
     """
 
@@ -46,4 +48,17 @@ class MLP(Module):
         self.layers = Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+        layers = self.layers
+        if self.activation != "relu" or watched(layers):
+            return layers(x)
+        modules = list(layers)
+        i = 0
+        while i < len(modules):  # each Linear followed by a ReLU as one op where nothing watches them
+            layer = modules[i]
+            if type(layer) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is activations.ReLU:
+                x = linear_relu(layer, modules[i + 1], x)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
+        return x

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from shenjing._ops._util import check_tensor
 from shenjing._ops.conv import Conv2d, ConvGeometry, Fold, Unfold, conv_output_size
 from shenjing._ops.conv_pool import POOL, ConvMaxPool2d, fused_applies
+from shenjing._ops.elementwise import relu as relu_op
 from shenjing._ops.pool import MaxPool2d
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
@@ -182,17 +183,18 @@ def _checked_arguments(name: str, input: Tensor, weight: Tensor, bias: Tensor | 
 
 
 def conv2d_max_pool2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-                      padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
-    """max_pool2d(conv2d(input, weight, bias, ...), 2) for a batched input (N, C, H, W): one op
-    (``shenjing._ops.conv_pool``) where it applies, else the two ops in a row; the same values either
-    way. (Internal: ``shenjing.models`` uses it for LeNet5 and CourseCNN.)"""
+                      padding: Any = 0, dilation: Any = 1, groups: int = 1, relu: bool = False) -> Tensor:
+    """max_pool2d(conv2d(input, weight, bias, ...), 2) for a batched input (N, C, H, W), and its ReLU
+    with ``relu``: one op (``shenjing._ops.conv_pool``) where it applies, else the ops in a row; the same
+    values either way. (Internal: ``shenjing.models`` uses it for LeNet5 and CourseCNN.)"""
     geometry = _conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
     if input._data.ndim != 4:
         raise RuntimeError(f"conv2d_max_pool2d: expected a batched input (N, C, H, W), got {list(input.shape)}")
     training = is_grad_enabled() and any(t is not None and t.requires_grad for t in (input, weight, bias))
     if (weight.requires_grad or not training) and fused_applies(input.shape, weight.shape, geometry, training):
-        return ConvMaxPool2d(geometry)(input, weight, bias)
-    return MaxPool2d(POOL)(Conv2d(geometry)(input, weight, bias))
+        return ConvMaxPool2d(geometry, relu)(input, weight, bias)
+    pooled = MaxPool2d(POOL)(Conv2d(geometry)(input, weight, bias))
+    return relu_op(pooled) if relu else pooled
 
 
 _checked_conv2d = CheckedCalls()
