@@ -30,8 +30,8 @@ stride and dilation 1, one group and 4*O <= PHASE_MAX_ROWS, i.e. the first layer
 channels otherwise starve the products (see ``shenjing._ops.conv.ROWS_TARGET``); and an input whose sum
 is finite (the zeros of W_P times an inf would make NaN where no window sees it). Against R-row products
 (R = 4, span 8) it does 36/25 = 1.44x the multiply-adds instead of 1.6x, copies a patch array 40%
-smaller and pools contiguous blocks. Measured (forward + weight gradient, batch 64, one thread, CPU time,
-us): CourseCNN's conv1 3550 -> 2880, LeNet-5's conv1 1750 -> 1330; batch 1: 275 -> 159.
+smaller and pools contiguous blocks. Measured (the op's forward + weight and bias gradients, batch 64,
+one thread, CPU time, ms): CourseCNN's conv1 3.19 -> 2.74, LeNet-5's conv1 1.64 -> 1.34.
 
 Where it applies: the training step on row windows (a weight that needs its gradient, one group,
 dilation 1 along the rows) and inference (no input needs a gradient); ``fused_applies`` says which.
@@ -55,9 +55,7 @@ import numpy as np
 from shenjing._ops.conv import (
     Conv2d, ConvBiasGrad, ConvGeometry, ConvInputGrad, ConvWeightGrad, _batch_first, _batch_last_copy,
     _padded_batch_last, _sample_bytes, batch_slices, cols_shape, im2col, input_grad_from_rows,
-    input_grad_on_rows, output_size,
-    row_slices,
-    row_window_product, use_row_windows)
+    input_grad_on_rows, output_size, row_slices, row_window_product, use_row_windows)
 from shenjing._ops.elementwise import RELU_ZEROS_FROM, PositivePart
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._tensor import Tensor
