@@ -193,7 +193,8 @@ def test_phases_apply_to_few_channels_and_finite_inputs():
     geometry = _geometry(1, 0)
     assert conv_pool.phases_apply(w.shape, geometry)  # 4 * 6 rows
     assert not conv_pool.phases_apply((16, 6, 5, 5), geometry)  # 64 rows: R-row products do fewer multiply-adds
-    assert not conv_pool.phases_apply(w.shape, _geometry(2, 0)) and not conv_pool.phases_apply(w.shape, _geometry((1, 2), 0))
+    assert not conv_pool.phases_apply(w.shape, _geometry(2, 0))
+    assert not conv_pool.phases_apply(w.shape, _geometry((1, 2), 0))
     op = ConvMaxPool2d(geometry)
     op(sj.tensor(x), sj.tensor(w, requires_grad=True), sj.tensor(b))
     assert op.phases

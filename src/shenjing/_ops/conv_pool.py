@@ -54,12 +54,13 @@ import numpy as np
 
 from shenjing._ops.conv import (
     Conv2d, ConvBiasGrad, ConvGeometry, ConvInputGrad, ConvWeightGrad, _batch_first, _batch_last_copy,
-    _padded_batch_last, _sample_bytes, batch_slices, cols_shape, im2col, input_grad_from_rows,
-    input_grad_on_rows, output_size, row_slices, row_window_product, use_row_windows)
-from shenjing._ops.elementwise import RELU_ZEROS_FROM, PositivePart
+    _group_windows, _sample_bytes, batch_slices, cols_shape, im2col, input_grad_from_rows,
+    input_grad_on_rows, output_size, row_patches, row_slices, row_window_product,
+    use_row_windows)
+from shenjing._ops.elementwise import PositivePart, rectify
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._tensor import Tensor
-from shenjing._workspace import take, zeros
+from shenjing._workspace import take
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op, backward_op
 
@@ -77,23 +78,15 @@ def phases_apply(w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
 
 
 def phase_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
-    """colsP (Hp, C, KW+1, PW, N), colsP[r, c, b, j, n] = xpad[n, c, r, 2j + b] (a work array)."""
-    padded = _padded_batch_last(x, geometry)  # (C, Hp, Wp, N)
-    c, hp, _, n = padded.shape
-    pw = output_size(x.shape[2:], kernel, geometry)[1] // 2
-    s_c, s_h, s_w, s_n = padded.strides
-    view = np.ndarray((hp, c, kernel[1] + 1, pw, n), padded.dtype, padded, 0, (s_h, s_c, s_w, 2 * s_w, s_n))
-    out = take("convpool.colsP", view.shape, x.dtype)
-    np.copyto(out, view)
-    return out
+    """colsP (Hp, C, KW+1, PW, N), colsP[r, c, b, j, n] = xpad[n, c, r, 2j + b] (a work array): the row
+    patches (``row_patches``) of a kernel KW+1 wide at column stride 2."""
+    return row_patches(x, (kernel[0], kernel[1] + 1), geometry._replace(stride=(1, 2)))
 
 
-def _phase_windows(colsp: np.ndarray, ph: int, kh: int) -> np.ndarray:
-    """The read-only view (PH, (KH+1)*C*(KW+1), PW*N) of colsP whose block i holds padded rows 2i .. 2i+KH."""
-    _, c, kw1, pw, n = colsp.shape
-    size = colsp.itemsize
-    row = c * kw1 * pw * n * size
-    return np.ndarray((ph, (kh + 1) * c * kw1, pw * n), colsp.dtype, colsp, 0, (2 * row, pw * n * size, size))
+def _phase_windows(colsp: np.ndarray, ph: int, kh: int, geometry: ConvGeometry) -> np.ndarray:
+    """The read-only view (PH, (KH+1)*C*(KW+1), PW*N) of colsP whose block i holds padded rows 2i .. 2i+KH:
+    two output rows per block (``_group_windows``, stride 1 along the rows)."""
+    return _group_windows(colsp, 0, 2, ph, kh, geometry)
 
 
 def phase_weight(w: np.ndarray) -> np.ndarray:
@@ -113,19 +106,20 @@ def phase_product(x: np.ndarray, w: np.ndarray, geometry: ConvGeometry) -> tuple
     o, _, kh, kw = w.shape
     oh, ow = output_size(x.shape[2:], (kh, kw), geometry)
     colsp = phase_patches(x, (kh, kw), geometry)
-    windows = _phase_windows(colsp, oh // 2, kh)
+    windows = _phase_windows(colsp, oh // 2, kh, geometry)
     product = take("convpool.phases", (oh // 2, 4 * o, windows.shape[2]), x.dtype)
     np.matmul(phase_weight(w), windows, out=product)
     return product.reshape(oh // 2, 4, o, -1), colsp
 
 
-def phase_weight_grad(colsp: np.ndarray, dp: np.ndarray, weight_shape: tuple[int, ...]) -> np.ndarray:
+def phase_weight_grad(colsp: np.ndarray, dp: np.ndarray, weight_shape: tuple[int, ...],
+                      geometry: ConvGeometry) -> np.ndarray:
     """dW from colsP and dP (PH, 4, O, PW*N), the gradient of ``phase_product``'s output: the products
     window_i @ dP_i^T summed over i give dW_P^T ((KH+1)*C*(KW+1), 4O), and dw[o, c, p, q] is the sum over
     the phases (r, f) of its entry ((p + r, c, q + f), (r, f, o))."""
     o, c, kh, kw = weight_shape
     ph = dp.shape[0]
-    windows = _phase_windows(colsp, ph, kh)
+    windows = _phase_windows(colsp, ph, kh, geometry)
     products = np.matmul(windows, dp.reshape(ph, 4 * o, -1).transpose(0, 2, 1))
     g = np.add.reduce(products, axis=0).reshape(kh + 1, c, kw + 1, 2, 2, o)
     grad = g[:kh, :, :kw, 0, 0] + g[:kh, :, 1:, 0, 1]
@@ -180,9 +174,8 @@ class ConvMaxPool2d(Op):
     def forward(self, x, w, b=None):
         y = self._pooled_forward(x, w, b)
         if self.relu:
-            zero = zeros(y.shape, y.dtype) if y.size >= RELU_ZEROS_FROM else None  # (see ``Relu``)
-            np.maximum(y, 0 if zero is None else zero, out=y)
-            if self._saved:
+            rectify(y, out=y)
+            if any(self.needs_input_grad):  # (training: the mask for backward)
                 self.save_for_backward(*self._saved, y)
         return y
 
@@ -292,11 +285,13 @@ class ConvMaxPool2d(Op):
             if ow > 2 * pw:
                 rows[:, :, 2 * pw:] = 0
             s_h, s_o, s_w, s_n = rows.strides  # rows pad + 2i + r, columns 2j + f as (PH, r, f, O, PW, N)
-            windows = np.ndarray((ph, 2, 2, o, pw, n), rows.dtype, rows, pad * s_h, (2 * s_h, s_h, s_w, s_o, 2 * s_w, s_n))
+            windows = np.ndarray((ph, 2, 2, o, pw, n), rows.dtype, rows, pad * s_h,
+                                 (2 * s_h, s_h, s_w, s_o, 2 * s_w, s_n))
             np.copyto(windows, dp.reshape(ph, 2, 2, o, pw, n))
-            gx = Tensor._make(input_grad_from_rows(rows, w, x.shape, self.geometry, take("conv.dx", x.shape, gy.dtype)))
+            dx = take("conv.dx", x.shape, gy.dtype)
+            gx = Tensor._make(input_grad_from_rows(rows, w, x.shape, self.geometry, dx))
         if needs[1]:
-            gw = Tensor._make(phase_weight_grad(colsp, dp, w.shape))
+            gw = Tensor._make(phase_weight_grad(colsp, dp, w.shape, self.geometry))
         if needs[2]:
             gb = Tensor._make(np.add.reduce(pooled, axis=(0, 1, 3)))
         return gx, gw, gb

@@ -386,11 +386,17 @@ class Sigmoid(Op):
 RELU_ZEROS_FROM = 2048  # max(x, 0) against an array of zeros (``_workspace.zeros``) from this size up
 
 
+def rectify(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = max(x, 0) for a float array (``out`` may be x): from RELU_ZEROS_FROM values up against a
+    shared array of zeros, NumPy's fast loop for two arrays (``_workspace.zeros``)."""
+    zero = zeros(x.shape, x.dtype) if x.size >= RELU_ZEROS_FROM else None
+    return np.maximum(x, 0 if zero is None else zero, out=out)
+
+
 class Relu(Op):
     def forward(self, x):
-        if x.dtype.kind == "f":  # max(x, 0) against an array of zeros: NumPy's fast loop (``_workspace.zeros``),
-            zero = zeros(x.shape, x.dtype) if x.size >= RELU_ZEROS_FROM else None  # which gains from ~2k values up
-            out = np.maximum(x, 0 if zero is None else zero, out=take("relu", x.shape, x.dtype))
+        if x.dtype.kind == "f":
+            out = rectify(x, take("relu", x.shape, x.dtype))
         else:
             out = np.maximum(x, 0)
         self.save_for_backward(out)

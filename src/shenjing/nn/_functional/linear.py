@@ -7,8 +7,8 @@ import numpy as np
 
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
-from shenjing._ops.elementwise import RELU_ZEROS_FROM, PositivePart
-from shenjing._workspace import take, zeros
+from shenjing._ops.elementwise import PositivePart, rectify
+from shenjing._workspace import take
 from shenjing.autograd.node import Op, backward_op
 
 __all__ = ["linear", "maxout"]
@@ -49,9 +49,8 @@ class LinearRelu(Linear):
         return "ReluBackward0"
 
     def forward(self, x, weight, bias=None):
-        out = super().forward(x, weight, bias)
-        zero = zeros(out.shape, out.dtype) if out.size >= RELU_ZEROS_FROM else None  # (see ``Relu``)
-        np.maximum(out, 0 if zero is None else zero, out=out)
+        product = super().forward(x, weight, bias)
+        out = rectify(product, out=product)
         self.save_for_backward(x, weight, out)
         return out
 
