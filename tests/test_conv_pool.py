@@ -10,10 +10,11 @@ import torch.nn.functional as TF
 
 import shenjing as sj
 import shenjing.nn.functional as F
-from shenjing._ops import conv_pool
+from shenjing._ops import conv_gather, conv_pool
 from shenjing._ops.conv import ConvGeometry
 from shenjing._ops.conv_pool import ConvMaxPool2d, fused_applies
 from shenjing.models import CourseCNN, LeNet5
+from helpers import FUSED_PRODUCTS, use_fused_product
 from helpers import assert_close as _assert_close
 
 
@@ -85,17 +86,22 @@ def _unfused(x, w, b, stride, padding, upstream):
     return y, sx, sw, sb
 
 
-@pytest.fixture(params=["rows", "phases"])
+@pytest.fixture(params=FUSED_PRODUCTS)
 def product(request, monkeypatch):
-    """Run the fused op's product on row windows (phases off) or by output-column phase wherever the
-    geometry allows it (stride 1, one group: any number of output channels)."""
-    monkeypatch.setattr(conv_pool, "PHASE_MAX_ROWS", 0 if request.param == "rows" else 1 << 30)
+    """Run the fused op's product on row windows, by output-column phase or on a gathered patch matrix
+    wherever the geometry allows it (``helpers.use_fused_product``)."""
+    use_fused_product(monkeypatch, request.param)
     return request.param
+
+
+def _reordered(product, w_shape, geometry):
+    """Whether the fused op's sums run in another order than the two ops' (by phase or gathered)."""
+    return product == "gathered" or (product == "phases" and conv_pool.phases_apply(w_shape, geometry))
 
 
 def _compare_with_two_ops(ours, theirs, exact_values, dtype, names):
     """The fused op against the two ops in a row: on row windows the same arithmetic, bit for bit; by
-    phase the same values up to the summation order, and bit for bit where every sum is exact."""
+    phase or gathered the same values up to the summation order, and bit for bit where every sum is exact."""
     for a, c, what in zip(ours, theirs, names):
         if exact_values:
             np.testing.assert_array_equal(a, c, err_msg=what)
@@ -109,7 +115,7 @@ def _compare_with_two_ops(ours, theirs, exact_values, dtype, names):
 def test_forward_and_gradients_match_pytorch_and_the_two_ops(case, kind, dtype, product):
     x, w, b = _data(case, dtype, kind)
     _, _, stride, padding = CASES[case]
-    phases = conv_pool.phases_apply(w.shape, _geometry(stride, padding))
+    reordered = _reordered(product, w.shape, _geometry(stride, padding))
     ty = TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=stride,
                                  padding=padding), 2)
     upstream = np.random.default_rng(1).standard_normal(ty.shape).astype(dtype)
@@ -121,8 +127,8 @@ def test_forward_and_gradients_match_pytorch_and_the_two_ops(case, kind, dtype, 
     uy, ux, uw, ub = _unfused(x, w, b, stride, padding, upstream)
     ours = [t.detach().numpy() for t in (y, sx.grad, sw.grad, sb.grad)]
     theirs = [t.detach().numpy() for t in (uy, ux.grad, uw.grad, ub.grad)]
-    _compare_with_two_ops(ours[:1], theirs[:1], not phases or kind != "random", dtype, ["y"])
-    _compare_with_two_ops(ours[1:], theirs[1:], not phases, dtype, ["dx", "dw", "db"])
+    _compare_with_two_ops(ours[:1], theirs[:1], not reordered or kind != "random", dtype, ["y"])
+    _compare_with_two_ops(ours[1:], theirs[1:], not reordered, dtype, ["dx", "dw", "db"])
 
 
 @pytest.mark.parametrize("case", ["cnn1", "lenet1", "odd_7x9", "stride2", "padding"])
@@ -144,7 +150,7 @@ def test_partial_gradients(case):
 def test_no_grad_inference(case, dtype, product):
     x, w, b = _data(case, dtype)
     _, _, stride, padding = CASES[case]
-    phases = conv_pool.phases_apply(w.shape, _geometry(stride, padding))
+    reordered = _reordered(product, w.shape, _geometry(stride, padding))
     want = TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=stride,
                                    padding=padding), 2).numpy()
     with sj.no_grad():
@@ -152,7 +158,7 @@ def test_no_grad_inference(case, dtype, product):
         unfused = F.max_pool2d(F.conv2d(sj.tensor(x), sj.tensor(w), sj.tensor(b), stride=stride, padding=padding), 2)
     assert y.dtype == sj.tensor(x).dtype
     assert_close(y.numpy(), want, dtype, "y")
-    _compare_with_two_ops([y.numpy()], [unfused.numpy()], not phases, dtype, ["y"])
+    _compare_with_two_ops([y.numpy()], [unfused.numpy()], not reordered, dtype, ["y"])
     y = ConvMaxPool2d(_geometry(stride, padding))(sj.tensor(x), sj.tensor(w), None)  # no bias, nothing requires grad
     want = TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w), stride=stride, padding=padding), 2).numpy()
     assert_close(y.numpy(), want, dtype, "y without bias")
@@ -178,14 +184,36 @@ def test_large_batch_inference_runs_in_slices(monkeypatch, row_windows):
     assert_close(y.numpy(), want, np.float64, "y")
 
 
-def test_nan_follows_max_pool_rule():
+def test_nan_follows_max_pool_rule(product):
     x, w, b = _data("odd_7x9", np.float64)
     x[1, 0, 4, 4] = np.nan
     upstream = np.ones((3, 4, 3, 4))
     y, sx, sw, sb = _fused(x, w, b, 1, 0, upstream)
     uy, ux, uw, ub = _unfused(x, w, b, 1, 0, upstream)
     for a, c in zip((y, sx.grad, sw.grad, sb.grad), (uy, ux.grad, uw.grad, ub.grad)):
-        np.testing.assert_array_equal(a.detach().numpy(), c.detach().numpy())
+        if product == "gathered":  # (another summation order; NaN where the two ops have NaN)
+            assert_close(a.detach().numpy(), c.detach().numpy(), np.float64, "NaN input")
+        else:  # (an inf or NaN input never runs by phase)
+            np.testing.assert_array_equal(a.detach().numpy(), c.detach().numpy())
+
+
+def test_gathered_nan_goes_to_the_last_nan_of_its_window():
+    # PyTorch's max-pool gives the gradient to the last NaN of a window; np.argmax would pick the first
+    x = np.zeros((1, 1, 2, 2))
+    w = np.ones((1, 1, 1, 1))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan
+    for lib in (sj, torch):
+        xs, ws = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        if lib is sj:
+            y = ConvMaxPool2d(_geometry(1, 0))(xs, ws, None)
+        else:
+            y = TF.max_pool2d(TF.conv2d(xs, ws), 2)
+        y.sum().backward()
+        assert np.isnan(y.detach().numpy()).all()
+        if lib is sj:
+            ours = xs.grad.numpy()
+    np.testing.assert_array_equal(ours, xs.grad.numpy())
+    assert ours[0, 0, 1, 0] == 1 and ours[0, 0, 0, 1] == 0
 
 
 def test_phases_apply_to_few_channels_and_finite_inputs():
@@ -204,10 +232,43 @@ def test_phases_apply_to_few_channels_and_finite_inputs():
     assert not op.phases
 
 
+def test_gathered_applies_to_small_patch_matrices():
+    from shenjing._ops.conv_gather import gather_applies
+
+    lenet1 = _geometry(1, 2)
+    assert gather_applies((1, 1, 28, 28), (6, 1, 5, 5), lenet1)  # 25 x 784 patches
+    assert not gather_applies((4, 1, 28, 28), (6, 1, 5, 5), lenet1)  # 25 x 3136: the row windows are faster
+    assert gather_applies((4, 6, 14, 14), (16, 6, 5, 5), _geometry(1, 0))  # 150 x 400
+    grouped = ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1), 2)
+    assert not gather_applies((1, 4, 10, 10), (4, 2, 3, 3), grouped)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_gathered_with_dilation_and_uneven_padding_matches_pytorch(training):
+    # the gathered patch matrix reads any stride, dilation and padding (training: row dilation 1)
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((2, 3, 11, 12)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    dilation = (1, 2) if training else (2, 2)
+    geometry = ConvGeometry((2, 1), ((1, 1), (2, 2)), dilation, 1)
+    tx, tw, tb = (torch.tensor(a, requires_grad=training) for a in (x, w, b))
+    ty = TF.max_pool2d(TF.conv2d(tx, tw, tb, stride=(2, 1), padding=(1, 2), dilation=dilation), 2)
+    upstream = rng.standard_normal(tuple(ty.shape))
+    sx, sw, sb = (sj.tensor(a, requires_grad=training) for a in (x, w, b))
+    op = ConvMaxPool2d(geometry)
+    y = op(sx, sw, sb)
+    assert op.gathered
+    assert_close(y.detach().numpy(), ty.detach().numpy(), np.float64, "y")
+    if training:
+        ty.backward(torch.tensor(upstream))
+        y.backward(sj.tensor(upstream))
+        for ours, theirs, what in ((sx, tx, "dx"), (sw, tw, "dw"), (sb, tb, "db")):
+            assert_close(ours.grad.numpy(), theirs.grad.numpy(), np.float64, what)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered")  # (NumPy's note on inf * 0 in the weight gradient)
 @pytest.mark.parametrize("where", ["input", "upstream"])
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
-def test_non_finite_values_match_pytorch(where, value):
+def test_non_finite_values_match_pytorch(where, value, product):
     # an inf or NaN input takes the row windows (the phase weight's zeros times inf would be NaN where no
     # window sees it); an inf or NaN pooled gradient reaches only the element that won, as in PyTorch
     x, w, b = _data("odd_7x9", np.float64)
@@ -223,7 +284,7 @@ def test_non_finite_values_match_pytorch(where, value):
 
 
 @pytest.mark.parametrize("case", ["odd_7x9", "stride2", "padding"])
-def test_double_backward_matches_pytorch(case):
+def test_double_backward_matches_pytorch(case, product):
     x, w, b = _data(case, np.float64)
     _, _, stride, padding = CASES[case]
     sx, sw, sb = (sj.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -265,8 +326,11 @@ def _textbook(model, x):
 @pytest.mark.parametrize("make, shape", [(LeNet5, (1, 1, 28, 28)), (LeNet5, (3, 1, 28, 28)),
                                          (lambda: LeNet5(input_size=32), (3, 1, 32, 32)),
                                          (CourseCNN, (1, 3, 32, 32)), (CourseCNN, (3, 3, 32, 32))])
+@pytest.mark.parametrize("gathered", [True, False], ids=["as it runs", "not gathered"])
 @pytest.mark.parametrize("kind", ["random", "zeros"])
-def test_models_equal_the_textbook_order(make, shape, kind):
+def test_models_equal_the_textbook_order(monkeypatch, make, shape, kind, gathered):
+    if not gathered:
+        monkeypatch.setattr(conv_gather, "GATHER_MAX_ELEMENTS", 0)
     sj.manual_seed(4)
     model = make()
     data = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
@@ -280,13 +344,19 @@ def test_models_equal_the_textbook_order(make, shape, kind):
     x.grad = None
     slow = _textbook(model, x)
     slow.square().sum().backward()
-    # conv1 (6 channels) runs by phase: another summation order (exact sums for a zero input)
-    _compare_with_two_ops([fast.detach().numpy()], [slow.detach().numpy()], kind == "zeros", np.float32, ["y"])
-    _compare_with_two_ops(fast_grads, [p.grad.numpy() for p in model.parameters()] + [x.grad.numpy()], False,
-                          np.float32, [name for name, _ in model.named_parameters()] + ["x"])
+    # conv1 (6 channels) runs by phase: another summation order (exact sums for a zero input); conv2 on
+    # a gathered patch matrix (a few samples) too, and its input is then not zero
+    _compare_with_two_ops([fast.detach().numpy()], [slow.detach().numpy()], kind == "zeros" and not gathered,
+                          np.float32, ["y"])
+    names = [name for name, _ in model.named_parameters()] + ["x"]
+    slow_grads = [p.grad.numpy() for p in model.parameters()] + [x.grad.numpy()]
+    if kind == "zeros" and gathered:  # conv2's constant maps tie, and its rounding breaks the ties: the
+        fast_grads, slow_grads, names = fast_grads[4:-1], slow_grads[4:-1], names[4:-1]  # layers after it
+    _compare_with_two_ops(fast_grads, slow_grads, False, np.float32, names)
     with sj.no_grad():  # inference (im2col products: another summation order than training's)
         inferred = model(x).numpy()
-        _compare_with_two_ops([inferred], [_textbook(model, x).numpy()], kind == "zeros", np.float32, ["inferred"])
+        _compare_with_two_ops([inferred], [_textbook(model, x).numpy()], kind == "zeros" and not gathered,
+                              np.float32, ["inferred"])
     np.testing.assert_allclose(inferred, fast.detach().numpy(), rtol=1e-5, atol=1e-6)
     # a frozen network (only the input needs its gradient) runs the two ops in a row
     for p in model.parameters():
@@ -367,19 +437,20 @@ def test_conv2d_max_pool2d_matches_torch_fused_or_not(case):
             np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("narrow_products", ["as measured", "R rows and border products"])
+@pytest.mark.parametrize("products", ["gathered", "phases", "R rows and border products"])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_conv2d_max_pool2d_central_differences(monkeypatch, stride, narrow_products):
+def test_conv2d_max_pool2d_central_differences(monkeypatch, stride, products):
     # the fused op's gradients against torch and against central differences in float64 (random
     # values: no ties within a window, so the max is differentiable there); with the width limits at 0,
     # R output rows per product and the input gradient's border products too
     from shenjing._ops import conv
     from shenjing.nn._functional.conv import conv2d_max_pool2d
 
-    if narrow_products != "as measured":  # (as measured, stride 1 runs by phase: 4*3 rows)
+    narrow = products == "R rows and border products"
+    use_fused_product(monkeypatch, "rows" if narrow else products)
+    if narrow:
         monkeypatch.setattr(conv, "ROWS_MIN_WIDTH", 0)
         monkeypatch.setattr(conv, "BORDER_MIN_WIDTH", 0)
-        monkeypatch.setattr(conv_pool, "PHASE_MAX_ROWS", 0)
 
     from helpers import check_op
 

@@ -10,11 +10,10 @@ import torch.nn.functional as TF
 
 import shenjing as sj
 import shenjing.nn.functional as F
-from shenjing._ops import conv_pool
 from shenjing.models import MLP, CourseCNN, LeNet5
 from shenjing.nn._functional.conv import conv2d_max_pool2d
 from shenjing.nn._functional.linear import linear_relu
-from helpers import check_op
+from helpers import FUSED_PRODUCTS, check_op, use_fused_product
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (7,), (2, 3, 7)], ids=["batch", "one sample", "leading dims"])
@@ -76,10 +75,10 @@ CONV_CASES = {  # x shape, w shape, padding
 }
 
 
-@pytest.mark.parametrize("phases", [False, True], ids=["rows", "phases"])
+@pytest.mark.parametrize("product", FUSED_PRODUCTS)
 @pytest.mark.parametrize("case", list(CONV_CASES))
-def test_conv_max_pool_relu_matches_pytorch_and_central_differences(monkeypatch, case, phases):
-    monkeypatch.setattr(conv_pool, "PHASE_MAX_ROWS", 1 << 30 if phases else 0)
+def test_conv_max_pool_relu_matches_pytorch_and_central_differences(monkeypatch, case, product):
+    use_fused_product(monkeypatch, product)
     x_shape, w_shape, padding = CONV_CASES[case]
     rng = np.random.default_rng(3)
     check_op(lambda x, w, b: conv2d_max_pool2d(x, w, b, padding=padding, relu=True),
@@ -147,8 +146,8 @@ def test_mlp_with_other_activations_or_dropout():
 
 @pytest.mark.parametrize("make, shape", [(LeNet5, (3, 1, 28, 28)), (CourseCNN, (3, 3, 32, 32))])
 def test_cnn_models_equal_the_layers_in_a_row(monkeypatch, make, shape):
-    # phases off: the fused ops then do the layers' arithmetic, bit for bit
-    monkeypatch.setattr(conv_pool, "PHASE_MAX_ROWS", 0)
+    # on row windows the fused ops do the layers' arithmetic, bit for bit
+    use_fused_product(monkeypatch, "rows")
     sj.manual_seed(7)
     model = make()
     x = sj.tensor(np.random.default_rng(7).standard_normal(shape).astype(np.float32))

@@ -215,16 +215,18 @@ def test_training_steps_match_pytorch_with_the_same_weights(make, shape):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("phases", [False, True], ids=["rows", "phases"])
-@pytest.mark.parametrize("make, shape", [(LeNet5, (4, 1, 28, 28)), (CourseCNN, (4, 3, 32, 32))], ids=["lenet5", "cnn"])
-def test_pooling_before_relu_gives_the_textbook_values_and_gradients(monkeypatch, make, shape, phases):
+@pytest.mark.parametrize("product", ["rows", "as it runs"])
+@pytest.mark.parametrize("make, shape", [(LeNet5, (4, 1, 28, 28)), (CourseCNN, (4, 3, 32, 32)),
+                                         (LeNet5, (1, 1, 28, 28))], ids=["lenet5", "cnn", "lenet5-b1"])
+def test_pooling_before_relu_gives_the_textbook_values_and_gradients(monkeypatch, make, shape, product):
     # forward pools first unless a hook watches ReLU or pooling: the values and gradients are the same, bit for
-    # bit when the fused convolution + pool runs on row windows (the two ops' arithmetic); by output-column
-    # phase (conv1's default) its sums run in another order
-    from shenjing._ops import conv_pool
+    # bit when the fused convolution + pool runs on row windows (the two ops' arithmetic); as it runs (by
+    # output-column phase for conv1, on a gathered patch matrix at batch 1) its sums run in another order
+    from helpers import use_fused_product
 
+    phases = product != "rows"
     if not phases:
-        monkeypatch.setattr(conv_pool, "PHASE_MAX_ROWS", 0)
+        use_fused_product(monkeypatch, "rows")
     sj.manual_seed(3)
     model = make()
     x = sj.tensor(np.random.default_rng(3).standard_normal(shape).astype(np.float32))

@@ -57,6 +57,7 @@ from shenjing._ops.conv import (
     _group_windows, _sample_bytes, batch_slices, cols_shape, im2col, input_grad_from_rows,
     input_grad_on_rows, output_size, row_patches, row_slices, row_window_product,
     use_row_windows)
+from shenjing._ops.conv_gather import gather_applies, gathered_grads, gathered_max
 from shenjing._ops.elementwise import PositivePart, rectify
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._tensor import Tensor
@@ -184,12 +185,20 @@ class ConvMaxPool2d(Op):
         n = x.shape[0]
         oh, ow = output_size(x.shape[2:], (kh, kw), self.geometry)
         ph, pw = oh // 2, ow // 2
+        training = any(self.needs_input_grad)
+        if training and not (self.needs_input_grad[1] and use_row_windows(x.shape, w.shape, self.geometry)):
+            raise RuntimeError("ConvMaxPool2d: training needs the weight's gradient, one group and row "
+                               "dilation 1 (run conv2d and max_pool2d instead)")
+        self.gathered = gather_applies(x.shape, w.shape, self.geometry)
+        if self.gathered:  # a few samples: one patch matrix (``shenjing._ops.conv_gather``)
+            best, self.won, cols = gathered_max(x, w, b, self.geometry, training)
+            if training:
+                self.conv_shape = (n, o, oh, ow)
+                self.save_for_backward(x, w, [cols])
+            return np.ascontiguousarray(best.reshape(o, n, ph, pw).transpose(1, 0, 2, 3))
         y = take("convpool.out", (n, o, ph, pw), x.dtype)
         self.phases = phases_apply(w.shape, self.geometry) and _finite_sum(x)
-        if any(self.needs_input_grad):
-            if not (self.needs_input_grad[1] and use_row_windows(x.shape, w.shape, self.geometry)):
-                raise RuntimeError("ConvMaxPool2d: training needs the weight's gradient, one group and row "
-                                   "dilation 1 (run conv2d and max_pool2d instead)")
+        if training:
             if self.phases:
                 product, cols = phase_product(x, w, self.geometry)  # (PH, 4, O, PW*N)
                 if b is not None:
@@ -296,14 +305,34 @@ class ConvMaxPool2d(Op):
             gb = Tensor._make(np.add.reduce(pooled, axis=(0, 1, 3)))
         return gx, gw, gb
 
+    def _gathered_backward(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray, cols: np.ndarray,
+                           out: list, needs: tuple) -> tuple:
+        """The gradients when the forward ran on a gathered patch matrix (``gathered_grads``)."""
+        if self.relu:
+            gy = np.where(out[0]._data > 0, gy, 0)
+        n, o = gy.shape[:2]
+        gy = gy.reshape(n, o, -1).transpose(1, 0, 2).reshape(o, -1)  # (O, M), columns (n, i, j)
+        grads = gathered_grads(gy, self.won, cols, w, x.shape, self.geometry, needs)
+        return tuple(None if g is None else Tensor._make(g) for g in grads)
+
+    def _argmax_nchw(self) -> np.ndarray:
+        """The argmax laid out (N, O, PH, PW), as ``MaxPoolScatter`` reads it."""
+        if self.gathered:  # from the mask (O, 4, M), columns (n, i, j)
+            n, o, oh, ow = self.conv_shape
+            argmax = np.argmax(self.won, axis=1).reshape(o, n, oh // 2, ow // 2)
+            return np.ascontiguousarray(argmax.transpose(1, 0, 2, 3))
+        return np.ascontiguousarray(self.argmax.transpose(3, 1, 0, 2))  # from (PH, O, PW, N)
+
     def backward(self, gy):
         x, w, colsr, *out = self.saved_tensors
-        if self.relu:
-            gy = backward_op(PositivePart(out[0]._data), gy)
         needs_x, needs_w = self.needs_input_grad[:2]
         needs_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        if self.gathered and not _GradState.enabled:
+            return self._gathered_backward(gy._data, x, w._data, colsr[0], out, (needs_x, needs_w, needs_b))
+        if self.relu:
+            gy = backward_op(PositivePart(out[0]._data), gy)
         if _GradState.enabled:  # create_graph: differentiable ops all the way
-            argmax = np.ascontiguousarray(self.argmax.transpose(3, 1, 0, 2))  # (N, O, PH, PW)
+            argmax = self._argmax_nchw()
             dy = MaxPoolScatter(POOL, argmax, self.conv_shape)(gy)
             gx = ConvInputGrad(self.geometry, x.shape)(dy, w) if needs_x else None
             gw = ConvWeightGrad(self.geometry, w.shape)(x, dy) if needs_w else None

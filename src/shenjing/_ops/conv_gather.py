@@ -1,0 +1,124 @@
+"""A convolution + 2x2 max-pool for a few samples, on one gathered patch matrix.
+
+At batch 1 the fused op's arithmetic is small (LeNet-5's conv1: 6 x 25 @ 25 x 784) and its cost is the
+number of NumPy calls: the row-window and phase layouts (``shenjing._ops.conv_pool``) copy patches
+row by row, pool on strided views and fold the weight gradient in several passes, some 20-30 calls
+of a few microseconds each. Here the whole patch matrix is one ``np.take`` with an index array cached
+per shape, laid out so that the pooling is a reduction over one axis:
+
+    cols[(c, a, b), (r, f, n, i, j)] = xpad[n, c, (2i + r) s_h + a d_h, (2j + f) s_w + b d_w]
+
+(K = C*KH*KW rows; the columns are the four elements (r, f) of every pooling window (n, i, j), so the
+convolution's output is P = W (O, K) @ cols, (O, 4, M) with M = N*PH*PW). Then y = max over axis 1 of
+P + b, the argmax (the first maximum in row-major window order, as the two ops) over the same axis,
+and backward is two products and a scatter-add:
+
+    dP = gy at the winning element (zeros elsewhere)   dW = dP @ cols^T   db = sum gy   dX = scatter(W^T dP)
+
+The scatter-add is ``np.bincount`` over the same index (it sums in float64, then rounds once). Taps in
+the zero padding read one extra zero after the input's values (and their gradient is dropped), so no
+padded copy is made. Conv outputs that no pooling window covers (odd sizes, PyTorch's floor mode) are
+never computed: their gradient is zero either way.
+
+Measured at batch 1 (one thread, CPU time, forward + backward of the kernels): LeNet-5's conv1 ~55 +
+~40 us, conv2 ~40 + ~65 us, against ~110 and ~100 us forward alone on row windows; the patch matrix
+grows with the batch and the row windows win from a few samples up (``GATHER_MAX_ELEMENTS``).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from shenjing._ops.conv import ConvGeometry, output_size
+from shenjing._ops.pool import _running_max_reference
+
+__all__: list[str] = []  # internal
+
+GATHER_MAX_ELEMENTS = 1 << 16  # of the patch matrix, K * 4M: beyond ~80,000 the row windows are faster
+
+
+def gather_applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
+    """Whether the fused convolution + pool runs on a gathered patch matrix: one group and a small one."""
+    oh, ow = output_size(x_shape[2:], w_shape[2:], geometry)
+    patch_rows = w_shape[1] * w_shape[2] * w_shape[3]
+    return geometry.groups == 1 and patch_rows * 4 * x_shape[0] * (oh // 2) * (ow // 2) <= GATHER_MAX_ELEMENTS
+
+
+@lru_cache(maxsize=64)
+def gather_index(x_shape: tuple[int, ...], kernel: tuple[int, int], geometry: ConvGeometry) -> tuple[np.ndarray, bool]:
+    """The index (K, 4*M) of ``cols`` into x's values (N*C*H*W of them, C order) followed by a zero
+    (where a tap falls in the padding), read-only; and whether any tap reads that zero."""
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    oh, ow = output_size((h, w), kernel, geometry)
+    (sh, sw), ((top, _), (left, _)), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    channel, a, b, r, f, sample, i, j = np.ix_(*(np.arange(size) for size in (c, kh, kw, 2, 2, n, oh // 2, ow // 2)))
+    rows = (2 * i + r) * sh + a * dh - top
+    columns = (2 * j + f) * sw + b * dw - left
+    inside = (rows >= 0) & (rows < h) & (columns >= 0) & (columns < w)
+    flat = ((sample * c + channel) * h + rows) * w + columns
+    index = np.where(inside, flat, n * c * h * w).astype(np.intp).reshape(c * kh * kw, -1)
+    index.flags.writeable = False  # shared by every call
+    return index, not inside.all()
+
+
+def gathered_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
+    """cols (K, 4*M) (see the module's docstring), a new array."""
+    index, reads_zero = gather_index(x.shape, kernel, geometry)
+    if reads_zero:
+        values = np.empty(x.size + 1, x.dtype)
+        values[-1] = 0
+        np.copyto(values[:-1].reshape(x.shape), x)
+    else:
+        values = x.reshape(-1)
+    return np.take(values, index)
+
+
+def gathered_max(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geometry: ConvGeometry,
+                 training: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """y = max_pool2d(conv2d(x, w, b), 2) as (O, M) (columns (n, i, j)); in training, which of each
+    window's four elements (r, f) won, a mask (O, 4, M) (the first maximum in row-major order; a NaN wins
+    as in PyTorch); and cols.
+
+    The mask is P == y: exactly one element per window where no window ties or holds a NaN (one count
+    tells), else the winners by ``_running_max_reference``'s rule (``np.argmax`` is also 3-4x slower
+    over the middle axis)."""
+    o = w.shape[0]
+    cols = gathered_patches(x, w.shape[2:], geometry)
+    product = np.matmul(w.reshape(o, -1), cols)
+    if b is not None:
+        product += b[:, None]
+    windows = product.reshape(o, 4, -1)
+    best = np.max(windows, axis=1)
+    won = None
+    if training:
+        won = windows == best[:, None]
+        if np.count_nonzero(won) != best.size:
+            best, argmax = _running_max_reference((windows[:, k] for k in range(4)), True)
+            won = argmax[:, None] == _QUARTERS
+    return best, won, cols
+
+
+_QUARTERS = np.arange(4).reshape(4, 1)
+
+
+def gathered_grads(gy: np.ndarray, won: np.ndarray, cols: np.ndarray, w: np.ndarray,
+                   x_shape: tuple[int, ...], geometry: ConvGeometry, needs: tuple[bool, bool, bool]) -> tuple:
+    """(dx, dw, db) (None where not needed) from gy (O, M), the gradient of ``gathered_max``'s output."""
+    o = w.shape[0]
+    dp = np.where(won, gy[:, None], 0).reshape(o, -1)  # (O, 4M); (np.where: inf * 0 would be NaN)
+    dx = dw = db = None
+    if needs[0]:
+        index, _ = gather_index(x_shape, w.shape[2:], geometry)
+        dcols = np.matmul(w.reshape(o, -1).T, dp)
+        size = math.prod(x_shape)
+        summed = np.bincount(index.reshape(-1), dcols.reshape(-1), minlength=size + 1)
+        dx = summed[:size].astype(w.dtype, copy=False).reshape(x_shape)
+    if needs[1]:
+        dw = np.matmul(dp, cols.T).reshape(w.shape)
+    if needs[2]:
+        db = np.add.reduce(gy, axis=1)
+    return dx, dw, db
