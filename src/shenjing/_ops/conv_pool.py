@@ -309,7 +309,7 @@ class ConvMaxPool2d(Op):
                            out: list, needs: tuple) -> tuple:
         """The gradients when the forward ran on a gathered patch matrix (``gathered_grads``)."""
         if self.relu:
-            gy = np.where(out[0]._data > 0, gy, 0)
+            gy = np.where(out[0] > 0, gy, 0)
         n, o = gy.shape[:2]
         gy = gy.reshape(n, o, -1).transpose(1, 0, 2).reshape(o, -1)  # (O, M), columns (n, i, j)
         grads = gathered_grads(gy, self.won, cols, w, x.shape, self.geometry, needs)
@@ -324,11 +324,12 @@ class ConvMaxPool2d(Op):
         return np.ascontiguousarray(self.argmax.transpose(3, 1, 0, 2))  # from (PH, O, PW, N)
 
     def backward(self, gy):
-        x, w, colsr, *out = self.saved_tensors
         needs_x, needs_w = self.needs_input_grad[:2]
         needs_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if self.gathered and not _GradState.enabled:
-            return self._gathered_backward(gy._data, x, w._data, colsr[0], out, (needs_x, needs_w, needs_b))
+            x, w, cols, *out = self.saved_arrays
+            return self._gathered_backward(gy._data, x, w, cols[0], out, (needs_x, needs_w, needs_b))
+        x, w, colsr, *out = self.saved_tensors
         if self.relu:
             gy = backward_op(PositivePart(out[0]._data), gy)
         if _GradState.enabled:  # create_graph: differentiable ops all the way

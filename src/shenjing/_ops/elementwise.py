@@ -15,6 +15,7 @@ from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
 from shenjing._workspace import take, zeros
+from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op, backward_op
 
 
@@ -404,7 +405,14 @@ class Relu(Op):
 
     def backward(self, gy):
         (out,) = self.saved_arrays
-        return backward_op(PositivePart(out), gy)  # gy * (out > 0), as one op
+        if not _GradState.enabled:  # (nothing recorded: the kernel on the arrays)
+            return Tensor._make(positive_part(gy._data, out))
+        return PositivePart(out)(gy)  # gy * (out > 0), as one op
+
+
+def positive_part(gy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """gy * (out > 0) (a work array): ReLU's gradient given its output."""
+    return np.multiply(gy, out > 0, out=take("relu.grad", gy.shape, gy.dtype))
 
 
 class PositivePart(Op):
@@ -417,7 +425,7 @@ class PositivePart(Op):
         return "ThresholdBackwardBackward0"
 
     def forward(self, gy):
-        return np.multiply(gy, self.out > 0, out=take("relu.grad", gy.shape, gy.dtype))
+        return positive_part(gy, self.out)
 
     def backward(self, ggx):
         return PositivePart(self.out)(ggx)

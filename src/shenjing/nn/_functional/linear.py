@@ -7,8 +7,9 @@ import numpy as np
 
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
-from shenjing._ops.elementwise import PositivePart, rectify
+from shenjing._ops.elementwise import PositivePart, positive_part, rectify
 from shenjing._workspace import take
+from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op, backward_op
 
 __all__ = ["linear", "maxout"]
@@ -19,6 +20,7 @@ class Linear(Op):
 
     gx = gy W, gW = gy^T x (summed over every leading dim), gb = gy summed over every leading dim:
     three ops of their own (below), each the others' backward, so the gradients are differentiable.
+    A first-order backward (nothing recorded) runs the same kernels on the arrays directly.
     """
 
     def forward(self, x, weight, bias=None):
@@ -29,6 +31,9 @@ class Linear(Op):
         return out
 
     def backward(self, gy):
+        if not _GradState.enabled:
+            x, weight = self.saved_arrays
+            return self._array_gradients(gy._data, x, weight)
         x, weight = self.saved_tensors
         return self._gradients(gy, x, weight)
 
@@ -37,6 +42,15 @@ class Linear(Op):
         gx = backward_op(LinearInputGrad(), gy, weight) if needs[0] else None
         gw = backward_op(LinearWeightGrad(), gy, x) if needs[1] else None
         gb = backward_op(SumLeading(), gy) if len(needs) > 2 and needs[2] else None
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+
+    def _array_gradients(self, gy: np.ndarray, x: np.ndarray, weight: np.ndarray) -> tuple:
+        """``_gradients`` without the graph: at batch 1 the three backward ops' bookkeeping costs
+        several times their arithmetic."""
+        needs = self.needs_input_grad
+        gx = Tensor._make(np.matmul(gy, weight)) if needs[0] else None
+        gw = Tensor._make(_weight_grad(gy, x)) if needs[1] else None
+        gb = Tensor._make(_sum_leading(gy)) if len(needs) > 2 and needs[2] else None
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
@@ -55,6 +69,9 @@ class LinearRelu(Linear):
         return out
 
     def backward(self, gy):
+        if not _GradState.enabled:
+            x, weight, out = self.saved_arrays
+            return self._array_gradients(positive_part(gy._data, out), x, weight)
         x, weight, out = self.saved_tensors
         return super()._gradients(backward_op(PositivePart(out._data), gy), x, weight)
 
@@ -84,9 +101,7 @@ class LinearWeightGrad(Op):
 
     def forward(self, gy, x):
         self.save_for_backward(gy, x)
-        gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
-        # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
-        return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
+        return _weight_grad(gy, x)
 
     def backward(self, ggw):
         gy, x = self.saved_tensors
@@ -103,10 +118,22 @@ class SumLeading(Op):
 
     def forward(self, gy):
         self.shape = gy.shape
-        return np.add.reduce(gy.reshape(-1, gy.shape[-1]), axis=0)
+        return _sum_leading(gy)
 
     def backward(self, ggb):
         return ggb.expand(self.shape)
+
+
+def _weight_grad(gy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """gW = gy^T x over every leading dim: (out, in)."""
+    gy2, x2 = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
+    # np.dot: np.matmul takes a slow path for the outer product of a single sample (7x at batch 1)
+    return np.dot(gy2.T, x2, out=take("linear.weight_grad", (gy2.shape[1], x2.shape[1]), x.dtype))
+
+
+def _sum_leading(gy: np.ndarray) -> np.ndarray:
+    """gy summed over every dim but the last."""
+    return np.add.reduce(gy.reshape(-1, gy.shape[-1]), axis=0)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
