@@ -40,11 +40,17 @@ __all__: list[str] = []  # internal
 GATHER_MAX_ELEMENTS = 1 << 16  # of the patch matrix, K * 4M: beyond ~80,000 the row windows are faster
 
 
+def gather_size(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> float:
+    """The size of the gathered patch matrix, K * 4M (inf for several groups, which it does not run)."""
+    if geometry.groups != 1:
+        return math.inf
+    oh, ow = output_size(x_shape[2:], w_shape[2:], geometry)
+    return w_shape[1] * w_shape[2] * w_shape[3] * 4 * x_shape[0] * (oh // 2) * (ow // 2)
+
+
 def gather_applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
     """Whether the fused convolution + pool runs on a gathered patch matrix: one group and a small one."""
-    oh, ow = output_size(x_shape[2:], w_shape[2:], geometry)
-    patch_rows = w_shape[1] * w_shape[2] * w_shape[3]
-    return geometry.groups == 1 and patch_rows * 4 * x_shape[0] * (oh // 2) * (ow // 2) <= GATHER_MAX_ELEMENTS
+    return gather_size(x_shape, w_shape, geometry) <= GATHER_MAX_ELEMENTS
 
 
 @lru_cache(maxsize=64)

@@ -49,6 +49,8 @@ before pooling (one contiguous pass, ~67 us there) so that ties break as in the 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,7 +59,8 @@ from shenjing._ops.conv import (
     _group_windows, _sample_bytes, batch_slices, cols_shape, im2col, input_grad_from_rows,
     input_grad_on_rows, output_size, row_patches, row_slices, row_window_product,
     use_row_windows)
-from shenjing._ops.conv_gather import gather_applies, gathered_grads, gathered_max
+from shenjing._ops import conv_gather
+from shenjing._ops.conv_gather import gathered_grads, gathered_max
 from shenjing._ops.elementwise import PositivePart, rectify
 from shenjing._ops.pool import MaxPoolScatter, PoolGeometry, _offsets, _running_max
 from shenjing._tensor import Tensor
@@ -142,6 +145,21 @@ def _finite_sum(x: np.ndarray) -> bool:
     return math.isfinite(np.add.reduce(x, axis=None))
 
 
+class Plan(NamedTuple):
+    """What ``ConvMaxPool2d`` does for one configuration (``plan``)."""
+
+    output: tuple[int, int]  # (OH, OW) of the convolution
+    trains: bool  # a training step can run fused: on row windows (``use_row_windows``)
+    gather_size: float  # of the gathered patch matrix (``conv_gather.gather_size``)
+
+
+@lru_cache(maxsize=256)
+def plan(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> Plan:
+    """The geometry of a fused call, worked out once per configuration (a model asks the same every step)."""
+    return Plan(output_size(x_shape[2:], w_shape[2:], geometry), use_row_windows(x_shape, w_shape, geometry),
+                conv_gather.gather_size(x_shape, w_shape, geometry))
+
+
 def fused_applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry,
                   training: bool) -> bool:
     """Whether ``ConvMaxPool2d`` runs this call: a batched input whose convolution output is at least
@@ -149,10 +167,10 @@ def fused_applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: 
     needing its gradient (the caller checks that)."""
     if len(x_shape) != 4 or x_shape[0] == 0:
         return False
-    oh, ow = output_size(x_shape[2:], w_shape[2:], geometry)
-    if oh < 2 or ow < 2:
+    steps = plan(tuple(x_shape), tuple(w_shape), geometry)
+    if steps.output[0] < 2 or steps.output[1] < 2:
         return False
-    return not training or use_row_windows(x_shape, w_shape, geometry)
+    return not training or steps.trains
 
 
 def _quarters(a: np.ndarray, ph: int, pw: int) -> list[np.ndarray]:
@@ -183,13 +201,14 @@ class ConvMaxPool2d(Op):
     def _pooled_forward(self, x, w, b):
         o, c, kh, kw = w.shape
         n = x.shape[0]
-        oh, ow = output_size(x.shape[2:], (kh, kw), self.geometry)
+        steps = plan(x.shape, w.shape, self.geometry)
+        oh, ow = steps.output
         ph, pw = oh // 2, ow // 2
         training = any(self.needs_input_grad)
-        if training and not (self.needs_input_grad[1] and use_row_windows(x.shape, w.shape, self.geometry)):
+        if training and not (self.needs_input_grad[1] and steps.trains):
             raise RuntimeError("ConvMaxPool2d: training needs the weight's gradient, one group and row "
                                "dilation 1 (run conv2d and max_pool2d instead)")
-        self.gathered = gather_applies(x.shape, w.shape, self.geometry)
+        self.gathered = steps.gather_size <= conv_gather.GATHER_MAX_ELEMENTS  # (``gather_applies``)
         if self.gathered:  # a few samples: one patch matrix (``shenjing._ops.conv_gather``)
             best, self.won, cols = gathered_max(x, w, b, self.geometry, training)
             if training:
@@ -214,7 +233,7 @@ class ConvMaxPool2d(Op):
             self.conv_shape = (n, o, oh, ow)
             self.save_for_backward(x, w, [cols])
             return _batch_first(best.reshape(ph, o, pw, n).transpose(1, 0, 2, 3), y)
-        on_rows = use_row_windows(x.shape, w.shape, self.geometry)
+        on_rows = steps.trains
         shape = cols_shape(x.shape, (kh, kw), self.geometry)
         bias = None if b is None else b[:, None]
         slices = (row_slices(x.shape, (kh, kw), self.geometry, x.dtype) if on_rows
