@@ -28,7 +28,8 @@ import numpy as np
 
 __all__ = ["take", "holds", "clear", "zeros"]
 
-MIN_BYTES = 128 << 10
+MIN_BYTES = 32 << 10  # smaller blocks churn the heap's top too: LeNet-5 at batch 1 had glibc trim and regrow
+# its heap three times a step (sys time a fifth of the step) with 128 KiB here
 MAX_BYTES = 32 << 20  # larger arrays cost far more to fill than to fault in: not worth keeping
 LIMIT_BYTES = 256 << 20
 PER_KEY = 8  # arrays of one name and shape alive at once (layers of the same size) that are cached

@@ -34,6 +34,7 @@ import numpy as np
 
 from shenjing._ops.conv import ConvGeometry, output_size
 from shenjing._ops.pool import _running_max_reference
+from shenjing._workspace import take
 
 __all__: list[str] = []  # internal
 
@@ -72,7 +73,7 @@ def gather_index(x_shape: tuple[int, ...], kernel: tuple[int, int], geometry: Co
 
 
 def gathered_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
-    """cols (K, 4*M) (see the module's docstring), a new array."""
+    """cols (K, 4*M) (see the module's docstring), a work array."""
     index, reads_zero = gather_index(x.shape, kernel, geometry)
     if reads_zero:
         values = np.empty(x.size + 1, x.dtype)
@@ -80,7 +81,7 @@ def gathered_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeome
         np.copyto(values[:-1].reshape(x.shape), x)
     else:
         values = x.reshape(-1)
-    return np.take(values, index)
+    return np.take(values, index, out=take("gather.cols", index.shape, x.dtype))
 
 
 def gathered_max(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geometry: ConvGeometry,
@@ -119,7 +120,7 @@ def gathered_grads(gy: np.ndarray, won: np.ndarray, cols: np.ndarray, w: np.ndar
     dx = dw = db = None
     if needs[0]:
         index, _ = gather_index(x_shape, w.shape[2:], geometry)
-        dcols = np.matmul(w.reshape(o, -1).T, dp)
+        dcols = np.matmul(w.reshape(o, -1).T, dp, out=take("gather.dcols", index.shape, w.dtype))
         size = math.prod(x_shape)
         summed = np.bincount(index.reshape(-1), dcols.reshape(-1), minlength=size + 1)
         dx = summed[:size].astype(w.dtype, copy=False).reshape(x_shape)
