@@ -224,8 +224,8 @@ def test_pooling_before_relu_gives_the_textbook_values_and_gradients(monkeypatch
     # output-column phase for conv1, on a gathered patch matrix at batch 1) its sums run in another order
     from helpers import use_fused_product
 
-    phases = product != "rows"
-    if not phases:
+    reordered = product != "rows"  # (sums in another order than the layers': by phase or gathered)
+    if not reordered:
         use_fused_product(monkeypatch, "rows")
     sj.manual_seed(3)
     model = make()
@@ -240,7 +240,7 @@ def test_pooling_before_relu_gives_the_textbook_values_and_gradients(monkeypatch
     textbook.sum().backward()
     handle.remove()
     assert pooled[0].min().item() >= 0.0  # pool1 saw rectified maps
-    same = np.testing.assert_array_equal if not phases else \
+    same = np.testing.assert_array_equal if not reordered else \
         (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(b).max())))
     same(fast.detach().numpy(), textbook.detach().numpy())
     for a, b in zip(fast_grads, [p.grad.numpy() for p in model.parameters()]):

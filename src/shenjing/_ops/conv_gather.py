@@ -40,6 +40,7 @@ from shenjing._workspace import take
 __all__: list[str] = []  # internal
 
 GATHER_MAX_ELEMENTS = 1 << 16  # of the patch matrix, K * 4M: beyond ~80,000 the row windows are faster
+_QUARTERS = np.arange(4).reshape(4, 1)  # a window's elements (r, f), to compare with an argmax (O, M)
 
 
 def gather_size(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> float:
@@ -108,9 +109,6 @@ def gathered_max(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geometry: C
             best, argmax = _running_max_reference((windows[:, k] for k in range(4)), True)
             won = argmax[:, None] == _QUARTERS
     return best, won, cols
-
-
-_QUARTERS = np.arange(4).reshape(4, 1)
 
 
 def gathered_grads(gy: np.ndarray, won: np.ndarray, cols: np.ndarray, w: np.ndarray,
