@@ -108,3 +108,16 @@ def test_linear_weight_gradient_is_adopted_without_a_copy_and_accumulates():
     assert _workspace.holds(w.grad.numpy())  # the op's own array became .grad
     F.linear(x, w).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), 2 * first, rtol=1e-6)
+
+
+def test_a_fresh_gradient_is_adopted_and_a_shared_one_copied():
+    from shenjing.autograd.engine import _accumulate_grad
+
+    leaf, other = sj.zeros(5, requires_grad=True), sj.zeros(5, requires_grad=True)
+    fresh = sj.Tensor._make(np.ones(5, np.float32))
+    made = id(fresh._data)  # (an id, not a reference: a reference would make the array shared)
+    _accumulate_grad(leaf, fresh, False, steal=True)
+    assert id(leaf.grad._data) == made
+    kept = np.ones(5, np.float32)
+    _accumulate_grad(other, sj.Tensor._make(kept), False, steal=True)
+    assert other.grad._data is not kept

@@ -35,6 +35,7 @@ LIMIT_BYTES = 256 << 20
 PER_KEY = 8  # arrays of one name and shape alive at once (layers of the same size) that are cached
 
 _cache: "OrderedDict[tuple, list[np.ndarray]]" = OrderedDict()
+_cached_ids: set[int] = set()  # id() of every cached array (alive while cached: the cache refers to it)
 _cached_bytes = 0
 _lock = threading.Lock()
 
@@ -73,18 +74,18 @@ def take(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         if len(arrays) >= PER_KEY:
             return array
         arrays.append(array)
+        _cached_ids.add(id(array))
         _cached_bytes += nbytes
         while _cached_bytes > LIMIT_BYTES and len(_cache) > 1:
             _, dropped = _cache.popitem(last=False)
             _cached_bytes -= sum(a.nbytes for a in dropped)
+            _cached_ids.difference_update(id(a) for a in dropped)
         return array
 
 
 def holds(array: np.ndarray) -> bool:
     """Whether ``array`` is one of the cached arrays (the cache then holds one reference to it)."""
-    with _lock:
-        return any(key[1] == array.shape and key[2] == array.dtype and any(a is array for a in arrays)
-                   for key, arrays in _cache.items())
+    return id(array) in _cached_ids
 
 
 def clear() -> None:
@@ -92,6 +93,7 @@ def clear() -> None:
     global _cached_bytes
     with _lock:
         _cache.clear()
+        _cached_ids.clear()
         _cached_bytes = 0
 
 

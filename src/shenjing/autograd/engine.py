@@ -60,6 +60,7 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
     needed = _nodes_leading_to(pending, captured_leaves, captured_outputs) if inputs is not None else None
     ready = [node for node in dict.fromkeys(root_nodes) if pending[node] == 0]
 
+    plain = accumulate and not create_graph and not captured_leaves  # leaves only take their gradient
     previous_mode = _GradState.enabled
     _GradState.enabled = create_graph
     try:
@@ -95,7 +96,10 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
                         ready.append(child)
                 elif grad is not None:
                     steal = fresh and _fresh_gradient(grad, grads, input_grads)
-                    _deliver_to_leaf(edge, grad, accumulate, create_graph, captured_leaves, results, steal)
+                    if plain and not edge._hooks:  # the usual case: add to .grad (or adopt)
+                        _accumulate_grad(edge, grad, False, steal)
+                    else:
+                        _deliver_to_leaf(edge, grad, accumulate, create_graph, captured_leaves, results, steal)
     finally:
         _GradState.enabled = previous_mode
     return results if not accumulate else None
@@ -262,18 +266,20 @@ def _accumulate_grad(tensor: Any, grad: Any, create_graph: bool, steal: bool = F
     is not shared (``_unshared``: counted references), has the leaf's dtype and is writable. Then it becomes ``.grad`` as it is (PyTorch's AccumulateGrad
     does the same), so a step costs no copy of the parameters' size.
     """
+    current = tensor.grad
     if create_graph:
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
-        if (steal and grad._data.dtype == tensor._data.dtype and grad._data.flags.writeable
-                and grad._data.flags.c_contiguous and _unshared(grad)):
-            tensor.grad = Tensor._make(grad._data)
-        else:
-            tensor.grad = Tensor._make(np.array(grad._data, dtype=tensor._data.dtype, copy=True))
-    elif tensor.grad.requires_grad:
-        tensor.grad = Tensor._make(tensor.grad._data + grad._data)
+        tensor.grad = grad if current is None else current + grad
+    elif current is None:
+        if steal and grad._data.dtype == tensor._data.dtype and _unshared(grad):  # (counts references:
+            flags = grad._data.flags  # no local name for the array before this)
+            if flags.writeable and flags.c_contiguous:
+                tensor.grad = Tensor._make(grad._data)
+                return
+        tensor.grad = Tensor._make(np.array(grad._data, dtype=tensor._data.dtype, copy=True))
+    elif current._requires_grad:
+        tensor.grad = Tensor._make(current._data + grad._data)
     else:
-        np.add(tensor.grad._data, grad._data, out=tensor.grad._data)
+        np.add(current._data, grad._data, out=current._data)
 
 
 def _run_tensor_hooks(node: Node, grads: list) -> None:
