@@ -1,5 +1,5 @@
-"""Layers fused with their ReLU (Linear + ReLU, convolution + 2x2 max-pool + ReLU) against PyTorch,
-central differences and the layers in a row, and their use in the course models."""
+"""Layers fused with their ReLU (Linear + ReLU, Linear layers in a row, convolution + 2x2 max-pool + ReLU)
+against PyTorch, central differences and the layers in a row, and their use in the course models."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import shenjing as sj
 import shenjing.nn.functional as F
 from shenjing.models import MLP, CourseCNN, LeNet5
 from shenjing.nn._functional.conv import conv2d_max_pool2d
-from shenjing.nn._functional.linear import linear_relu
+from shenjing.nn._functional.linear import linear_relu, linear_stack, stacked_layers
 from helpers import FUSED_PRODUCTS, check_op, use_fused_product
 
 
@@ -63,6 +63,124 @@ def test_linear_relu_notices_its_output_changed_in_place():
     x, w = sj.randn(3, 4), sj.randn(5, 4, requires_grad=True)
     y = linear_relu(x, w)
     y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+STACKS = {  # input shape, layer sizes (in, out) ..., which layers have a bias, flatten
+    "mlp": ((5, 7), ((7, 6), (6, 4), (4, 3)), (True, True, True), False),
+    "one layer, images": ((3, 2, 2, 2), ((8, 4),), (True,), True),
+    "no biases, one sample": ((1, 2, 3), ((6, 5), (5, 2)), (False, True), True),
+    "leading dims": ((2, 3, 7), ((7, 5), (5, 4)), (True, False), False),
+}
+
+
+def _stack_arrays(case, seed=0):
+    """x and the layers' parameters (None for a missing bias) of a STACKS case."""
+    x_shape, sizes, biases, _ = STACKS[case]
+    rng = np.random.default_rng(seed)
+    params = []
+    for (n_in, n_out), bias in zip(sizes, biases):
+        params += [rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out) if bias else None]
+    return rng.standard_normal(x_shape), params
+
+
+def _torch_stack(x, params, flatten):
+    h = x.flatten(1) if flatten else x
+    for i in range(0, len(params), 2):
+        h = TF.linear(h, params[i], params[i + 1])
+        h = TF.relu(h) if i + 2 < len(params) else h
+    return h
+
+
+@pytest.mark.parametrize("case", list(STACKS))
+def test_linear_stack_matches_pytorch_and_central_differences(case):
+    x, params = _stack_arrays(case)
+    flatten = STACKS[case][3]
+    present = [p for p in params if p is not None]
+
+    def with_biases(fn):  # the parameter list again, with None where a layer has no bias
+        def call(x, *given):
+            remaining = iter(given)
+            return fn(x, [None if p is None else next(remaining) for p in params], flatten)
+        return call
+    check_op(with_biases(linear_stack), with_biases(_torch_stack), x, *present)
+
+
+@pytest.mark.parametrize("case", list(STACKS))
+def test_linear_stack_equals_the_layers_bit_for_bit(case):
+    x, params = _stack_arrays(case, seed=1)
+    flatten = STACKS[case][3]
+    upstream = None
+    results = []
+    for fn in (linear_stack, stacked_layers):
+        inputs = [sj.tensor(x.astype(np.float32), requires_grad=True)]
+        inputs += [None if p is None else sj.tensor(p.astype(np.float32), requires_grad=True) for p in params]
+        y = fn(inputs[0], inputs[1:], flatten)
+        if upstream is None:
+            upstream = sj.tensor(np.random.default_rng(2).standard_normal(tuple(y.shape)).astype(np.float32))
+        y.backward(upstream)
+        results.append([y.detach().numpy()] + [t.grad.numpy() for t in inputs if t is not None])
+        results[-1].append(type(y.grad_fn).__name__)
+    assert results[0].pop() == "LinearStack" and results[1].pop() == "Linear"
+    for fused, plain in zip(*results):
+        np.testing.assert_array_equal(fused, plain)
+
+
+@pytest.mark.parametrize("case", ["mlp", "no biases, one sample"])
+def test_linear_stack_second_derivatives_match_pytorch(case):
+    x, params = _stack_arrays(case, seed=3)
+    flatten = STACKS[case][3]
+    grads = []
+    for lib, fn in ((sj, linear_stack), (torch, _torch_stack)):
+        inputs = [lib.tensor(x, requires_grad=True)]
+        inputs += [None if p is None else lib.tensor(p, requires_grad=True) for p in params]
+        tensors = [t for t in inputs if t is not None]
+        y = fn(inputs[0], inputs[1:], flatten)
+        first = (sj.autograd.grad if lib is sj else torch.autograd.grad)((y * y).sum(), tensors, create_graph=True)
+        sum((g ** 3).sum() for g in first).backward()
+        grads.append([g.detach().numpy() for g in first] + [t.grad.numpy() for t in tensors])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_stack_backward_twice_with_retain_graph_and_inference():
+    x, params = _stack_arrays("mlp", seed=4)
+    grads = []
+    for lib, fn in ((sj, linear_stack), (torch, _torch_stack)):
+        tensors = [lib.tensor(a, requires_grad=True) for a in [x] + params]
+        y = fn(tensors[0], tensors[1:], False).sum()
+        y.backward(retain_graph=True)
+        y.backward()  # the hidden layers are still there: the gradients double
+        with lib.no_grad():
+            inference = fn(*(lib.tensor(a) for a in [x]), [lib.tensor(p) for p in params], False).numpy()
+        grads.append([t.grad.numpy() for t in tensors] + [inference])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    y = linear_stack(sj.tensor(x), [sj.tensor(p, requires_grad=True) for p in params]).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_linear_stack_checks_its_operands():
+    w1, w2 = sj.zeros(4, 6), sj.zeros(3, 5)
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x4 and 5x3\)"):
+        linear_stack(sj.zeros(2, 6), [w1, None, w2, None])  # layer 2 expects 5 inputs, layer 1 gives 4
+    with pytest.raises(RuntimeError, match=r"\(2x6 and 5x4\)"):
+        linear_stack(sj.zeros(2, 2, 3), [sj.zeros(4, 5), None], flatten=True)
+    with pytest.raises(RuntimeError, match="flatten needs a batched input"):
+        linear_stack(sj.zeros(6), [w1, None], flatten=True)
+    with pytest.raises(RuntimeError, match="bias must have shape"):
+        linear_stack(sj.zeros(2, 6), [w1, sj.zeros(3)])
+    with pytest.raises(RuntimeError, match="same dtype"):
+        linear_stack(sj.zeros(2, 6), [w1, None, sj.zeros(3, 4, dtype=sj.float64), None])
+
+
+def test_linear_stack_notices_its_input_changed_in_place():
+    x, w = sj.randn(3, 4), sj.randn(5, 4, requires_grad=True)
+    y = linear_stack(x, [w, None, sj.randn(2, 5), None])
+    x.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
 
@@ -119,15 +237,18 @@ def _fused_and_plain(model, x, hooked):
     return results
 
 
-def test_mlp_runs_linear_and_relu_as_one_op_unless_watched():
+def test_mlp_runs_its_layers_as_one_op_unless_watched():
     sj.manual_seed(5)
     model = MLP([12, 8, 6, 3])
     x = sj.tensor(np.random.default_rng(5).standard_normal((4, 12)).astype(np.float32))
-    assert model(x).grad_fn.next_functions[0][0].name() == "ReluBackward0"  # fc3's input: the fused op
-    assert type(model(x).grad_fn.next_functions[0][0]).__name__ == "LinearRelu"
+    assert type(model(x).grad_fn).__name__ == "LinearStack"  # the three layers: one op
     fused, plain = _fused_and_plain(model, x, model.layers[2])  # a hook on the first ReLU
     for a, c in zip(fused, plain):
         np.testing.assert_array_equal(a, c)
+    hooked = model.layers[4].register_forward_hook(lambda module, args, output: None)  # the second ReLU
+    assert type(model(x).grad_fn).__name__ == "Linear"  # the layers one by one: fc3, ...
+    assert type(model(x).grad_fn.next_functions[0][0]).__name__ == "Relu"
+    hooked.remove()
     seen = []
     handle = model.layers[1].register_forward_hook(lambda module, args, output: seen.append(output.detach().numpy()))
     model(x)

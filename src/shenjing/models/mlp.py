@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from shenjing._tensor import Tensor
-from shenjing.models._fused import linear_relu, watched
+from shenjing.models._fused import linear_relu, linear_stack, watched
 from shenjing.nn.modules import activation as activations
 from shenjing.nn.modules.container import Sequential
 from shenjing.nn.modules.flatten import Flatten
@@ -24,7 +24,8 @@ class MLP(Module):
 
     Inputs with more than two dims are flattened from dim 1 (so images go in directly). The last
     layer has no activation: it gives logits for CrossEntropyLoss (or values for regression). With
-    ReLU, each Linear layer and its ReLU run as one op where no hook watches them (the same values).
+    ReLU, the layers run as one op where no hook watches them (each Linear layer with its ReLU where
+    there is dropout): the same values.
     ``activation``: relu, sigmoid, tanh, leaky_relu, elu, gelu, silu or softplus.
     """
 
@@ -52,6 +53,10 @@ class MLP(Module):
         if self.activation != "relu" or watched(layers):
             return layers(x)
         modules = list(layers)
+        linears, relus = modules[1::2], modules[2::2]
+        if (len(modules) % 2 == 0 and all(type(m) is Linear for m in linears)  # Flatten, (Linear, ReLU) * k,
+                and all(type(m) is activations.ReLU for m in relus) and not watched(modules[0])):  # Linear
+            return linear_stack(linears, relus, x, flatten=True)
         i = 0
         while i < len(modules):  # each Linear followed by a ReLU as one op where nothing watches them
             layer = modules[i]
