@@ -65,6 +65,36 @@ def test_trajectory_equals_torch(name, options):
             np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6, err_msg=f"{name} step {step + 1}")
 
 
+@pytest.mark.parametrize("dtypes", [("float32", "float32", "float32"), ("float32", "float64", "float32")],
+                         ids=["one dtype", "mixed dtypes"])
+def test_sgd_momentum_with_missing_gradients_and_replaced_buffers_equals_torch(dtypes):
+    # SGD keeps a group's momentum buffers in one array (views of it): a step where a parameter has no
+    # gradient, mixed dtypes or a buffer the user replaced must still give PyTorch's trajectory
+    shapes = [(3, 4), (4,), (2, 2)]
+    rng = np.random.default_rng(6)
+    initial = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+    gradients = _gradients(shapes, seed=7)
+    trajectories, buffers = [], []
+    for lib in (sj, torch):
+        params = [lib.tensor(a.copy(), requires_grad=True) for a in initial]
+        optimizer = (optim if lib is sj else torch.optim).SGD(params, lr=0.1, momentum=0.9)
+        trajectory = []
+        for step, step_grads in enumerate(gradients):
+            for i, (p, g) in enumerate(zip(params, step_grads)):
+                p.grad = None if (step % 5 == 3 and i == 1) else lib.tensor(g.astype(initial[i].dtype))
+            if step == 8:
+                optimizer.state[params[2]]["momentum_buffer"] = lib.ones(2, 2, dtype=params[2].dtype)
+            optimizer.step()
+            trajectory.append([p.detach().numpy().copy() for p in params])
+        trajectories.append(trajectory)
+        buffers.append([optimizer.state[p]["momentum_buffer"].numpy().copy() for p in params])
+    for step, (ours, theirs) in enumerate(zip(*trajectories)):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=f"step {step + 1}")
+    for a, b in zip(*buffers):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
 def test_parameter_groups_have_their_own_options(name):
     options = dict(lr=0.01, momentum=0.9) if name != "Adam" else dict(lr=0.01)

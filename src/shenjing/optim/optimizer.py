@@ -2,7 +2,8 @@
 
 Subclasses implement ``_update(p, grad, state, group)``: one short update of one parameter, on its
 NumPy arrays, in place. ``state`` is ``self.state[p]`` (a dict of tensors) and ``group`` is the
-parameter's group with its options (``lr``, ...), so per-group options just work.
+parameter's group with its options (``lr``, ...), so per-group options just work. (A subclass may
+also override ``_step_group(group)``, the update of a whole group, where that is faster.)
 """
 
 from __future__ import annotations
@@ -77,18 +78,22 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            maximize = group.get("maximize", False)
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                grad = -grad._data if maximize else grad._data
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                self._update(p._data, grad, state, group)
-                p._bump_version()
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """Update the parameters of one group that have a gradient (``_update`` one at a time)."""
+        maximize = group.get("maximize", False)
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            grad = -grad._data if maximize else grad._data
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {}
+            self._update(p._data, grad, state, group)
+            p._bump_version()
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
