@@ -226,6 +226,8 @@ def test_cross_entropy_target_errors_name_shapes_and_dtypes():
         F.cross_entropy(sj.randn(2, 3, 2), sj.tensor([[0, 1, 2], [0, 1, 2]]))
     with pytest.raises(IndexError, match="Target 5 is out of bounds"):
         F.cross_entropy(x, sj.tensor([1, 0, 5, 3]))
+    with pytest.raises(IndexError, match="Target -3 is out of bounds"):
+        F.cross_entropy(x, sj.tensor([1, -3, 2, 3]))
     with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 5 classes"):
         F.cross_entropy(x, sj.tensor([1, 0, 2, 3]), weight=sj.ones(3, dtype=sj.float64))
 

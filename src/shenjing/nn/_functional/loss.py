@@ -163,10 +163,11 @@ def _class_targets(name: str, input: Tensor, target: Tensor) -> None:
                            f"{target.dtype} (target shape {list(target.shape)}, input {input.dtype} "
                            f"{list(input.shape)}); class-probability targets must have the input's shape and "
                            f"a floating dtype")
-    if input.ndim == 0:
+    shape = input._data.shape
+    if not shape:
         raise RuntimeError(f"{name}: input must have a class dim, got a 0-D input")
-    expected = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
-    if tuple(target.shape) != expected:
+    expected = () if len(shape) == 1 else shape[:1] + shape[2:]
+    if target._data.shape != expected:
         if input.ndim >= 2 and target.ndim >= 1 and target.shape[0] != input.shape[0]:
             raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
                              f"({target.shape[0]}): input {list(input.shape)}, target {list(target.shape)}")
@@ -185,11 +186,13 @@ def _checked_indices(input: Tensor, target: Tensor, ignore_index: int | None) ->
 def _indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """``_checked_indices``, with None for the mask when every target is kept (the usual case); the
     indices are then the target's own int64 array, not a copy (read at once, never kept)."""
-    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    shape = input._data.shape
+    classes = shape[0] if len(shape) == 1 else shape[1]
     indices = np.asarray(target._data, dtype=np.int64)
     if indices.size and (ignore_index is None or ignore_index < 0 or ignore_index >= classes):
-        # the usual case first: every index in range (then none equals an out-of-range ignore_index)
-        if 0 <= np.minimum.reduce(indices, axis=None) and np.maximum.reduce(indices, axis=None) < classes:
+        # the usual case first: every index in range (then none equals an out-of-range ignore_index);
+        # as unsigned numbers the negative ones are above 2^63, so one maximum checks both ends
+        if np.maximum.reduce(indices.view(np.uint64), axis=None) < classes:
             return indices, None
     kept = indices != ignore_index if ignore_index is not None else np.ones(indices.shape, dtype=bool)
     bad = indices[kept & ((indices < 0) | (indices >= classes))]
