@@ -232,6 +232,20 @@ def test_phases_apply_to_few_channels_and_finite_inputs():
     assert not op.phases
 
 
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", [
+    ((1, 1, 28, 28), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), (1, 1)),
+    ((3, 2, 11, 13), (4, 2, 3, 2), (2, 1), ((1, 0), (2, 1)), (1, 2)),
+    ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1)),
+])
+def test_gathered_patches_equal_the_index(x_shape, w_shape, stride, padding, dilation):
+    # the strided copy against the reference: x's values (and a zero for the padding) at gather_index
+    geometry = ConvGeometry(stride, padding, dilation, 1)
+    x = np.random.default_rng(12).standard_normal(x_shape).astype(np.float32)
+    index, _ = conv_gather.gather_index(x_shape, w_shape[2:], geometry)
+    expected = np.append(x.reshape(-1), 0)[index]
+    np.testing.assert_array_equal(conv_gather.gathered_patches(x, w_shape[2:], geometry), expected)
+
+
 def test_gathered_applies_to_small_patch_matrices():
     from shenjing._ops.conv_gather import gather_applies
 

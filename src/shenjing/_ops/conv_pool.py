@@ -171,7 +171,7 @@ def fused_applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: 
     needing its gradient (the caller checks that)."""
     if len(x_shape) != 4 or x_shape[0] == 0:
         return False
-    steps = plan(tuple(x_shape), tuple(w_shape), geometry)
+    steps = plan(x_shape, w_shape, geometry)
     if steps.output[0] < 2 or steps.output[1] < 2:
         return False
     return not training or steps.trains

@@ -192,7 +192,8 @@ def conv2d_max_pool2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
         raise RuntimeError(f"conv2d_max_pool2d: expected a batched input (N, C, H, W), got {list(input.shape)}")
     training = is_grad_enabled() and (input._requires_grad or weight._requires_grad
                                       or (bias is not None and bias._requires_grad))
-    if (weight.requires_grad or not training) and fused_applies(input.shape, weight.shape, geometry, training):
+    if (weight._requires_grad or not training) and fused_applies(input._data.shape, weight._data.shape, geometry,
+                                                                 training):
         return ConvMaxPool2d(geometry, relu)(input, weight, bias)
     pooled = MaxPool2d(POOL)(Conv2d(geometry)(input, weight, bias))
     return relu_op(pooled) if relu else pooled
