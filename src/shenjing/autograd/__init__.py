@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from shenjing._tensor import Tensor
 from shenjing.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from shenjing.autograd.engine import run_backward
 from shenjing.autograd.function import Function, FunctionCtx
@@ -27,8 +28,6 @@ def _as_list(value: Any) -> list:
 
 def _make_output_grads(outputs: list, grad_outputs: list) -> list:
     """The gradients to start from: given ones, or 1 for scalar outputs (else explain what to pass)."""
-    from shenjing._tensor import Tensor
-
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad requires one gradient per output: got {len(grad_outputs)} gradients for "
                            f"{len(outputs)} outputs")

@@ -76,7 +76,21 @@ class Node:
             out._requires_grad = True
             out.grad_fn = self
             out._output_nr = i
-        self._saved = [self._saved_entry(x, inputs, outputs) for x in to_save] if to_save else ()
+        self._saved = self._saved_entries(to_save, inputs, outputs) if to_save else ()
+
+    def _saved_entries(self, to_save: Sequence[Any], inputs: Sequence[Any], outputs: Sequence[Any]) -> list:
+        """``_saved_entry`` of each value. The usual case first: a value that is the array of the input in
+        its own position (ops save x, W, ... in their order), and not the output's (in-place ops)."""
+        output = outputs[0]._data if len(outputs) == 1 else None
+        entries = []
+        for k, value in enumerate(to_save):
+            if output is not None and k < len(inputs) and value is not output:
+                x = inputs[k]
+                if isinstance(x, Tensor) and value is x._data:
+                    entries.append((x, x._version_counter[0]))
+                    continue
+            entries.append(self._saved_entry(value, inputs, outputs))
+        return entries
 
     def _saved_entry(self, value: Any, inputs: Sequence[Any], outputs: Sequence[Any]) -> Any:
         if value is None:

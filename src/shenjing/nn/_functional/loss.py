@@ -15,6 +15,7 @@ weights; the composition above is its reference and handles every other case.
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -320,6 +321,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
+@lru_cache(maxsize=64)
+def _row_starts(rows: int, columns: int) -> np.ndarray:
+    """The flat index of each row's first element in a (rows, columns) array, read-only (cached: a
+    loss asks for the same every step)."""
+    starts = np.arange(0, rows * columns, columns)
+    starts.flags.writeable = False
+    return starts
+
+
 class SoftmaxCrossEntropy(Op):
     """Cross-entropy of logits x (N, C) with class indices, fused: l_n = logsumexp(x_n) - x_n[y_n].
 
@@ -344,7 +354,7 @@ class SoftmaxCrossEntropy(Op):
         totals = np.add.reduce(exps, axis=1)
         exps /= totals[:, None]
         self.probs = exps  # softmax, for the gradient
-        self.picked = np.arange(0, n * classes, classes) + self.safe  # flat indices of x[n, y_n]
+        self.picked = _row_starts(n, classes) + self.safe  # flat indices of x[n, y_n]
         losses = np.log(totals) - shifted.reshape(-1)[self.picked]
         self.save_for_backward(x)
         one = x.dtype.type(1)
