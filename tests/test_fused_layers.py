@@ -163,6 +163,17 @@ def test_linear_stack_backward_twice_with_retain_graph_and_inference():
         y.backward()
 
 
+def test_linear_stack_takes_an_empty_batch():
+    x = sj.zeros(0, 2, 3, requires_grad=True)
+    w, b = sj.randn(4, 6, requires_grad=True), sj.randn(4, requires_grad=True)
+    y = linear_stack(x, [w, b], flatten=True)
+    assert tuple(y.shape) == (0, 4)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 2, 3)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 6), np.float32))
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(4, np.float32))
+
+
 def test_linear_stack_checks_its_operands():
     w1, w2 = sj.zeros(4, 6), sj.zeros(3, 5)
     with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x4 and 5x3\)"):

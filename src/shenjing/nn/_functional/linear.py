@@ -103,7 +103,7 @@ class LinearStack(Op):
         return "LinearStackBackward0"
 
     def forward(self, x, *params):
-        h = x.reshape(x.shape[0], -1) if self.flatten else x
+        h = _flattened(x) if self.flatten else x
         last = len(params) // 2 - 1
         hidden = []  # h_1 .. h_{L-1}, for the masks and the weight gradients
         for i in range(last + 1):
@@ -123,7 +123,7 @@ class LinearStack(Op):
             return self._recomputed_gradients(gy)
         x, *params = self.saved_arrays
         needs = self.needs_input_grad
-        inputs = [x.reshape(x.shape[0], -1) if self.flatten else x] + self.hidden
+        inputs = [_flattened(x) if self.flatten else x] + self.hidden
         grads: list = [None] * len(needs)
         g = gy._data
         for i in reversed(range(len(inputs))):
@@ -152,6 +152,11 @@ class LinearStack(Op):
     def _release(self) -> None:
         super()._release()
         self.hidden = None
+
+
+def _flattened(x: np.ndarray) -> np.ndarray:
+    """x (N, ...) as (N, features) (written out: -1 cannot be inferred for an empty batch)."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 def stacked_layers(x: Tensor, params: Sequence[Tensor | None], flatten: bool) -> Tensor:
