@@ -40,13 +40,14 @@ _cached_bytes = 0
 _lock = threading.Lock()
 
 
-def _references(arrays: list, i: int) -> int:
-    array = arrays[i]
-    return sys.getrefcount(array)
+def _references(arrays: list) -> int:
+    for array in arrays:  # (the loop of ``take``, so that the count is taken the same way)
+        return sys.getrefcount(array)
+    return 0
 
 
-# the count _references gives for an array that only the cache refers to, measured the same way
-_FREE = _references([np.empty(0)], 0)
+# the count ``take`` sees for an array that only the cache refers to, measured the same way
+_FREE = _references([np.empty(0)])
 # reference counts tell who holds an array only with the global interpreter lock
 _ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
 
@@ -67,9 +68,9 @@ def take(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         if arrays is None:
             arrays = _cache[key] = []
         _cache.move_to_end(key)
-        for i in range(len(arrays)):
-            if _references(arrays, i) == _FREE:
-                return arrays[i]
+        for array in arrays:
+            if sys.getrefcount(array) == _FREE:
+                return array
         array = np.empty(shape, dtype)
         if len(arrays) >= PER_KEY:
             return array

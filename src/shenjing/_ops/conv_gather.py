@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -74,26 +75,48 @@ def gather_index(x_shape: tuple[int, ...], kernel: tuple[int, int], geometry: Co
     return index, not inside.all()
 
 
+class PatchLayout(NamedTuple):
+    """How ``gathered_patches`` reads an input of one shape (``patch_layout``)."""
+
+    padded: tuple[int, ...] | None  # the zero-padded input's shape (None: no padding)
+    inside: tuple[slice, ...]  # where the input sits in it
+    windows: tuple[int, ...]  # the strided view (C, KH, KW, 2, 2, N, PH, PW) of the padded input
+    strides: tuple[int, ...]  # its strides (the padded input C-contiguous)
+    cols: tuple[int, int]  # (K, 4M)
+
+
+@lru_cache(maxsize=64)
+def patch_layout(x_shape: tuple[int, ...], itemsize: int, kernel: tuple[int, int],
+                 geometry: ConvGeometry) -> PatchLayout:
+    """The layout of ``gathered_patches`` for one input shape, worked out once."""
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    oh, ow = output_size((h, w), kernel, geometry)
+    (sh, sw), ((top, bottom), (left, right)), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    padded = (n, c, h + top + bottom, w + left + right)
+    s_w = itemsize  # C-contiguous strides of the padded input
+    s_h, s_c, s_n = padded[3] * s_w, padded[2] * padded[3] * s_w, c * padded[2] * padded[3] * s_w
+    windows = (c, kh, kw, 2, 2, n, oh // 2, ow // 2)
+    strides = (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n, 2 * sh * s_h, 2 * sw * s_w)
+    inside = (slice(None), slice(None), slice(top, top + h), slice(left, left + w))
+    return PatchLayout(padded if padded != x_shape else None, inside, windows, strides,
+                       (c * kh * kw, 4 * n * (oh // 2) * (ow // 2)))
+
+
 def gathered_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
     """cols (K, 4*M) (see the module's docstring), a work array: one copy from a strided view of the
     (padded) input, cols[(c, a, b), (r, f, n, i, j)] at xpad[n, c, (2i + r) s_h + a d_h, (2j + f) s_w + b d_w].
     (``np.take`` with ``gather_index`` gives the same; the copy is 2x faster for LeNet-5's conv1,
     whose index is 25 x 784, and as fast for its conv2.)"""
-    n, c, h, w = x.shape
-    kh, kw = kernel
-    oh, ow = output_size((h, w), kernel, geometry)
-    (sh, sw), ((top, bottom), (left, right)), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
-    if top or bottom or left or right:
-        padded = np.zeros((n, c, h + top + bottom, w + left + right), x.dtype)
-        padded[:, :, top:top + h, left:left + w] = x
+    layout = patch_layout(x.shape, x.itemsize, kernel, geometry)
+    if layout.padded is not None:
+        padded = np.zeros(layout.padded, x.dtype)
+        padded[layout.inside] = x
     else:
         padded = np.ascontiguousarray(x)
-    s_n, s_c, s_h, s_w = padded.strides
-    shape = (c, kh, kw, 2, 2, n, oh // 2, ow // 2)
-    windows = np.ndarray(shape, x.dtype, padded, 0, (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n,
-                                                      2 * sh * s_h, 2 * sw * s_w))
-    cols = take("gather.cols", (c * kh * kw, 4 * n * (oh // 2) * (ow // 2)), x.dtype)
-    np.copyto(cols.reshape(shape), windows)
+    windows = np.ndarray(layout.windows, x.dtype, padded, 0, layout.strides)
+    cols = take("gather.cols", layout.cols, x.dtype)
+    np.copyto(cols.reshape(layout.windows), windows)
     return cols
 
 

@@ -335,8 +335,9 @@ class ConvMaxPool2d(Op):
             gy = np.where(out[0] > 0, gy, 0)
         n, o = gy.shape[:2]
         gy = gy.reshape(n, o, -1).transpose(1, 0, 2).reshape(o, -1)  # (O, M), columns (n, i, j)
-        grads = gathered_grads(gy, self.won, cols, w, x.shape, self.geometry, needs)
-        return tuple(None if g is None else Tensor._make(g) for g in grads)
+        dx, dw, db = gathered_grads(gy, self.won, cols, w, x.shape, self.geometry, needs)
+        return (None if dx is None else Tensor._make(dx), None if dw is None else Tensor._make(dw),
+                None if db is None else Tensor._make(db))
 
     def _argmax_nchw(self) -> np.ndarray:
         """The argmax laid out (N, O, PH, PW), as ``MaxPoolScatter`` reads it."""
