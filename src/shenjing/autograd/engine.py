@@ -77,8 +77,9 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
             input_grads = _call_node(node, grads, retain_graph) if needed is None or node in needed else ()
             if not input_grads:
                 input_grads = (None,) * len(node._edges)
-            # a gradient that is one of the node's own incoming ones (passed through) is shared: never stolen
-            fresh = isinstance(node, Op)
+            # a leaf may adopt a gradient an op has just made, unless the op passed it through (one of its
+            # incoming ones) or returned it twice (``_shared_gradients``)
+            shared = _shared_gradients(grads, input_grads) if isinstance(node, Op) else None
             for edge, grad, meta in zip(node._edges, input_grads, node._input_meta):
                 if edge is None:
                     continue
@@ -95,7 +96,7 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
                     if pending[child] == 0:
                         ready.append(child)
                 elif grad is not None:
-                    steal = fresh and _fresh_gradient(grad, grads, input_grads)
+                    steal = shared is not None and id(grad) not in shared
                     if plain and not edge._hooks:  # the usual case: add to .grad (or adopt)
                         _accumulate_grad(edge, grad, False, steal)
                     else:
@@ -112,17 +113,17 @@ def _sum(a: Any, b: Any, create_graph: bool) -> Any:
     return Tensor._make(np.add(a._data, b._data))
 
 
-def _fresh_gradient(grad: Any, grads: list, input_grads: tuple) -> bool:
-    """Whether ``grad`` is none of the node's incoming gradients (not passed through) and appears
-    once among its input gradients: only then may a leaf adopt its array."""
-    for g in grads:
-        if g is grad:
-            return False
-    seen = 0
+def _shared_gradients(grads: list, input_grads: tuple) -> set:
+    """The ids of the node's input gradients that no leaf may adopt: its incoming gradients (passed
+    through) and any it returned twice. (Ids of objects alive during the call: the lists hold them.)"""
+    shared = {id(g) for g in grads}
+    seen = set()
     for g in input_grads:
-        if g is grad:
-            seen += 1
-    return seen == 1
+        key = id(g)
+        if key in seen:
+            shared.add(key)
+        seen.add(key)
+    return shared
 
 
 def _count_consumers(root_nodes: list) -> dict:
@@ -247,7 +248,7 @@ _SOLE_BASE = _base_refs(Tensor._make(np.empty(2).reshape(1, 2)))
 def _unshared(tensor: Any) -> bool:
     """Whether nothing but ``tensor`` refers to its array (nor, for a reshaped copy, to the array
     under it): then the array can be adopted as a ``.grad`` without a copy."""
-    references = _data_refs(tensor)
+    references = sys.getrefcount(tensor._data)  # (counted as ``_data_refs`` counts: the same references)
     if references != _SOLE_DATA and not (references == _SOLE_DATA + 1 and _workspace.holds(tensor._data)):
         return False  # (an array that an op took from the work-array cache is held there too)
     base = tensor._data.base
