@@ -324,9 +324,7 @@ class Tensor:
 
         For a non-scalar tensor pass ``gradient`` (the upstream gradient, same shape as self).
         """
-        from shenjing.autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory; ``requires_grad`` is False)."""
@@ -1008,3 +1006,4 @@ def _rebuild_tensor(array: np.ndarray, requires_grad: bool) -> Tensor:
 # The ops and autograd are built on Tensor, so they are imported after it is defined.
 from shenjing import _ops  # noqa: E402
 from shenjing.autograd.grad_mode import _GradState  # noqa: E402
+from shenjing import autograd as _autograd  # noqa: E402

@@ -230,6 +230,8 @@ class Op(Node):
             raise _shape_error(self, inputs, error) from None
         if type(result) is tuple:
             outputs = tuple(_wrap(r, self) for r in result)
+        elif type(result) is np.ndarray:  # (the usual case of ``_wrap``)
+            outputs = (Tensor._make(result),)
         else:
             outputs = (_wrap(result, self),)
         if self.returns_view and isinstance(inputs[0], Tensor):
