@@ -43,7 +43,7 @@ def conv_max_pool2d_relu(conv: Conv2d, pool: MaxPool2d, relu: ReLU, x: Tensor) -
     """relu(pool(conv(x))), which equals pool(relu(conv(x))) (the caller checks that nothing watches
     ``pool`` or ``relu``): one op (``conv2d_max_pool2d``) when nothing watches ``conv``, the pool is a
     plain 2x2 / stride-2 one and the input is batched; the layer's input checks run as for conv(x)."""
-    if (watched(conv) or conv.padding_mode != "zeros" or not isinstance(x, Tensor) or x.ndim != 4
+    if (watched(conv) or conv.padding_mode != "zeros" or not isinstance(x, Tensor) or x._data.ndim != 4
             or pool._windows != POOL or pool.return_indices):  # (the pool's checked geometry)
         return relu(pool(conv(x)))
     conv._check_input(x)
@@ -54,7 +54,7 @@ def conv_max_pool2d_relu(conv: Conv2d, pool: MaxPool2d, relu: ReLU, x: Tensor) -
 def linear_stack(linears: Sequence[Linear], relus: Sequence[ReLU], x: Tensor, flatten: bool = False) -> Tensor:
     """linears[-1](relu(... relu(linears[0](x)))), with x flattened from dim 1 if ``flatten``: one op
     (``linear_stack``) when nothing watches the layers (else the layers in a row, the same values)."""
-    if watched(*linears, *relus) or (flatten and (not isinstance(x, Tensor) or x.ndim < 2)):
+    if watched(*linears, *relus) or (flatten and (not isinstance(x, Tensor) or x._data.ndim < 2)):
         for i, linear in enumerate(linears):
             x = linear(x.flatten(1) if flatten and i == 0 else x)
             if i < len(relus):
