@@ -47,7 +47,7 @@ class SGD(Optimizer):
         parameter at a time."""
         flat = None
         if (group["momentum"] and not (group["weight_decay"] or group["dampening"] or group["nesterov"]
-                                       or group["maximize"])):
+                                       or group.get("maximize", False))):
             flat = self._flat_momentum(group)
         if flat is None:
             return super()._step_group(group)
