@@ -6,7 +6,8 @@
     python benchmarks/run.py --peer tinygrad     # tinygrad as a third column (pip install tinygrad;
                                                  # its CPU backend needs clang: apt-get install clang)
     python benchmarks/run.py --threads 1         # PyTorch and NumPy's BLAS on one thread each
-    python benchmarks/run.py --runs              # also every run's samples/s (the spread)
+    python benchmarks/run.py --runs              # also every run's samples/s (the spread) and each
+                                                 # round's ratio
 
 Every measurement is a fresh Python process (``--child LIB WORKLOAD``) that imports only its own
 library, builds the model, warms up, times a fixed number of steps on pre-made batches and prints
@@ -312,6 +313,11 @@ def main() -> None:
         for name, runs in runs_by_lib:
             for lib, values in runs.items():
                 print(f"# {name} {lib}: " + ", ".join(f"{v:.0f}" for v in values))
+            for lib in (lib for lib in runs if lib != "torch"):  # each round's two runs were taken back to
+                # back, so their ratio is less exposed to a load spike than the ratio of the medians
+                ratios = [ours / theirs for ours, theirs in zip(runs[lib], runs["torch"])]
+                print(f"# {name} {lib}/torch round by round: " + ", ".join(f"{r:.2f}" for r in ratios)
+                      + f" (median {statistics.median(ratios):.2f})")
 
 
 if __name__ == "__main__":
