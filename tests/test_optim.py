@@ -95,6 +95,24 @@ def test_sgd_momentum_with_missing_gradients_and_replaced_buffers_equals_torch(d
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_sgd_momentum_with_a_parameter_joining_its_group_equals_torch():
+    # the flat momentum buffers of a group must notice a parameter appended to the group's list
+    gradients = _gradients([(3,), (2,)], seed=8)
+    finals = []
+    for lib in (sj, torch):
+        a, b = lib.ones(3, requires_grad=True), lib.ones(2, requires_grad=True)
+        optimizer = (optim if lib is sj else torch.optim).SGD([a], lr=0.1, momentum=0.9)
+        for step, (ga, gb) in enumerate(gradients[:8]):
+            if step == 3:
+                optimizer.param_groups[0]["params"].append(b)
+            a.grad = lib.tensor(ga)
+            b.grad = lib.tensor(gb) if step >= 3 else None
+            optimizer.step()
+        finals.append([a.detach().numpy().copy(), b.detach().numpy().copy()])
+    for ours, theirs in zip(*finals):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
 def test_parameter_groups_have_their_own_options(name):
     options = dict(lr=0.01, momentum=0.9) if name != "Adam" else dict(lr=0.01)

@@ -67,15 +67,15 @@ class SGD(Optimizer):
         apply (a parameter without a gradient or a momentum buffer yet, or of another dtype)."""
         params, state = group["params"], self.state
         flat = self._flat.get(id(group))
-        current = True
+        current = flat is not None and len(flat[1]) == len(params)  # (a parameter may have joined the group)
         for i, p in enumerate(params):
             if p.grad is None:
                 return None
             momentum = state.get(p, {}).get("momentum_buffer")
             if momentum is None:
                 return None
-            current = current and flat is not None and momentum._data is flat[1][i]
-        if current and len(flat[1]) == len(params):
+            current = current and momentum._data is flat[1][i]
+        if current:
             return flat
         dtype = params[0]._data.dtype
         if any(p._data.dtype != dtype for p in params):
