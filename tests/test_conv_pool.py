@@ -241,7 +241,7 @@ def test_gathered_patches_equal_the_index(x_shape, w_shape, stride, padding, dil
     # the strided copy against the reference: x's values (and a zero for the padding) at gather_index
     geometry = ConvGeometry(stride, padding, dilation, 1)
     x = np.random.default_rng(12).standard_normal(x_shape).astype(np.float32)
-    index, _ = conv_gather.gather_index(x_shape, w_shape[2:], geometry)
+    index = conv_gather.gather_index(x_shape, w_shape[2:], geometry)
     expected = np.append(x.reshape(-1), 0)[index]
     np.testing.assert_array_equal(conv_gather.gathered_patches(x, w_shape[2:], geometry), expected)
 

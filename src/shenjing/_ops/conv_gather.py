@@ -58,9 +58,9 @@ def gather_applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry:
 
 
 @lru_cache(maxsize=64)
-def gather_index(x_shape: tuple[int, ...], kernel: tuple[int, int], geometry: ConvGeometry) -> tuple[np.ndarray, bool]:
+def gather_index(x_shape: tuple[int, ...], kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
     """The index (K, 4*M) of ``cols`` into x's values (N*C*H*W of them, C order) followed by a zero
-    (where a tap falls in the padding), read-only; and whether any tap reads that zero."""
+    (where a tap falls in the padding), read-only."""
     n, c, h, w = x_shape
     kh, kw = kernel
     oh, ow = output_size((h, w), kernel, geometry)
@@ -72,7 +72,7 @@ def gather_index(x_shape: tuple[int, ...], kernel: tuple[int, int], geometry: Co
     flat = ((sample * c + channel) * h + rows) * w + columns
     index = np.where(inside, flat, n * c * h * w).astype(np.intp).reshape(c * kh * kw, -1)
     index.flags.writeable = False  # shared by every call
-    return index, not inside.all()
+    return index
 
 
 class PatchLayout(NamedTuple):
@@ -152,7 +152,7 @@ def gathered_grads(gy: np.ndarray, won: np.ndarray, cols: np.ndarray, w: np.ndar
     dp = np.where(won, gy[:, None], 0).reshape(o, -1)  # (O, 4M); (np.where: inf * 0 would be NaN)
     dx = dw = db = None
     if needs[0]:
-        index, _ = gather_index(x_shape, w.shape[2:], geometry)
+        index = gather_index(x_shape, w.shape[2:], geometry)
         dcols = np.matmul(w.reshape(o, -1).T, dp, out=take("gather.dcols", index.shape, w.dtype))
         size = math.prod(x_shape)
         summed = np.bincount(index.reshape(-1), dcols.reshape(-1), minlength=size + 1)

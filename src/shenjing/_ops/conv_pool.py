@@ -224,13 +224,13 @@ class ConvMaxPool2d(Op):
         if training:
             if self.phases:
                 product, cols = phase_product(x, w, self.geometry)  # (PH, 4, O, PW*N)
-                if b is not None:
-                    product += b[:, None]
+            else:
+                product, cols = row_window_product(x, w, self.geometry)  # (OH, O, OW*N)
+            if b is not None:  # (O, 1): along the O axis of either layout
+                product += b[:, None]
+            if self.phases:
                 quarters = [product[:, k] for k in range(4)]
             else:
-                product, cols = row_window_product(x, w, self.geometry)
-                if b is not None:
-                    product += b[:, None]
                 quarters = _quarters(product.reshape(oh, o, ow, n), ph, pw)
             best, argmax = _running_max(quarters, keep_argmax=True)
             self.argmax = argmax.reshape(ph, o, pw, n)

@@ -52,10 +52,9 @@ class Linear(Op):
         """``_gradients`` without the graph: at batch 1 the three backward ops' bookkeeping costs
         several times their arithmetic."""
         needs = self.needs_input_grad
-        gx = Tensor._make(np.matmul(gy, weight)) if needs[0] else None
-        gw = Tensor._make(_weight_grad(gy, x)) if needs[1] else None
-        gb = Tensor._make(_sum_leading(gy)) if len(needs) > 2 and needs[2] else None
-        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        grads = _layer_gradients(gy, x, weight, needs[0], needs[1], len(needs) > 2 and needs[2])
+        wrapped = tuple(None if g is None else Tensor._make(g) for g in grads)
+        return wrapped[:2] if len(needs) == 2 else wrapped
 
 
 class LinearRelu(Linear):
@@ -129,12 +128,10 @@ class LinearStack(Op):
         for i in reversed(range(len(inputs))):
             if i < len(inputs) - 1:
                 g = positive_part(g, inputs[i + 1])
-            if needs[2 * i + 1]:
-                grads[2 * i + 1] = Tensor._make(_weight_grad(g, inputs[i]))
-            if needs[2 * i + 2]:
-                grads[2 * i + 2] = Tensor._make(_sum_leading(g))
-            if i > 0 or needs[0]:
-                g = np.matmul(g, params[2 * i])
+            g, gw, gb = _layer_gradients(g, inputs[i], params[2 * i], i > 0 or needs[0], needs[2 * i + 1],
+                                         needs[2 * i + 2])
+            grads[2 * i + 1] = None if gw is None else Tensor._make(gw)
+            grads[2 * i + 2] = None if gb is None else Tensor._make(gb)
         if needs[0]:
             grads[0] = Tensor._make(g.reshape(x.shape))
         return tuple(grads)
@@ -217,6 +214,16 @@ class SumLeading(Op):
 
     def backward(self, ggb):
         return ggb.expand(self.shape)
+
+
+def _layer_gradients(gy: np.ndarray, x: np.ndarray, weight: np.ndarray, needs_x: bool, needs_w: bool,
+                     needs_b: bool) -> tuple:
+    """One Linear layer's (gx, gW, gb) on arrays, None where not needed: gy W, gy^T x, gy summed over the
+    leading dims (the kernels of the three backward ops)."""
+    gx = np.matmul(gy, weight) if needs_x else None
+    gw = _weight_grad(gy, x) if needs_w else None
+    gb = _sum_leading(gy) if needs_b else None
+    return gx, gw, gb
 
 
 def _weight_grad(gy: np.ndarray, x: np.ndarray) -> np.ndarray:
