@@ -122,6 +122,8 @@ class Node:
                 tensor, version = entry
                 if version is not None:
                     self._check_version(tensor, version, tensor._version)
+                elif type(tensor) is np.ndarray:  # (kept as it is: an op inside a ``Chain``)
+                    tensor = Tensor._make(tensor)
             unpacked.append(tensor)
         return tuple(unpacked)
 

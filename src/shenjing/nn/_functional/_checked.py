@@ -39,7 +39,12 @@ class CheckedCalls:
                 described.append((t._data.shape, t._data.dtype))
             else:
                 return None
-        key = (tuple(described), arguments)
+        return CheckedCalls.key_of(tuple(described), *arguments)
+
+    @staticmethod
+    def key_of(described: tuple, *arguments: Any) -> tuple | None:
+        """``key`` from each tensor's (shape, dtype) (None for an absent one)."""
+        key = (described, arguments)
         try:
             hash(key)
         except TypeError:

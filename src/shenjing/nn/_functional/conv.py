@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from shenjing._ops._util import check_tensor
 from shenjing._ops.conv import Conv2d, ConvGeometry, Fold, Unfold, conv_output_size
 from shenjing._ops.conv_pool import POOL, ConvMaxPool2d, fused_applies
@@ -168,6 +170,17 @@ def _conv2d_geometry(input: Tensor, weight: Tensor, bias: Tensor | None, stride:
         geometry = ConvGeometry(stride, pads, dilation, groups)
         _checked_conv2d.remember(key, geometry)
     return geometry
+
+
+def checked_conv2d_geometry(shape: tuple[int, ...], dtype: np.dtype, weight: Tensor, bias: Tensor | None,
+                            stride: Any, padding: Any, dilation: Any, groups: int) -> ConvGeometry | None:
+    """The geometry of conv2d on an input of ``shape`` and ``dtype`` if that configuration has passed
+    ``_conv2d_geometry``'s checks before, else None (for a caller that has no input tensor yet)."""
+    if not isinstance(weight, Tensor) or not (bias is None or isinstance(bias, Tensor)):
+        return None
+    described = ((shape, dtype), (weight._data.shape, weight._data.dtype),
+                 None if bias is None else (bias._data.shape, bias._data.dtype))
+    return _checked_conv2d.get(CheckedCalls.key_of(described, stride, padding, dilation, groups))
 
 
 def _checked_arguments(name: str, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
