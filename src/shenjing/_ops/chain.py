@@ -7,8 +7,8 @@ the gradient of h_{k-1} that op k returns feeding op k - 1. The ops do their own
 values and gradients are theirs bit for bit. What goes is the bookkeeping between them: a node per op
 (its call, record, saved entries, the engine's visit, the tensors around every intermediate), about
 20-40 us an op at batch 1, where LeNet-5's whole step is some 700 us. Measured: LeNet-5's two fused
-convolution blocks and its linear stack as one chain, a training step at batch 1 -9 to -12%
-(alternating runs in one process).
+convolution blocks and its linear stack as one chain, a training step at batch 1 -7.5% (alternating
+blocks in one process), +9% samples/s (the benchmark's child processes, alternating).
 
 The intermediates h_1 .. h_{K-1} are never tensors, so nothing can change them in place; the chain
 checks its own inputs and output for in-place changes (it saves them as any op does), and the ops'
