@@ -159,3 +159,59 @@ def test_cnn_model_checks_its_input_as_the_layers_do():
         model(sj.randn(2, 3, 28, 28))
     with pytest.raises(RuntimeError, match="float64"):
         model(sj.randn(2, 1, 28, 28, dtype=sj.float64))
+
+
+def _textbook_lenet(model, x):
+    """LeNet-5's layers in the textbook order, one module call each (nothing fused)."""
+    layers = [model.conv1, model.relu, model.pool1, model.conv2, model.relu, model.pool2, sj.nn.Flatten(),
+              model.fc1, model.relu, model.fc2, model.relu, model.fc3]
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+class _LeakyConv(sj.nn.Conv2d):  # a subclass may compute something else than its parent
+    def forward(self, x):
+        return super().forward(x) * 0.5
+
+
+@pytest.mark.parametrize("swap", ["tanh", "avgpool", "sequential fc2", "conv subclass", "features override"])
+def test_lenet_with_a_swapped_layer_runs_that_layer(swap):
+    sj.manual_seed(9)
+    model = LeNet5()
+    if swap == "tanh":
+        model.relu = sj.nn.Tanh()
+    elif swap == "avgpool":
+        model.pool1 = sj.nn.AvgPool2d(2)
+    elif swap == "sequential fc2":
+        model.fc2 = sj.nn.Sequential(sj.nn.Linear(120, 84))
+    elif swap == "conv subclass":
+        conv = _LeakyConv(6, 16, 5)
+        conv.load_state_dict(model.conv2.state_dict())
+        model.conv2 = conv
+    else:
+        class Halved(LeNet5):
+            def features(self, x):
+                return super().features(x) * 0.5
+        halved = Halved()
+        halved.load_state_dict(model.state_dict())
+        x = sj.randn(2, 1, 28, 28)
+        for _ in range(2):
+            np.testing.assert_allclose(halved(x).detach().numpy(),
+                                       model.fc3(model.relu(model.fc2(model.relu(model.fc1(
+                                           (model.features(x) * 0.5).flatten(1)))))).detach().numpy(), rtol=1e-6)
+        return
+    x = sj.randn(2, 1, 28, 28)
+    expected = _textbook_lenet(model, x).detach().numpy()
+    for _ in range(2):  # (the second call is the one a chain would take)
+        np.testing.assert_allclose(model(x).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_course_cnn_with_tanh_runs_tanh():
+    sj.manual_seed(10)
+    model = CourseCNN()
+    model.nf = sj.nn.Tanh()
+    x = sj.randn(2, 3, 32, 32)
+    expected = model.fc(model.pool2(model.nf(model.conv2(model.pool1(model.nf(model.conv1(x)))))).flatten(1))
+    for _ in range(2):
+        np.testing.assert_allclose(model(x).detach().numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -47,12 +47,28 @@ def watched(*modules: Module) -> bool:
     return False
 
 
+def _all_of(kind: type, modules: Sequence[Module]) -> bool:
+    """Whether every module is a ``kind`` itself (a subclass or another layer may compute something else)."""
+    for m in modules:
+        if type(m) is not kind:
+            return False
+    return True
+
+
+def pools_first(activation: Module, *pools: Module) -> bool:
+    """Whether conv blocks may pool before their activation, relu(pool(conv(x))) for the textbook
+    pool(relu(conv(x))), the same values: the activation is a ReLU and every pool a max-pool (a max
+    commutes with a monotone function, an average does not), and no hook watches them (it would see
+    other values)."""
+    return type(activation) is ReLU and _all_of(MaxPool2d, pools) and not watched(activation, *pools)
+
+
 def conv_max_pool2d_relu(conv: Conv2d, pool: MaxPool2d, relu: ReLU, x: Tensor) -> Tensor:
-    """relu(pool(conv(x))), which equals pool(relu(conv(x))) (the caller checks that nothing watches
-    ``pool`` or ``relu``): one op (``conv2d_max_pool2d``) when nothing watches ``conv``, the pool is a
-    plain 2x2 / stride-2 one and the input is batched; the layer's input checks run as for conv(x)."""
-    if (watched(conv) or conv.padding_mode != "zeros" or not isinstance(x, Tensor) or x._data.ndim != 4
-            or pool._windows != POOL or pool.return_indices):  # (the pool's checked geometry)
+    """relu(pool(conv(x))), which equals pool(relu(conv(x))) (the caller checks ``pools_first``): one op
+    (``conv2d_max_pool2d``) when nothing watches ``conv`` (a Conv2d), the pool is a plain 2x2 / stride-2
+    one and the input is batched; the layer's input checks run as for conv(x)."""
+    if (type(conv) is not Conv2d or watched(conv) or conv.padding_mode != "zeros" or not isinstance(x, Tensor)
+            or x._data.ndim != 4 or pool._windows != POOL or pool.return_indices):  # (the pool's checked geometry)
         return relu(pool(conv(x)))
     conv._check_input(x)
     return conv2d_max_pool2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups,
@@ -61,8 +77,10 @@ def conv_max_pool2d_relu(conv: Conv2d, pool: MaxPool2d, relu: ReLU, x: Tensor) -
 
 def linear_stack(linears: Sequence[Linear], relus: Sequence[ReLU], x: Tensor, flatten: bool = False) -> Tensor:
     """linears[-1](relu(... relu(linears[0](x)))), with x flattened from dim 1 if ``flatten``: one op
-    (``linear_stack``) when nothing watches the layers (else the layers in a row, the same values)."""
-    if watched(*linears, *relus) or (flatten and (not isinstance(x, Tensor) or x._data.ndim < 2)):
+    (``linear_stack``) when they are Linear and ReLU layers and nothing watches them (else the layers in
+    a row, the same values)."""
+    if (not (_all_of(Linear, linears) and _all_of(ReLU, relus)) or watched(*linears, *relus)
+            or (flatten and (not isinstance(x, Tensor) or x._data.ndim < 2))):
         for i, linear in enumerate(linears):
             x = linear(x.flatten(1) if flatten and i == 0 else x)
             if i < len(relus):
@@ -73,8 +91,8 @@ def linear_stack(linears: Sequence[Linear], relus: Sequence[ReLU], x: Tensor, fl
 
 
 def linear_relu(linear: Linear, relu: ReLU, x: Tensor) -> Tensor:
-    """relu(linear(x)), as one op when nothing watches either layer."""
-    if watched(linear, relu):
+    """relu(linear(x)), as one op when they are a Linear and a ReLU layer and nothing watches either."""
+    if type(linear) is not Linear or type(relu) is not ReLU or watched(linear, relu):
         return relu(linear(x))
     _check_last_dim(linear, x, linear.in_features)
     return _linear_relu(x, linear.weight, linear.bias)
@@ -85,18 +103,20 @@ def conv_net(blocks: Sequence[tuple[Conv2d, MaxPool2d]], relu: ReLU, linears: Se
     """The whole forward of a course CNN as one op (``Chain``): relu(pool(conv(h))) for each (conv, pool)
     of ``blocks`` (``ConvMaxPool2d``), then the flattened result through ``linears`` with ``relu``
     between them (``LinearStack``); the same values and gradients as ``conv_max_pool2d_relu`` per block
-    and ``linear_stack``. None where that does not apply: a hook watches a layer, a block does not run
-    as one op, or a block's configuration has not passed conv2d's checks yet (the caller then runs the
-    blocks, whose checks remember it: the next call runs as one op).
+    and ``linear_stack``. None where that does not apply: a layer is not of those kinds (``pools_first``,
+    Conv2d, Linear), a hook watches one, a block does not run as one op, or a block's configuration has
+    not passed conv2d's checks yet (the caller then runs the blocks, whose checks remember it: the next
+    call runs as one op).
 
     What a configuration allows (``_NetLayout``) is worked out once per the input's and the parameters'
     shapes and dtypes and the layers' arguments (``CheckedCalls``): a step then costs a few
     microseconds here."""
-    if not isinstance(x, Tensor) or x._data.ndim != 4 or watched(relu, *linears):
+    if (not isinstance(x, Tensor) or x._data.ndim != 4 or not pools_first(relu, *(pool for _, pool in blocks))
+            or not _all_of(Linear, linears) or watched(*linears)):
         return None
     params, arguments = [], []
     for conv, pool in blocks:
-        if watched(conv, pool):
+        if type(conv) is not Conv2d or watched(conv):
             return None
         params += (conv.weight, conv.bias)
         arguments.append((conv.padding_mode, conv.in_channels, conv.stride, conv.padding, conv.dilation, conv.groups,

@@ -55,7 +55,8 @@ class MLP(Module):
         modules = list(layers)
         linears, relus = modules[1::2], modules[2::2]
         if (len(modules) % 2 == 0 and all(type(m) is Linear for m in linears)  # Flatten, (Linear, ReLU) * k,
-                and all(type(m) is activations.ReLU for m in relus) and not watched(modules[0])):  # Linear
+                and all(type(m) is activations.ReLU for m in relus) and type(modules[0]) is Flatten
+                and not watched(modules[0])):  # Linear
             return linear_stack(linears, relus, x, flatten=True)
         i = 0
         while i < len(modules):  # each Linear followed by a ReLU as one op where nothing watches them
