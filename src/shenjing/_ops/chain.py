@@ -75,17 +75,24 @@ class Chain(Op):
 
     def _recomputed_gradients(self, gy):
         """create_graph: the ops again as ops (nodes of the graph) from the saved inputs, differentiated."""
-        from shenjing.autograd import grad
-
         *inputs, _ = self.saved_tensors
-        wanted = [t for t, need in zip(inputs, self.needs_input_grad) if need]
         h, start = inputs[0], 1
         for make, count in self.stages:
             h = make()(h, *inputs[start:start + count])
             start += count
-        grads = iter(grad(h, wanted, gy, create_graph=True, allow_unused=True))
-        return tuple(next(grads) if need else None for need in self.needs_input_grad)
+        return differentiated(h, inputs, self.needs_input_grad, gy)
 
     def _release(self) -> None:
         super()._release()
         self.ops = None
+
+
+def differentiated(y, inputs: Sequence, needs: Sequence[bool], gy) -> tuple:
+    """The gradients of y (recomputed from ``inputs`` as graph nodes) with respect to the inputs whose
+    ``needs`` is set, given gy, as a differentiable graph (None for the others): the ``create_graph``
+    backward of an op that runs several ops at once (``Chain``, ``LinearStack``)."""
+    from shenjing.autograd import grad
+
+    wanted = [t for t, need in zip(inputs, needs) if need]
+    grads = iter(grad(y, wanted, gy, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if need else None for need in needs)

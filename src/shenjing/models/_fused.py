@@ -47,7 +47,7 @@ def watched(*modules: Module) -> bool:
     return False
 
 
-def _all_of(kind: type, modules: Sequence[Module]) -> bool:
+def all_of(kind: type, modules: Sequence[Module]) -> bool:
     """Whether every module is a ``kind`` itself (a subclass or another layer may compute something else)."""
     for m in modules:
         if type(m) is not kind:
@@ -60,7 +60,7 @@ def pools_first(activation: Module, *pools: Module) -> bool:
     pool(relu(conv(x))), the same values: the activation is a ReLU and every pool a max-pool (a max
     commutes with a monotone function, an average does not), and no hook watches them (it would see
     other values)."""
-    return type(activation) is ReLU and _all_of(MaxPool2d, pools) and not watched(activation, *pools)
+    return type(activation) is ReLU and all_of(MaxPool2d, pools) and not watched(activation, *pools)
 
 
 def conv_max_pool2d_relu(conv: Conv2d, pool: MaxPool2d, relu: ReLU, x: Tensor) -> Tensor:
@@ -79,7 +79,7 @@ def linear_stack(linears: Sequence[Linear], relus: Sequence[ReLU], x: Tensor, fl
     """linears[-1](relu(... relu(linears[0](x)))), with x flattened from dim 1 if ``flatten``: one op
     (``linear_stack``) when they are Linear and ReLU layers and nothing watches them (else the layers in
     a row, the same values)."""
-    if (not (_all_of(Linear, linears) and _all_of(ReLU, relus)) or watched(*linears, *relus)
+    if (not (all_of(Linear, linears) and all_of(ReLU, relus)) or watched(*linears, *relus)
             or (flatten and (not isinstance(x, Tensor) or x._data.ndim < 2))):
         for i, linear in enumerate(linears):
             x = linear(x.flatten(1) if flatten and i == 0 else x)
@@ -112,7 +112,7 @@ def conv_net(blocks: Sequence[tuple[Conv2d, MaxPool2d]], relu: ReLU, linears: Se
     shapes and dtypes and the layers' arguments (``CheckedCalls``): a step then costs a few
     microseconds here."""
     if (not isinstance(x, Tensor) or x._data.ndim != 4 or not pools_first(relu, *(pool for _, pool in blocks))
-            or not _all_of(Linear, linears) or watched(*linears)):
+            or not all_of(Linear, linears) or watched(*linears)):
         return None
     params, arguments = [], []
     for conv, pool in blocks:

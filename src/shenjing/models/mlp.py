@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from shenjing._tensor import Tensor
-from shenjing.models._fused import linear_relu, linear_stack, watched
+from shenjing.models._fused import all_of, linear_relu, linear_stack, watched
 from shenjing.nn.modules import activation as activations
 from shenjing.nn.modules.container import Sequential
 from shenjing.nn.modules.flatten import Flatten
@@ -54,9 +54,8 @@ class MLP(Module):
             return layers(x)
         modules = list(layers)
         linears, relus = modules[1::2], modules[2::2]
-        if (len(modules) % 2 == 0 and all(type(m) is Linear for m in linears)  # Flatten, (Linear, ReLU) * k,
-                and all(type(m) is activations.ReLU for m in relus) and type(modules[0]) is Flatten
-                and not watched(modules[0])):  # Linear
+        if (len(modules) % 2 == 0 and all_of(Linear, linears)  # Flatten, (Linear, ReLU) * k, Linear
+                and all_of(activations.ReLU, relus) and type(modules[0]) is Flatten and not watched(modules[0])):
             return linear_stack(linears, relus, x, flatten=True)
         i = 0
         while i < len(modules):  # each Linear followed by a ReLU as one op where nothing watches them

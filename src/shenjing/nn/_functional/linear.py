@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from shenjing._dtype import from_numpy_dtype
+from shenjing._ops.chain import differentiated
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
 from shenjing._ops.elementwise import PositivePart, positive_part, rectify
@@ -138,13 +139,8 @@ class LinearStack(Op):
 
     def _recomputed_gradients(self, gy: Tensor) -> tuple:
         """create_graph: the layers again as differentiable ops (``stacked_layers``), differentiated."""
-        from shenjing.autograd import grad
-
         inputs = self.saved_tensors
-        wanted = [t for t, need in zip(inputs, self.needs_input_grad) if need]
-        y = stacked_layers(inputs[0], inputs[1:], self.flatten)
-        grads = iter(grad(y, wanted, gy, create_graph=True, allow_unused=True))
-        return tuple(next(grads) if need else None for need in self.needs_input_grad)
+        return differentiated(stacked_layers(inputs[0], inputs[1:], self.flatten), inputs, self.needs_input_grad, gy)
 
     def _release(self) -> None:
         super()._release()
