@@ -215,33 +215,62 @@ def test_training_steps_match_pytorch_with_the_same_weights(make, shape):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("product", ["rows", "as it runs"])
-@pytest.mark.parametrize("make, shape", [(LeNet5, (4, 1, 28, 28)), (CourseCNN, (4, 3, 32, 32)),
-                                         (LeNet5, (1, 1, 28, 28))], ids=["lenet5", "cnn", "lenet5-b1"])
-def test_pooling_before_relu_gives_the_textbook_values_and_gradients(monkeypatch, make, shape, product):
-    # forward pools first unless a hook watches ReLU or pooling: the values and gradients are the same, bit for
-    # bit when the fused convolution + pool runs on row windows (the two ops' arithmetic); as it runs (by
-    # output-column phase for conv1, on a gathered patch matrix at batch 1) its sums run in another order
-    from helpers import use_fused_product
+def _graph_names(output):
+    """The node names of ``output``'s backward graph, in a fixed walk order (depth first, inputs in order)."""
+    names, seen, stack = [], set(), [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.append(node.name())
+        stack.extend(reversed([child for child, _ in node.next_functions]))
+    return names
 
-    reordered = product != "rows"  # (sums in another order than the layers': by phase or gathered)
-    if not reordered:
-        use_fused_product(monkeypatch, "rows")
-    sj.manual_seed(3)
+
+@pytest.mark.parametrize("make, shape", [(LeNet5, (2, 1, 28, 28)), (CourseCNN, (2, 3, 32, 32)),
+                                         (lambda: MLP([784, 32, 10]), (2, 784))], ids=["lenet5", "cnn", "mlp"])
+def test_a_models_graph_is_the_textbook_and_the_same_on_the_first_and_the_tenth_call(make, shape):
+    sj.manual_seed(0)
     model = make()
-    x = sj.tensor(np.random.default_rng(3).standard_normal(shape).astype(np.float32))
-    fast = model(x)
-    fast.sum().backward()
-    fast_grads = [p.grad.numpy().copy() for p in model.parameters()]
-    model.zero_grad()
-    pooled = []
-    handle = model.pool1.register_forward_hook(lambda module, args, output: pooled.append(output))
-    textbook = model(x)  # a hook on pool1: ReLU runs first, as written in the notes
-    textbook.sum().backward()
-    handle.remove()
-    assert pooled[0].min().item() >= 0.0  # pool1 saw rectified maps
-    same = np.testing.assert_array_equal if not reordered else \
-        (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(b).max())))
-    same(fast.detach().numpy(), textbook.detach().numpy())
-    for a, b in zip(fast_grads, [p.grad.numpy() for p in model.parameters()]):
-        same(a, b)
+    optimizer = sj.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = sj.randn(*shape), sj.tensor([1, 3])
+    graphs = []
+    for _ in range(10):
+        optimizer.zero_grad()
+        out = model(x)
+        graphs.append(_graph_names(out))
+        sj.nn.functional.cross_entropy(out, y).backward()
+        optimizer.step()
+    assert graphs[0] == graphs[9]
+    layers = {"LinearBackward0", "ReluBackward0"}
+    if make is not LeNet5 and shape[1] == 784:
+        assert layers <= set(graphs[0]) and "ConvolutionBackward0" not in graphs[0]
+    else:  # the textbook order, conv -> ReLU -> max-pool, twice
+        assert layers | {"ConvolutionBackward0", "MaxPool2DWithIndicesBackward0"} <= set(graphs[0])
+        blocks = [name for name in reversed(graphs[0]) if name in
+                  ("ConvolutionBackward0", "ReluBackward0", "MaxPool2DWithIndicesBackward0")]
+        assert blocks[:6] == ["ConvolutionBackward0", "ReluBackward0", "MaxPool2DWithIndicesBackward0"] * 2
+
+
+def test_course_cnn_pools_with_the_geometry_its_layer_has_when_called():
+    # a pooling layer's geometry changed after construction is the one used (PyTorch reads the attributes)
+    import torch
+    from torch import nn as tnn
+
+    sj.manual_seed(1)
+    model = CourseCNN()
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    model(sj.tensor(x))  # a first call with the 2x2 pool
+    twin = tnn.ModuleDict({"conv1": tnn.Conv2d(3, 6, 5), "pool1": tnn.MaxPool2d(2), "conv2": tnn.Conv2d(6, 16, 5),
+                           "pool2": tnn.MaxPool2d(2), "fc": tnn.Linear(400, 10)})
+    twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    for pool in (model.pool1, twin["pool1"]):
+        pool.kernel_size, pool.padding = 3, 1  # 3x3 windows, stride 2, padding 1: still 14x14
+    h = twin["pool1"](torch.relu(twin["conv1"](torch.tensor(x))))
+    h = twin["pool2"](torch.relu(twin["conv2"](h)))
+    expected = twin["fc"](h.flatten(1))
+    np.testing.assert_allclose(model(sj.tensor(x)).detach().numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+    two_by_two = CourseCNN()
+    two_by_two.load_state_dict(model.state_dict())
+    assert not np.allclose(two_by_two(sj.tensor(x)).detach().numpy(), expected.detach().numpy(), atol=1e-3)

@@ -12,15 +12,13 @@ are freed unless ``retain_graph`` is set.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Sequence
 
 import numpy as np
 
-from shenjing import _workspace
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Node, Op
+from shenjing.autograd.node import Node
 
 __all__ = ["run_backward"]
 
@@ -77,9 +75,9 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
             input_grads = _call_node(node, grads, retain_graph) if needed is None or node in needed else ()
             if not input_grads:
                 input_grads = (None,) * len(node._edges)
-            # a leaf may adopt a gradient an op has just made, unless the op passed it through (one of its
-            # incoming ones) or returned it twice (``_shared_gradients``)
-            shared = _shared_gradients(grads, input_grads) if isinstance(node, Op) else None
+            # a leaf may adopt a gradient that an op declares it made for this call (``Op.owns_gradients``),
+            # unless the op passed it through (one of its incoming ones) or returned it twice
+            shared = _shared_gradients(grads, input_grads) if node.owns_gradients and not create_graph else None
             for edge, grad, meta in zip(node._edges, input_grads, node._input_meta):
                 if edge is None:
                     continue
@@ -232,50 +230,23 @@ def _deliver_to_leaf(leaf: Any, grad: Any, accumulate: bool, create_graph: bool,
     _accumulate_grad(leaf, grad, create_graph, steal)
 
 
-def _data_refs(tensor: Any) -> int:
-    return sys.getrefcount(tensor._data)
-
-
-def _base_refs(tensor: Any) -> int:
-    return sys.getrefcount(tensor._data.base)
-
-
-# the counts that mean "referred to by this one tensor only", measured on arrays known to be so
-_SOLE_DATA = _data_refs(Tensor._make(np.empty(1)))
-_SOLE_BASE = _base_refs(Tensor._make(np.empty(2).reshape(1, 2)))
-
-
-def _unshared(tensor: Any) -> bool:
-    """Whether nothing but ``tensor`` refers to its array (nor, for a reshaped copy, to the array
-    under it): then the array can be adopted as a ``.grad`` without a copy."""
-    references = sys.getrefcount(tensor._data)  # (counted as ``_data_refs`` counts: the same references)
-    if references != _SOLE_DATA and not (references == _SOLE_DATA + 1 and _workspace.holds(tensor._data)):
-        return False  # (an array that an op took from the work-array cache is held there too)
-    base = tensor._data.base
-    if base is None:
-        return True
-    if not isinstance(base, np.ndarray) or base.base is not None or base.size != tensor._data.size:
-        return False
-    del base
-    return _base_refs(tensor) == _SOLE_BASE
-
-
 def _accumulate_grad(tensor: Any, grad: Any, create_graph: bool, steal: bool = False) -> None:
     """``tensor.grad += grad``, owning a fresh array the first time (gradients may be shared views).
 
-    The first gradient is copied, except when ``steal`` says an op has just made it and its array
-    is not shared (``_unshared``: counted references), has the leaf's dtype and is writable. Then it becomes ``.grad`` as it is (PyTorch's AccumulateGrad
-    does the same), so a step costs no copy of the parameters' size.
+    The first gradient is copied, except when ``steal`` says that the op which made it owns it (it
+    was made for this call and nothing else refers to it: ``Op.owns_gradients``) and it has the
+    leaf's dtype and is writable and contiguous. Then it becomes ``.grad`` as it is (PyTorch's
+    AccumulateGrad does the same when nothing else holds the gradient), so a step costs no copy of
+    the parameters' size.
     """
     current = tensor.grad
     if create_graph:
         tensor.grad = grad if current is None else current + grad
     elif current is None:
-        if steal and grad._data.dtype == tensor._data.dtype and _unshared(grad):  # (counts references:
-            flags = grad._data.flags  # no local name for the array before this)
-            if flags.writeable and flags.c_contiguous:
-                tensor.grad = Tensor._make(grad._data)
-                return
+        data = grad._data
+        if steal and data.dtype == tensor._data.dtype and data.flags.writeable and data.flags.c_contiguous:
+            tensor.grad = Tensor._make(data)
+            return
         tensor.grad = Tensor._make(np.array(grad._data, dtype=tensor._data.dtype, copy=True))
     elif current._requires_grad:
         tensor.grad = Tensor._make(current._data + grad._data)

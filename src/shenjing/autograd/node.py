@@ -49,6 +49,8 @@ class Node:
     __slots__ = ("_edges", "_input_meta", "_saved", "_num_outputs", "_pre_hooks",
                  "_retained", "_released", "_trace", "needs_input_grad", "__weakref__", "__dict__")
 
+    owns_gradients = False  # see ``Op``
+
     # -- bookkeeping used by the engine ---------------------------------------------------------
 
     def _record(self, inputs: Sequence[Any], outputs: Sequence[Any], to_save: Sequence[Any],
@@ -204,6 +206,11 @@ class Op(Node):
     as the corresponding tensors in ``self.saved_tensors``) or with other arrays (constants).
     ``backward`` returns one gradient per input (``None`` where there is none); gradients of
     broadcast inputs are summed back to the input's shape by the engine.
+
+    An op whose first-order ``backward`` returns arrays made for that call only, which nothing else
+    (the op, a cache, another tensor) refers to, says so with ``owns_gradients = True``: a leaf's first
+    gradient from it then becomes ``.grad`` without a copy. (The engine still copies one that the op
+    passed through or returned twice.)
     """
 
     __slots__ = ()
