@@ -124,8 +124,6 @@ class Node:
                 tensor, version = entry
                 if version is not None:
                     self._check_version(tensor, version, tensor._version)
-                elif type(tensor) is np.ndarray:  # (kept as it is: an op inside a ``Chain``)
-                    tensor = Tensor._make(tensor)
             unpacked.append(tensor)
         return tuple(unpacked)
 
@@ -201,16 +199,23 @@ class Node:
 class Op(Node):
     """A shenjing primitive: ``forward`` on NumPy arrays, ``backward`` on tensors.
 
-    Subclasses take their non-tensor arguments in ``__init__`` and are used as ``Mul()(x, y)``.
-    ``forward`` may call ``self.save_for_backward(...)`` with input or output arrays (they come back
-    as the corresponding tensors in ``self.saved_tensors``) or with other arrays (constants).
-    ``backward`` returns one gradient per input (``None`` where there is none); gradients of
-    broadcast inputs are summed back to the input's shape by the engine.
+    The protocol:
 
-    An op whose first-order ``backward`` returns arrays made for that call only, which nothing else
-    (the op, a cache, another tensor) refers to, says so with ``owns_gradients = True``: a leaf's first
-    gradient from it then becomes ``.grad`` without a copy. (The engine still copies one that the op
-    passed through or returned twice.)
+    * ``__init__`` takes the op's non-tensor arguments; the op is used as ``Mul()(x, y)``.
+    * ``forward(*arrays)`` computes the result(s) from the inputs' arrays. It may call
+      ``self.save_for_backward(...)`` with input or output arrays (they come back as the corresponding
+      tensors in ``self.saved_tensors``, checked for in-place changes) or with other arrays (constants).
+      ``self.needs_input_grad`` says which inputs need a gradient (all False under ``no_grad``).
+    * ``backward(*grads)`` turns the outputs' gradients (tensors) into one gradient per input (``None``
+      where there is none), with differentiable ops, so that ``create_graph`` gives higher derivatives.
+      Gradients of broadcast inputs are summed back to the input's shape by the engine.
+    * optionally ``backward_arrays(*grads)``: the same on arrays (``self.saved_arrays``), used by the
+      engine when nothing is recorded (a first-order backward), where the ops of ``backward`` would
+      only cost bookkeeping.
+    * ``owns_gradients = True`` where the first-order backward returns arrays made for that call only,
+      which nothing else (the op, a cache, another tensor) refers to: a leaf's first gradient from it
+      then becomes ``.grad`` without a copy. (The engine still copies one that the op passed through
+      or returned twice.)
     """
 
     __slots__ = ()
@@ -256,13 +261,27 @@ class Op(Node):
             self._saved = None
         return outputs if type(result) is tuple else outputs[0]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._has_array_backward = cls.backward_arrays is not Op.backward_arrays
+
+    _has_array_backward = False
+
     def forward(self, *arrays: np.ndarray) -> Any:
         raise NotImplementedError
 
     def backward(self, *grads: Any) -> Any:
         raise NotImplementedError
 
+    def backward_arrays(self, *grads: np.ndarray | None) -> Any:
+        raise NotImplementedError
+
     def _call_backward(self, grads: tuple) -> tuple:
+        if self._has_array_backward and not _GradState.enabled:
+            result = self.backward_arrays(*[None if g is None else g._data for g in grads])
+            if not isinstance(result, tuple):
+                result = (result,)
+            return tuple(None if g is None else Tensor._make(g) for g in result)
         result = self.backward(*grads)
         return result if isinstance(result, tuple) else (result,)
 

@@ -9,8 +9,7 @@ import numpy as np
 from shenjing._dtype import from_numpy_dtype
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
-from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Op, backward_op
+from shenjing.autograd.node import Op
 
 __all__ = ["linear", "maxout"]
 
@@ -34,26 +33,18 @@ class Linear(Op):
         return out
 
     def backward(self, gy):
-        if not _GradState.enabled:
-            x, weight = self.saved_arrays
-            return self._array_gradients(gy._data, x, weight)
         x, weight = self.saved_tensors
-        return self._gradients(gy, x, weight)
-
-    def _gradients(self, gy, x, weight):
         needs = self.needs_input_grad
-        gx = backward_op(LinearInputGrad(), gy, weight) if needs[0] else None
-        gw = backward_op(LinearWeightGrad(), gy, x) if needs[1] else None
-        gb = backward_op(SumLeading(), gy) if len(needs) > 2 and needs[2] else None
+        gx = LinearInputGrad()(gy, weight) if needs[0] else None
+        gw = LinearWeightGrad()(gy, x) if needs[1] else None
+        gb = SumLeading()(gy) if len(needs) > 2 and needs[2] else None
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
-    def _array_gradients(self, gy: np.ndarray, x: np.ndarray, weight: np.ndarray) -> tuple:
-        """``_gradients`` without the graph: at batch 1 the three backward ops' bookkeeping costs
-        several times their arithmetic."""
+    def backward_arrays(self, gy):
+        x, weight = self.saved_arrays
         needs = self.needs_input_grad
         grads = _layer_gradients(gy, x, weight, needs[0], needs[1], len(needs) > 2 and needs[2])
-        wrapped = tuple(None if g is None else Tensor._make(g) for g in grads)
-        return wrapped[:2] if len(needs) == 2 else wrapped
+        return grads[:2] if len(needs) == 2 else grads
 
 
 class LinearInputGrad(Op):
