@@ -24,6 +24,7 @@ from shenjing._ops._util import check_tensor, float_input
 from shenjing._ops.activation import log_softmax
 from shenjing._ops.elementwise import abs, clamp, exp, log, relu, where
 from shenjing._ops.index import Index
+from shenjing._ops.loss import NllLoss
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op
@@ -220,13 +221,18 @@ def _target_weights(input: Tensor, target: Tensor, weight: Tensor | None,
     return safe, kept, per_target
 
 
+def _class_index(shape: tuple[int, ...], safe: np.ndarray) -> tuple:
+    """The index of input[n, safe[n, d...], d...] in an input of ``shape`` (a copy of ``safe``: the loss
+    keeps it for backward, and the target's owner may change the target's array)."""
+    if len(shape) == 1:
+        return (int(safe),)
+    grids = np.indices(safe.shape, sparse=True)
+    return (grids[0], np.array(safe)) + tuple(grids[1:])
+
+
 def _pick_classes(input: Tensor, safe: np.ndarray) -> Tensor:
     """input[n, safe[n, d...], d...]: each sample's entry for its target class (one gather)."""
-    if input.ndim == 1:
-        return Index((int(safe),), False, "Gather")(input)
-    grids = np.indices(safe.shape, sparse=True)
-    index = (grids[0], safe) + tuple(grids[1:])
-    return Index(index, False, "Gather")(input)
+    return Index(_class_index(input.shape, safe), False, "Gather")(input)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
@@ -247,16 +253,23 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     check_tensor(input)
     check_tensor(target, "nll_loss(): target")
     _class_targets("nll_loss", input, target)
+    if weight is None:  # (the usual case: no mask either when every target counts)
+        safe, kept = _indices(input, target, ignore_index)
+        weights = None if kept is None else kept.astype(input._data.dtype)
+        return NllLoss(_class_index(input.shape, safe), weights, reduction)(input)
     safe, _, per_target = _target_weights(input, target, weight, ignore_index)
     return _nll(input, safe, per_target, reduction)
 
 
 def _nll(log_probs: Tensor, safe: np.ndarray, per_target: Tensor, reduction: str) -> Tensor:
-    """-w[y] log p[y], reduced; 'mean' divides by the summed weights of the kept targets."""
-    losses = -_pick_classes(log_probs, safe) * per_target
-    if reduction == "mean":
-        return losses.sum() / per_target.sum()
-    return _reduce(losses, reduction)
+    """-w[y] log p[y], reduced; 'mean' divides by the summed weights of the kept targets. One op unless the
+    class weights need a gradient: then composed of ops (the reference), which differentiate them too."""
+    if per_target.requires_grad and _GradState.enabled:
+        losses = -_pick_classes(log_probs, safe) * per_target
+        if reduction == "mean":
+            return losses.sum() / per_target.sum()
+        return _reduce(losses, reduction)
+    return NllLoss(_class_index(log_probs.shape, safe), per_target._data, reduction)(log_probs)
 
 
 def _class_dim_shape(input: Tensor, values: Tensor) -> Tensor:
