@@ -41,9 +41,12 @@ class NllLoss(Op):
             self.coefficient = -weights
             return total
         count = x.dtype.type(picked.size) if self.weights is None else np.add.reduce(weights, axis=None)
-        with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan, as in PyTorch
-            self.coefficient = -weights / count
-            return total / count
+        if count == 0:  # every target ignored: the loss is 0/0 = nan and the gradient 0, as in PyTorch
+            self.coefficient = np.zeros_like(weights)
+            with np.errstate(invalid="ignore"):
+                return total / count
+        self.coefficient = -weights / count
+        return total / count
 
     def backward(self, gy):
         if _GradState.enabled:  # create_graph: coefficient * gy placed at the picked entries, as ops

@@ -384,9 +384,9 @@ class SoftmaxCrossEntropy(Op):
         if self.reduction == "sum":
             self.weights = kept
             return total
-        if count == 0:
-            with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan, as in PyTorch
-                self.weights = kept / count
+        if count == 0:  # every target ignored: the loss is 0/0 = nan and the gradient 0, as in PyTorch
+            self.weights = np.zeros_like(kept)
+            with np.errstate(invalid="ignore"):
                 return total / count
         self.weights = kept / count
         return total / count
