@@ -241,7 +241,8 @@ def test_cross_entropy_with_weights_ignore_index_and_label_smoothing_matches_tor
     target = np.array(target)
     weight = options.get("weight")
     rest = {k: v for k, v in options.items() if k != "weight"}
-    check_op(lambda x: F.cross_entropy(x, sj.tensor(target), None if weight is None else sj.tensor(weight, dtype=x.dtype),
+    check_op(lambda x: F.cross_entropy(x, sj.tensor(target),
+                                       None if weight is None else sj.tensor(weight, dtype=x.dtype),
                                        label_smoothing=smoothing, **rest),
              lambda x: TF.cross_entropy(x, torch.tensor(target),
                                         None if weight is None else torch.tensor(weight, dtype=x.dtype),

@@ -37,12 +37,6 @@ def _channel_dims(ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return (0,) + tuple(range(2, ndim)), (1, -1) + (1,) * (ndim - 2)
 
 
-def _sums(gy: np.ndarray, x_hat: np.ndarray, spec: str) -> tuple[np.ndarray, np.ndarray]:
-    """sum(gy) and sum(gy * x_hat) over the non-statistic dims (``spec``: 'ncl->c' or 'rd->d' style)."""
-    inputs, out = spec.split("->")
-    return np.einsum(f"{inputs}->{out}", gy), np.einsum(f"{inputs},{inputs}->{out}", gy, x_hat)
-
-
 def _affine(x_hat: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
             shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """x_hat and y = x_hat * weight + bias, both in ``shape``; weight and bias broadcast along x_hat's
@@ -92,13 +86,14 @@ class BatchNorm(Op):
             gx = None
             if needs_x:
                 M = x.numel() // x.shape[1]
-                scale = rsqrt(variance + self.eps) if weight is None else rsqrt(variance + self.eps) * weight.reshape(shape)
+                scale = rsqrt(variance + self.eps)
+                scale = scale if weight is None else scale * weight.reshape(shape)
                 gx = scale * (gy - sum_gy / M - x_hat * (sum_gyx / M))
             return (gx, sum_gyx.reshape(-1) if needs_weight else None, sum_gy.reshape(-1) if needs_bias else None)
         _, weight, x_hat = self.saved_arrays
         N, C = x_hat.shape[:2]
         gy3, xh3 = gy._data.reshape(N, C, -1), x_hat.reshape(N, C, -1)
-        sum_gy, sum_gyx = _sums(gy3, xh3, "ncl->c")
+        sum_gy, sum_gyx = np.einsum("ncl->c", gy3), np.einsum("ncl,ncl->c", gy3, xh3)
         gx = None
         if needs_x:
             M = xh3.shape[0] * xh3.shape[2]
@@ -208,14 +203,14 @@ class LayerNorm(Op):
         gx = gw = gb = None
         if needs_x:
             g = gy2 if weight is None else gy2 * weight.reshape(D)
-            sum_g, sum_gx = _sums(g, xh2, "rd->r")
+            sum_g, sum_gx = np.einsum("rd->r", g), np.einsum("rd,rd->r", g, xh2)
             gx = np.multiply(xh2, (sum_gx / D)[:, None])
             np.subtract(g, gx, out=gx)
             gx -= (sum_g / D)[:, None]
             gx *= self.inv_std[:, None]
             gx = Tensor._make(gx.reshape(x.shape))
         if needs_weight or needs_bias:
-            sum_gy, sum_gyx = _sums(gy2, xh2, "rd->d")
+            sum_gy, sum_gyx = np.einsum("rd->d", gy2), np.einsum("rd,rd->d", gy2, xh2)
             shape = x.shape[x.ndim - self.k:]
             gw = Tensor._make(sum_gyx.reshape(shape)) if needs_weight else None
             gb = Tensor._make(sum_gy.reshape(shape)) if needs_bias else None

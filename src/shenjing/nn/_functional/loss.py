@@ -4,9 +4,10 @@ Losses are compositions of differentiable ops, so their gradients need no code o
 numerically delicate steps are ops that are stable by construction: ``log_softmax`` (cross-entropy),
 ``logsigmoid`` (BCE with logits) and the clamped logarithms of ``BinaryCrossEntropy``.
 
-Cross-entropy = log_softmax + nll_loss. ``nll_loss`` picks -log p[n, target[n]] with one gather
-(``Index``; its backward writes the upstream gradient back at the picked places), so the whole
-softmax-cross-entropy costs a log_softmax forward and backward plus O(N) work. The common case of a
+Cross-entropy = log_softmax + nll_loss. ``nll_loss`` is one op, ``NllLoss``: it picks
+-w[target[n]] log p[n, target[n]] with one gather, and its backward writes the upstream gradient back
+at the picked places, so the whole softmax-cross-entropy costs a log_softmax forward and backward plus
+O(N) work (class weights that need a gradient take the composed form instead). The common case of a
 training loop (logits (N, C), class indices, no class weights, no label smoothing) runs as one fused
 op, ``SoftmaxCrossEntropy``, whose gradient is (softmax(x) - onehot(y)) times the reduction's
 weights; the composition above is its reference and handles every other case.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
