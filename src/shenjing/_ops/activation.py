@@ -13,10 +13,12 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import cast_to, check_tensor, float_input, normalize_dim
 from shenjing._tensor import Tensor
+from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op
 
 
 __all__ = ["softmax", "log_softmax", "one_hot"]
+
 
 class Softmax(Op):
     def __init__(self, dim: int) -> None:
@@ -30,8 +32,13 @@ class Softmax(Op):
 
     def backward(self, gy):
         # dz = y * (dy - sum(dy * y))
-        (out,) = self.saved_tensors
-        return out * (gy - (gy * out).sum(self.dim, keepdim=True))
+        if _GradState.enabled:  # create_graph: differentiable ops
+            (out,) = self.saved_tensors
+            return out * (gy - (gy * out).sum(self.dim, keepdim=True))
+        (out,) = self.saved_arrays
+        gx = np.multiply(gy._data, out)
+        gx -= out * np.add.reduce(gx, axis=self.dim, keepdims=True)
+        return Tensor._make(gx)
 
 
 class LogSoftmax(Op):
@@ -46,8 +53,13 @@ class LogSoftmax(Op):
 
     def backward(self, gy):
         # dz = dy - softmax(z) * sum(dy)
-        (out,) = self.saved_tensors
-        return gy - out.exp() * gy.sum(self.dim, keepdim=True)
+        if _GradState.enabled:  # create_graph: differentiable ops
+            (out,) = self.saved_tensors
+            return gy - out.exp() * gy.sum(self.dim, keepdim=True)
+        (out,) = self.saved_arrays
+        gx = np.exp(out)
+        gx *= np.add.reduce(gy._data, axis=self.dim, keepdims=True)
+        return Tensor._make(np.subtract(gy._data, gx, out=gx))
 
 
 def _prepare(input: Tensor, dim: int, dtype: Any) -> tuple[Tensor, int]:

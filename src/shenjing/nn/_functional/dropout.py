@@ -12,9 +12,9 @@ import warnings
 import numpy as np
 
 from shenjing._ops._util import check_tensor, float_input
-from shenjing._ops.elementwise import mul
 from shenjing._random import rng_of
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import Op, backward_op
 
 __all__ = ["dropout", "dropout1d", "dropout2d"]
 
@@ -24,6 +24,23 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+class Dropout(Op):
+    """y = x * mask with a fixed mask (the scaled keep-mask, in x's dtype, broadcast to x): linear in x,
+    so gx = gy * mask is its own backward (and higher derivatives are the same op again)."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask
+
+    def name(self) -> str:
+        return "MulBackward0"  # (PyTorch's name for dropout's node on the CPU)
+
+    def forward(self, x):
+        return np.multiply(x, self.mask)
+
+    def backward(self, gy):
+        return backward_op(Dropout(self.mask), gy)
+
+
 def _masked(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool) -> Tensor:
     """input * mask, mask[i] = 1/(1-p) with probability 1-p else 0, broadcast from ``mask_shape``."""
     dtype = input._data.dtype
@@ -31,9 +48,9 @@ def _masked(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool)
         scaled_mask = np.zeros(mask_shape, dtype=dtype)
     else:
         keep = rng_of(None).random(mask_shape) >= p
-        scaled_mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    mask = Tensor._make(scaled_mask)
-    return input._inplace(mul, mask) if inplace else mul(input, mask)
+        scaled_mask = np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
+    op = Dropout(scaled_mask)
+    return input._inplace(op) if inplace else op(input)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -4,9 +4,10 @@ Losses are compositions of differentiable ops, so their gradients need no code o
 numerically delicate steps are ops that are stable by construction: ``log_softmax`` (cross-entropy),
 ``logsigmoid`` (BCE with logits) and the clamped logarithms of ``BinaryCrossEntropy``.
 
-Cross-entropy = log_softmax + nll_loss. ``nll_loss`` picks -log p[n, target[n]] with one gather
-(``Index``; its backward writes the upstream gradient back at the picked places), so the whole
-softmax-cross-entropy costs a log_softmax forward and backward plus O(N) work. The common case of a
+Cross-entropy = log_softmax + nll_loss. ``nll_loss`` is one op, ``NllLoss``: it picks
+-w[target[n]] log p[n, target[n]] with one gather, and its backward writes the upstream gradient back
+at the picked places, so the whole softmax-cross-entropy costs a log_softmax forward and backward plus
+O(N) work (class weights that need a gradient take the composed form instead). The common case of a
 training loop (logits (N, C), class indices, no class weights, no label smoothing) runs as one fused
 op, ``SoftmaxCrossEntropy``, whose gradient is (softmax(x) - onehot(y)) times the reduction's
 weights; the composition above is its reference and handles every other case.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from shenjing._ops._util import check_tensor, float_input
 from shenjing._ops.activation import log_softmax
 from shenjing._ops.elementwise import abs, clamp, exp, log, relu, where
 from shenjing._ops.index import Index
+from shenjing._ops.loss import NllLoss
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op
@@ -220,13 +221,18 @@ def _target_weights(input: Tensor, target: Tensor, weight: Tensor | None,
     return safe, kept, per_target
 
 
+def _class_index(shape: tuple[int, ...], safe: np.ndarray) -> tuple:
+    """The index of input[n, safe[n, d...], d...] in an input of ``shape`` (a copy of ``safe``: the loss
+    keeps it for backward, and the target's owner may change the target's array)."""
+    if len(shape) == 1:
+        return (int(safe),)
+    grids = np.indices(safe.shape, sparse=True)
+    return (grids[0], np.array(safe)) + tuple(grids[1:])
+
+
 def _pick_classes(input: Tensor, safe: np.ndarray) -> Tensor:
     """input[n, safe[n, d...], d...]: each sample's entry for its target class (one gather)."""
-    if input.ndim == 1:
-        return Index((int(safe),), False, "Gather")(input)
-    grids = np.indices(safe.shape, sparse=True)
-    index = (grids[0], safe) + tuple(grids[1:])
-    return Index(index, False, "Gather")(input)
+    return Index(_class_index(input.shape, safe), False, "Gather")(input)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
@@ -247,16 +253,23 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     check_tensor(input)
     check_tensor(target, "nll_loss(): target")
     _class_targets("nll_loss", input, target)
+    if weight is None:  # (the usual case: no mask either when every target counts)
+        safe, kept = _indices(input, target, ignore_index)
+        weights = None if kept is None else kept.astype(input._data.dtype)
+        return NllLoss(_class_index(input.shape, safe), weights, reduction)(input)
     safe, _, per_target = _target_weights(input, target, weight, ignore_index)
     return _nll(input, safe, per_target, reduction)
 
 
 def _nll(log_probs: Tensor, safe: np.ndarray, per_target: Tensor, reduction: str) -> Tensor:
-    """-w[y] log p[y], reduced; 'mean' divides by the summed weights of the kept targets."""
-    losses = -_pick_classes(log_probs, safe) * per_target
-    if reduction == "mean":
-        return losses.sum() / per_target.sum()
-    return _reduce(losses, reduction)
+    """-w[y] log p[y], reduced; 'mean' divides by the summed weights of the kept targets. One op unless the
+    class weights need a gradient: then composed of ops (the reference), which differentiate them too."""
+    if per_target.requires_grad and _GradState.enabled:
+        losses = -_pick_classes(log_probs, safe) * per_target
+        if reduction == "mean":
+            return losses.sum() / per_target.sum()
+        return _reduce(losses, reduction)
+    return NllLoss(_class_index(log_probs.shape, safe), per_target._data, reduction)(log_probs)
 
 
 def _class_dim_shape(input: Tensor, values: Tensor) -> Tensor:
@@ -371,9 +384,9 @@ class SoftmaxCrossEntropy(Op):
         if self.reduction == "sum":
             self.weights = kept
             return total
-        if count == 0:
-            with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan, as in PyTorch
-                self.weights = kept / count
+        if count == 0:  # every target ignored: the loss is 0/0 = nan and the gradient 0, as in PyTorch
+            self.weights = np.zeros_like(kept)
+            with np.errstate(invalid="ignore"):
                 return total / count
         self.weights = kept / count
         return total / count
