@@ -27,6 +27,8 @@ higher-order gradients exist.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from typing import Callable, Sequence, Union
 
 import numpy as np
@@ -122,6 +124,53 @@ def reference_sequence(mode: str, x: Tensor, states: Sequence[Tensor | None],
 # -- the whole-sequence ops -----------------------------------------------------------------------
 
 
+class Arena:
+    """Scratch arrays of the whole-sequence kernels, handed out by ``take`` and handed back by ``give``.
+
+    A kernel gives back only arrays that it took and that nothing else can see (never an output or a
+    gradient it returns), when it is done with them: the forward pass's gates when the node is
+    released after backward, the backward pass's own arrays at its end. The next step then reuses
+    that memory instead of mapping fresh pages in (glibc returns large blocks to the system when they
+    are freed, and every 4 KiB page costs a fault when it is touched again). At most ``LIMIT_BYTES``
+    are kept; the shapes used least recently go first.
+    """
+
+    LIMIT_BYTES = 64 << 20
+
+    def __init__(self) -> None:
+        self._free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialised C-contiguous array of ``shape`` and ``dtype``."""
+        key = (tuple(shape), np.dtype(dtype))
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                self._free.move_to_end(key)
+                array = free.pop()
+                self._bytes -= array.nbytes
+                return array
+        return np.empty(*key)
+
+    def give(self, *arrays: np.ndarray | None) -> None:
+        """Keep ``arrays`` (taken from here, no longer used by anyone) for later ``take`` calls."""
+        with self._lock:
+            for array in arrays:
+                if array is not None:
+                    key = (array.shape, array.dtype)
+                    self._free.setdefault(key, []).append(array)
+                    self._free.move_to_end(key)
+                    self._bytes += array.nbytes
+            while self._bytes > self.LIMIT_BYTES:
+                _, dropped = self._free.popitem(last=False)
+                self._bytes -= sum(a.nbytes for a in dropped)
+
+
+SCRATCH = Arena()
+
+
 class Recurrence(Op):
     """What the four whole-sequence ops share (see the module's docstring).
 
@@ -129,8 +178,8 @@ class Recurrence(Op):
     zeros (h0, and c0 for the LSTM), w_ih (G*H, I), w_hh (G*H, H), b_ih and b_hh (G*H,) or None.
     Outputs: the outputs h_t of every step (T, N, H) (or (N, T, H)) and the final state(s) (N, H).
 
-    A subclass runs the steps (``_steps``) and their backward (``_backprop``) on time-major arrays;
-    the input projection, the weight gradients, the layout and the ``create_graph`` path are here.
+    A subclass runs the steps (``_steps``) and their backward (``_backprop``) on time-major arrays
+    taken from ``SCRATCH``; the weight gradients, the layout and the ``create_graph`` path are here.
     ``self.h`` (T+1, N, H) holds h0 and every h_t in time order, so that both the outputs and the
     previous states h_{t-1} of all steps are slices of it (``_outputs``, ``_previous``).
     """
@@ -144,7 +193,8 @@ class Recurrence(Op):
         self.batch_first = batch_first
         self.x: np.ndarray | None = None  # x time-major and contiguous (T, N, I)
         self.h: np.ndarray | None = None
-        self.kept: tuple | None = None  # what the subclass's backward reads; made here, seen by no one else
+        self.kept: tuple = ()  # from ``SCRATCH``: what the subclass's backward reads, seen by no one else
+        self.owned: tuple = ()  # the arrays from ``SCRATCH`` to give back when the node is released
 
     def name(self) -> str:
         return f"{self.label}Backward0"
@@ -168,19 +218,25 @@ class Recurrence(Op):
     def forward(self, x, *args):
         k = self.num_states
         w_ih, w_hh, b_ih, b_hh = args[k:]
-        xt = np.ascontiguousarray(x.swapaxes(0, 1) if self.batch_first else x)
-        T, N, _ = xt.shape
+        xt = x.swapaxes(0, 1) if self.batch_first else x
+        T, N, I = xt.shape
         H = w_hh.shape[1]
+        w, b = self._input_weights(w_ih, b_ih, b_hh)
+        x1 = _with_ones(xt, b is not None)
+        gi = SCRATCH.take((T, N, w.shape[0]), x.dtype)
+        np.matmul(x1, _stacked(w, b), out=gi.reshape(T * N, w.shape[0]))  # x W^T + b, every step at once
         states = [np.zeros((N, H), x.dtype) if s is None else s for s in args[:k]]
         h = np.empty((T + 1, N, H), x.dtype)
         h[T if self.reverse else 0] = states[0]
-        finals, kept = self._steps(xt, h, states, w_ih, w_hh, b_ih, b_hh)
+        finals, kept = self._steps(gi, h, states, w_hh, b_hh)
         output = self._outputs(h)
         if self.batch_first:
             output = output.swapaxes(0, 1)
         if True in self.needs_input_grad:
-            self.x, self.h, self.kept = xt, h, kept
+            self.x, self.h, self.kept, self.owned = x1, h, kept, (*kept, x1)
             self.save_for_backward(x, *args, output)
+        else:
+            SCRATCH.give(*kept, x1)
         return (output, *finals)
 
     def backward(self, *grads):
@@ -195,17 +251,21 @@ class Recurrence(Op):
         g_states = [None if g is None else g._data for g in grads[1:]]
         dgi, dgh, g_initial = self._backprop(gy, g_states, w_hh)
         needs = self.needs_input_grad
-        T, N, I = self.x.shape
-        G, H = dgi.shape[-1], w_hh.shape[1]
-        gx = np.matmul(dgi.reshape(T * N, G), w_ih).reshape(T, N, I) if needs[0] else None
+        T, N, G, H = *dgi.shape, w_hh.shape[1]
+        I = w_ih.shape[1]
+        dgi2, dgh2 = dgi.reshape(T * N, G), dgh.reshape(T * N, G)
+        gx = np.matmul(dgi2, w_ih).reshape(T, N, I) if needs[0] else None
         if gx is not None and self.batch_first:
             gx = gx.swapaxes(0, 1)
-        gw_ih = np.matmul(dgi.reshape(T * N, G).T, self.x.reshape(T * N, I)) if needs[k + 1] else None
-        gw_hh = np.matmul(dgh.reshape(T * N, G).T, self._previous(self.h).reshape(T * N, H)) if needs[k + 2] else None
-        gb_ih = np.add.reduce(dgi, axis=(0, 1)) if needs[k + 3] else None
-        gb_hh = None
+        gw_ih = gb_ih = gw_hh = gb_hh = None
+        if needs[k + 1] or needs[k + 3]:  # [gW_ih, gb_ih] = dgi^T [x, 1]: the bias as the weight of an input 1
+            gw = np.matmul(dgi2.T, self.x)
+            gw_ih, gb_ih = np.ascontiguousarray(gw[:, :I]), gw[:, I].copy() if needs[k + 3] else None
+        if needs[k + 2]:
+            gw_hh = np.matmul(dgh2.T, self._previous(self.h).reshape(T * N, H))
         if needs[k + 4]:
-            gb_hh = gb_ih if dgh is dgi and gb_ih is not None else np.add.reduce(dgh, axis=(0, 1))
+            gb_hh = gb_ih if dgh is dgi and gb_ih is not None else np.add.reduce(dgh2, axis=0)
+        SCRATCH.give(dgi, None if dgh is dgi else dgh)
         grads_in = (gx, *g_initial, gw_ih, gw_hh, gb_ih, gb_hh)
         wrapped = [Tensor._make(g) if need and g is not None else None for g, need in zip(grads_in, needs)]
         if gb_hh is gb_ih and gb_hh is not None:
@@ -229,10 +289,17 @@ class Recurrence(Op):
 
     def _release(self) -> None:
         super()._release()
-        self.x = self.h = self.kept = None
+        SCRATCH.give(*self.owned)
+        self.x = self.h = None
+        self.kept = self.owned = ()
 
-    def _steps(self, x, h, states, w_ih, w_hh, b_ih, b_hh) -> tuple[tuple, tuple]:
-        """Run every step, writing h_t into ``h``; return the final state(s) and what backward needs."""
+    def _input_weights(self, w_ih, b_ih, b_hh) -> tuple:
+        """The weights (G*H, I) and bias (G*H,) or None of the input projection ``gi`` of ``_steps``."""
+        raise NotImplementedError
+
+    def _steps(self, gi, h, states, w_hh, b_hh) -> tuple[tuple, tuple]:
+        """Run every step from the input projection ``gi`` (T, N, G*H), writing h_t into ``h``; return
+        the final state(s) and what backward needs (arrays from ``SCRATCH``)."""
         raise NotImplementedError
 
     def _backprop(self, gy, g_states, w_hh) -> tuple:
@@ -242,22 +309,24 @@ class Recurrence(Op):
         raise NotImplementedError
 
 
-def _projection(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """x W^T + b for every step at once: (T, N, I) -> (T, N, G) in one product."""
+def _with_ones(x: np.ndarray, ones: bool) -> np.ndarray:
+    """x (T, N, I) as a (T*N, I) array from ``SCRATCH``, with a last column of ones if ``ones``."""
     T, N, I = x.shape
-    out = np.matmul(x.reshape(T * N, I), np.ascontiguousarray(w.T))
-    if b is not None:
-        out += b
-    return out.reshape(T, N, w.shape[0])
+    out = SCRATCH.take((T * N, I + ones), x.dtype)
+    np.copyto(out[:, :I].reshape(T, N, I), x)
+    if ones:
+        out[:, I] = 1
+    return out
 
 
-def _bias_sum(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray | None:
-    return None if b_ih is None else b_ih + b_hh
+def _stacked(w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """W^T (I, G), with the bias b as a last row if there is one: [x, 1] [W^T; b] = x W^T + b."""
+    return np.ascontiguousarray(w.T) if b is None else np.concatenate([w.T, b[None]])
 
 
-def _halved(blocks: Sequence[float], H: int, dtype: np.dtype) -> np.ndarray:
-    """A (G*H,) row of per-gate factors (0.5 for a sigmoid gate computed through tanh, 1 otherwise)."""
-    return np.repeat(np.asarray(blocks, dtype=dtype), H)
+def _gate_factors(values: Sequence[float], H: int, dtype: np.dtype) -> np.ndarray:
+    """A (G*H,) row of per-gate factors: ``values[k]`` on the k-th block of H."""
+    return np.repeat(np.asarray(values, dtype=dtype), H)
 
 
 def _start(g: np.ndarray | None, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -270,15 +339,19 @@ class RNNTanh(Recurrence):
 
     mode, label = "RNN_TANH", "RNNTanh"
 
-    def _steps(self, x, h, states, w_ih, w_hh, b_ih, b_hh):
-        gi = _projection(x, w_ih, _bias_sum(b_ih, b_hh))
+    def _input_weights(self, w_ih, b_ih, b_hh):
+        return w_ih, None if b_ih is None else b_ih + b_hh  # (both biases in the one product)
+
+    def _steps(self, gi, h, states, w_hh, b_hh):
         w = np.ascontiguousarray(w_hh.T)
-        for t in self._order(x.shape[0]):
+        order = self._order(gi.shape[0])
+        for t in order:
             h_t = h[self._at(t)]
             np.matmul(h[self._before(t)], w, out=h_t)
             h_t += gi[t]
             self._activate(h_t)
-        return (h[self._at(self._order(x.shape[0])[-1])].copy(),), ()
+        SCRATCH.give(gi)
+        return (h[self._at(order[-1])].copy(),), ()
 
     @staticmethod
     def _activate(a: np.ndarray) -> None:
@@ -293,7 +366,7 @@ class RNNTanh(Recurrence):
     def _backprop(self, gy, g_states, w_hh):
         h = self.h
         T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
-        da = np.empty((T, N, H), h.dtype)
+        da = SCRATCH.take((T, N, H), h.dtype)
         dh = _start(g_states[0], (N, H), h.dtype)
         for t in reversed(self._order(T)):
             if gy is not None:
@@ -330,26 +403,30 @@ class LSTM(Recurrence):
     """
 
     mode, label, num_states = "LSTM", "LSTM", 2
+    HALVED = (0.5, 0.5, 1.0, 0.5)  # sigma(a) = (1 + tanh(a / 2)) / 2 on the i, f, o blocks
 
-    def _steps(self, x, h, states, w_ih, w_hh, b_ih, b_hh):
-        T, N, _ = x.shape
-        H = h.shape[2]
-        half = _halved((0.5, 0.5, 1.0, 0.5), H, x.dtype)
-        shift = 1 - half
-        bias = _bias_sum(b_ih, b_hh)
-        s = _projection(x, w_ih * half[:, None], None if bias is None else bias * half)  # (T, N, 4H)
+    def _input_weights(self, w_ih, b_ih, b_hh):
+        half = _gate_factors(self.HALVED, w_hh_size(w_ih, 4), w_ih.dtype)
+        return w_ih * half[:, None], None if b_ih is None else (b_ih + b_hh) * half
+
+    def _steps(self, gi, h, states, w_hh, b_hh):
+        s = gi  # (T, N, 4H): the gates' pre-activations, then the gates, in place
+        T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+        half = _gate_factors(self.HALVED, H, h.dtype)
         w = np.ascontiguousarray((w_hh * half[:, None]).T)
-        c = np.empty_like(h)
+        scale = np.ascontiguousarray(np.broadcast_to(half, (N, 4 * H)))  # (full arrays: the fast loops)
+        shift = 1 - scale
+        c = SCRATCH.take(h.shape, h.dtype)
         c[T if self.reverse else 0] = states[1]
-        tanh_c = np.empty((T, N, H), x.dtype)
-        product, ig = np.empty((N, 4 * H), x.dtype), np.empty((N, H), x.dtype)
+        tanh_c = SCRATCH.take((T, N, H), h.dtype)
+        product, ig = np.empty((N, 4 * H), h.dtype), np.empty((N, H), h.dtype)
         for t in self._order(T):
             before, at = self._before(t), self._at(t)
             a = s[t]
             np.matmul(h[before], w, out=product)
             a += product
             np.tanh(a, out=a)
-            a *= half  # sigma(a) = (1 + tanh(a / 2)) / 2 on the i, f, o blocks
+            a *= scale
             a += shift
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             np.multiply(f, c[before], out=c[at])
@@ -364,8 +441,8 @@ class LSTM(Recurrence):
         s, c, tanh_c = self.kept
         h = self.h
         T, N, H = tanh_c.shape
-        b = np.repeat(np.asarray((0.0, 0.0, 1.0, 0.0), dtype=h.dtype), H)
-        da = np.empty((T, N, 4 * H), h.dtype)
+        b = np.ascontiguousarray(np.broadcast_to(_gate_factors((0, 0, 1, 0), H, h.dtype), (N, 4 * H)))
+        da = SCRATCH.take((T, N, 4 * H), h.dtype)
         dh, dc = _start(g_states[0], (N, H), h.dtype), _start(g_states[1], (N, H), h.dtype)
         tmp, factor = np.empty((N, H), h.dtype), np.empty((N, 4 * H), h.dtype)
         for t in reversed(self._order(T)):
@@ -403,16 +480,19 @@ class GRU(Recurrence):
     """
 
     mode, label = "GRU", "GRU"
+    HALVED = (0.5, 0.5, 1.0)  # sigma(a) = (1 + tanh(a / 2)) / 2 on the r, z blocks
 
-    def _steps(self, x, h, states, w_ih, w_hh, b_ih, b_hh):
-        T, N, _ = x.shape
-        H = h.shape[2]
-        half = _halved((0.5, 0.5, 1.0), H, x.dtype)
-        gi = _projection(x, w_ih * half[:, None], None if b_ih is None else b_ih * half)  # (T, N, 3H)
+    def _input_weights(self, w_ih, b_ih, b_hh):
+        half = _gate_factors(self.HALVED, w_hh_size(w_ih, 3), w_ih.dtype)
+        return w_ih * half[:, None], None if b_ih is None else b_ih * half
+
+    def _steps(self, gi, h, states, w_hh, b_hh):
+        T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+        half = _gate_factors(self.HALVED, H, h.dtype)
         w = np.ascontiguousarray((w_hh * half[:, None]).T)
         bh = None if b_hh is None else b_hh * half
-        gh = np.empty_like(gi)  # (r and z halved, n as it is: backward reads gh_n)
-        s = np.empty_like(gi)  # r, z, n
+        gh = SCRATCH.take(gi.shape, gi.dtype)  # (r and z halved, n as it is: backward reads gh_n)
+        s = SCRATCH.take(gi.shape, gi.dtype)  # r, z, n
         for t in self._order(T):
             h_before, h_t, ght, st = h[self._before(t)], h[self._at(t)], gh[t], s[t]
             np.matmul(h_before, w, out=ght)
@@ -420,7 +500,7 @@ class GRU(Recurrence):
                 ght += bh
             rz, n = st[:, :2 * H], st[:, 2 * H:]
             np.add(gi[t, :, :2 * H], ght[:, :2 * H], out=rz)
-            np.tanh(rz, out=rz)  # sigma(a) = (1 + tanh(a / 2)) / 2
+            np.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
             np.multiply(st[:, :H], ght[:, 2 * H:], out=n)
@@ -429,14 +509,15 @@ class GRU(Recurrence):
             np.subtract(h_before, n, out=h_t)
             h_t *= st[:, H:2 * H]
             h_t += n
+        SCRATCH.give(gi)
         return (h[self._at(self._order(T)[-1])].copy(),), (s, gh)
 
     def _backprop(self, gy, g_states, w_hh):
         s, gh = self.kept
         h = self.h
         T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
-        dgh = np.empty((T, N, 3 * H), h.dtype)
-        dan = np.empty((T, N, H), h.dtype)
+        dgh = SCRATCH.take((T, N, 3 * H), h.dtype)
+        dan = SCRATCH.take((T, N, H), h.dtype)
         dh = _start(g_states[0], (N, H), h.dtype)
         dhz, tmp, factor = np.empty((N, H), h.dtype), np.empty((N, H), h.dtype), np.empty((N, 2 * H), h.dtype)
         for t in reversed(self._order(T)):
@@ -459,9 +540,16 @@ class GRU(Recurrence):
             d[:, :2 * H] *= factor
             np.matmul(d, w_hh, out=dh)
             dh += dhz
-        dgi = dgh.copy()
+        dgi = SCRATCH.take(dgh.shape, dgh.dtype)
+        dgi[:, :, :2 * H] = dgh[:, :, :2 * H]
         dgi[:, :, 2 * H:] = dan
+        SCRATCH.give(dan)
         return dgi, dgh, (dh,)
+
+
+def w_hh_size(w_ih: np.ndarray, gates: int) -> int:
+    """H from the (gates*H, I) input weights."""
+    return w_ih.shape[0] // gates
 
 
 SEQUENCE_OPS: dict[str, type[Recurrence]] = {"RNN_TANH": RNNTanh, "RNN_RELU": RNNRelu, "LSTM": LSTM, "GRU": GRU}
