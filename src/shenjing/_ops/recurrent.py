@@ -11,12 +11,16 @@ order inside ``W_ih`` / ``W_hh`` is PyTorch's: ``i, f, g, o`` for the LSTM and `
 
 The ops ``RNNTanh``, ``RNNRelu``, ``LSTM`` and ``GRU`` compute the same map on arrays:
 
-* forward: the input projection of every step in one product (T*N, I) x (I, G*H); per step one product
-  h_{t-1} W_hh^T and the gates, written in place into (T, N, ...) arrays that backward reads;
+* forward: the input projection of every step in one product [x, 1] [W_ih^T; b] ((T*N, I+1) x
+  (I+1, G*H), the biases as the weights of an input 1); per step one product h_{t-1} W_hh^T and the
+  gates, written in place into (T, N, ...) arrays that backward reads;
 * backward (backpropagation through time), from the last step to the first: the gradient dA_t (N, G*H)
   of the gates' pre-activations and one product dA_t W_hh for the gradient of h_{t-1}; then, over all
-  steps at once, one product each for dW_hh = sum_t dA_t^T h_{t-1}, dW_ih = sum_t dA_t^T x_t and
-  dx = dA W_ih.
+  steps at once, one product each for dW_hh = sum_t dA_t^T h_{t-1}, [dW_ih, db] = sum_t dA_t^T [x_t, 1]
+  and dx = dA W_ih.
+
+The arrays of a sequence that no one else sees come from an explicit arena (``SCRATCH``) and go back to
+it when the kernel is done with them, so that the next training step reuses their memory.
 
 A sigmoid gate is computed as sigma(a) = (1 + tanh(a / 2)) / 2, with the sigmoid gates' rows of the
 weights and biases halved (exact in binary floating point), so one tanh gives every gate of a step.
@@ -418,7 +422,7 @@ class LSTM(Recurrence):
     HALVED = (0.5, 0.5, 1.0, 0.5)  # sigma(a) = (1 + tanh(a / 2)) / 2 on the i, f, o blocks
 
     def _input_weights(self, w_ih, b_ih, b_hh):
-        half = _gate_factors(self.HALVED, w_hh_size(w_ih, 4), w_ih.dtype)
+        half = _gate_factors(self.HALVED, _hidden_size(w_ih, 4), w_ih.dtype)
         return w_ih * half[:, None], None if b_ih is None else (b_ih + b_hh) * half
 
     def _steps(self, gi, h, states, w_hh, b_hh):
@@ -495,11 +499,11 @@ class GRU(Recurrence):
     HALVED = (0.5, 0.5, 1.0)  # sigma(a) = (1 + tanh(a / 2)) / 2 on the r, z blocks
 
     def _input_weights(self, w_ih, b_ih, b_hh):
-        half = _gate_factors(self.HALVED, w_hh_size(w_ih, 3), w_ih.dtype)
+        half = _gate_factors(self.HALVED, _hidden_size(w_ih, 3), w_ih.dtype)
         return w_ih * half[:, None], None if b_ih is None else b_ih * half
 
     def _steps(self, gi, h, states, w_hh, b_hh):
-        T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+        T, H = h.shape[0] - 1, h.shape[2]
         half = _gate_factors(self.HALVED, H, h.dtype)
         w = np.ascontiguousarray((w_hh * half[:, None]).T)
         bh = None if b_hh is None else b_hh * half
@@ -559,7 +563,7 @@ class GRU(Recurrence):
         return dgi, dgh, (dh,)
 
 
-def w_hh_size(w_ih: np.ndarray, gates: int) -> int:
+def _hidden_size(w_ih: np.ndarray, gates: int) -> int:
     """H from the (gates*H, I) input weights."""
     return w_ih.shape[0] // gates
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-from shenjing._ops.recurrent import (GATES, SEQUENCE_OPS, gru_step, linear, lstm_step, rnn_relu_step,
-                                     rnn_tanh_step)
+from shenjing._ops.recurrent import GATES  # noqa: F401  (nn.modules.rnn reads it here)
+from shenjing._ops.recurrent import SEQUENCE_OPS, gru_step, linear, lstm_step, rnn_relu_step, rnn_tanh_step
 from shenjing._ops.shape import cat, stack
 from shenjing._tensor import Tensor
 from shenjing.nn._functional.dropout import dropout as apply_dropout
