@@ -304,3 +304,26 @@ def test_empty_sequence_raises_like_torch(kind):
 def test_empty_batch_gives_empty_results():
     output, (h_n, c_n) = nn.LSTM(I, H)(sj.randn(T, 0, I))
     assert tuple(output.shape) == (T, 0, H) and tuple(h_n.shape) == (1, 0, H) == tuple(c_n.shape)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_per_step_products_in_row_blocks_match_torch(mode):
+    """With H = 64 and a batch of 70 each step's product is split into blocks of rows (one BLAS thread
+    each, ``_step_product``): the results and gradients are still torch's."""
+    rng = np.random.default_rng(12)
+    kind, extra = MODES[mode]
+    torch.manual_seed(0)
+    layer_torch = getattr(torch.nn, kind)(5, 64, **extra, bidirectional=True)
+    layer_sj = getattr(nn, kind)(5, 64, **extra, bidirectional=True)
+    layer_sj.load_state_dict({k: sj.tensor(v.detach().numpy()) for k, v in layer_torch.state_dict().items()})
+    x_sj, x_torch = both(rng.standard_normal((3, 70, 5)), np.float32)
+    assert 70 * 64 * R.GATES[mode] * 64 > R.ONE_THREAD_MACS  # (the blocked path)
+    out_sj, out_torch = layer_sj(x_sj)[0], layer_torch(x_torch)[0]
+    close(out_sj, out_torch, np.float32, "output")
+    upstream = rng.standard_normal(tuple(out_torch.shape)).astype(np.float32)
+    (out_sj * sj.tensor(upstream)).sum().backward()
+    (out_torch * torch.tensor(upstream)).sum().backward()
+    close(x_sj.grad, x_torch.grad, np.float32, "gradient of the input")
+    params_sj = dict(layer_sj.named_parameters())
+    for name, p in layer_torch.named_parameters():
+        close(params_sj[name].grad, p.grad, np.float32, f"gradient of {name}")

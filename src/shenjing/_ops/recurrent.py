@@ -340,6 +340,23 @@ def _stacked(w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return out
 
 
+ONE_THREAD_MACS = 1 << 18  # OpenBLAS runs a product of up to 2^18 multiply-adds on one thread
+
+
+def _step_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out = a b for one time step's small product (N, K) x (K, M), in blocks of rows of at most
+    ``ONE_THREAD_MACS`` multiply-adds each. (hack!) At these sizes waking BLAS's other threads costs
+    about what they save, and on a busy machine far more; blocks of rows below OpenBLAS's threading
+    threshold keep every step's product on the calling thread."""
+    N, K = a.shape
+    rows = max(1, ONE_THREAD_MACS // max(1, K * b.shape[1]))
+    if rows >= N:
+        np.matmul(a, b, out=out)
+        return
+    for start in range(0, N, rows):
+        np.matmul(a[start:start + rows], b, out=out[start:start + rows])
+
+
 def _gate_factors(values: Sequence[float], H: int, dtype: np.dtype) -> np.ndarray:
     """A (G*H,) row of per-gate factors: ``values[k]`` on the k-th block of H."""
     return np.repeat(np.asarray(values, dtype=dtype), H)
@@ -363,7 +380,7 @@ class RNNTanh(Recurrence):
         order = self._order(gi.shape[0])
         for t in order:
             h_t = h[self._at(t)]
-            np.matmul(h[self._before(t)], w, out=h_t)
+            _step_product(h[self._before(t)], w, h_t)
             h_t += gi[t]
             self._activate(h_t)
         SCRATCH.give(gi)
@@ -388,7 +405,7 @@ class RNNTanh(Recurrence):
             if gy is not None:
                 dh += gy[t]
             self._derivative(h[self._at(t)], dh, da[t])
-            np.matmul(da[t], w_hh, out=dh)
+            _step_product(da[t], w_hh, dh)
         return da, da, (dh,)
 
 
@@ -439,7 +456,7 @@ class LSTM(Recurrence):
         for t in self._order(T):
             before, at = self._before(t), self._at(t)
             a = s[t]
-            np.matmul(h[before], w, out=product)
+            _step_product(h[before], w, product)
             a += product
             np.tanh(a, out=a)
             a *= scale
@@ -479,7 +496,7 @@ class LSTM(Recurrence):
             d *= factor
             np.add(a, b, out=factor)
             d *= factor
-            np.matmul(d, w_hh, out=dh)
+            _step_product(d, w_hh, dh)
         return da, da, (dh, dc)
 
 
@@ -511,7 +528,7 @@ class GRU(Recurrence):
         s = SCRATCH.take(gi.shape, gi.dtype)  # r, z, n
         for t in self._order(T):
             h_before, h_t, ght, st = h[self._before(t)], h[self._at(t)], gh[t], s[t]
-            np.matmul(h_before, w, out=ght)
+            _step_product(h_before, w, ght)
             if bh is not None:
                 ght += bh
             rz, n = st[:, :2 * H], st[:, 2 * H:]
@@ -554,7 +571,7 @@ class GRU(Recurrence):
             np.subtract(1, rz, out=factor)
             factor *= rz
             d[:, :2 * H] *= factor
-            np.matmul(d, w_hh, out=dh)
+            _step_product(d, w_hh, dh)
             dh += dhz
         dgi = SCRATCH.take(dgh.shape, dgh.dtype)
         dgi[:, :, :2 * H] = dgh[:, :, :2 * H]
