@@ -256,6 +256,24 @@ def test_bias_gradients_are_separate_arrays():
     np.testing.assert_array_equal(layer.bias_hh_l0.grad.numpy(), before)
 
 
+@pytest.mark.parametrize("frozen", ["bias_ih_l0", "bias_hh_l0", "weight_ih_l0", "weight_hh_l0"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_frozen_parameter_gets_no_gradient_and_the_others_torchs(mode, frozen):
+    rng = np.random.default_rng(13)
+    layer_sj, layer_torch = pair(mode, np.float64)
+    getattr(layer_sj, frozen).requires_grad_(False)
+    getattr(layer_torch, frozen).requires_grad_(False)
+    x_sj, x_torch = both(rng.standard_normal((T, N, I)), np.float64)
+    layer_sj(x_sj)[0].sum().backward()
+    layer_torch(x_torch)[0].sum().backward()
+    close(x_sj.grad, x_torch.grad, np.float64, "gradient of the input")
+    for name, p in layer_torch.named_parameters():
+        if name == frozen:
+            assert getattr(layer_sj, name).grad is None
+        else:
+            close(getattr(layer_sj, name).grad, p.grad, np.float64, f"gradient of {name}")
+
+
 # -- dropout between layers --------------------------------------------------------------------------
 
 

@@ -195,7 +195,7 @@ class Recurrence(Op):
     def __init__(self, reverse: bool = False, batch_first: bool = False) -> None:
         self.reverse = reverse
         self.batch_first = batch_first
-        self.x: np.ndarray | None = None  # x time-major and contiguous (T, N, I)
+        self.x: np.ndarray | None = None  # [x, 1, 0] time-major (T*N, _padded(I)), for dW_ih and db_ih
         self.h: np.ndarray | None = None
         self.kept: tuple = ()  # from ``SCRATCH``: what the subclass's backward reads, seen by no one else
         self.owned: tuple = ()  # the arrays from ``SCRATCH`` to give back when the node is released
@@ -273,7 +273,7 @@ class Recurrence(Op):
         SCRATCH.give(dgi, None if dgh is dgi else dgh)
         grads_in = (gx, *g_initial, gw_ih, gw_hh, gb_ih, gb_hh)
         wrapped = [Tensor._make(g) if need and g is not None else None for g, need in zip(grads_in, needs)]
-        if gb_hh is gb_ih and gb_hh is not None:
+        if gb_hh is gb_ih and wrapped[-1] is not None and wrapped[-2] is not None:
             wrapped[-1] = wrapped[-2]  # one array, one tensor: the engine then gives each bias its own copy
         return tuple(wrapped)
 
