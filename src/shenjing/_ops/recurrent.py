@@ -345,9 +345,9 @@ ONE_THREAD_MACS = 1 << 18  # OpenBLAS runs a product of up to 2^18 multiply-adds
 
 def _step_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """out = a b for one time step's small product (N, K) x (K, M), in blocks of rows of at most
-    ``ONE_THREAD_MACS`` multiply-adds each. (hack!) At these sizes waking BLAS's other threads costs
-    about what they save, and on a busy machine far more; blocks of rows below OpenBLAS's threading
-    threshold keep every step's product on the calling thread."""
+    ``ONE_THREAD_MACS`` multiply-adds each. (hack!) At these sizes a second BLAS thread saves a few
+    microseconds on an idle machine and, waiting to be woken on a busy one, costs several times the
+    product; blocks of rows below OpenBLAS's threading threshold keep each step on the calling thread."""
     N, K = a.shape
     rows = max(1, ONE_THREAD_MACS // max(1, K * b.shape[1]))
     if rows >= N:
