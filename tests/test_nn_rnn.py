@@ -13,7 +13,6 @@ import torch
 
 import shenjing as sj
 from shenjing import nn
-from shenjing._ops import linalg
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
 T, N, I, H = 5, 3, 4, 6
@@ -297,7 +296,7 @@ def test_dropout_acts_between_layers_only_in_training():
     np.testing.assert_array_equal(h_train.detach().numpy(), h_again.detach().numpy())  # seeded: repeatable
 
 
-# -- parameters, initialisation, repr, fusion ----------------------------------------------------
+# -- parameters, initialisation, repr ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("kwargs", [{}, dict(num_layers=3, bidirectional=True), dict(num_layers=2, bias=False)])
@@ -346,21 +345,6 @@ def test_repr_matches_torch(kind, args, kwargs):
                                           ("LSTMCell", dict(bias=False)), ("GRUCell", {})])
 def test_cell_repr_matches_torch(kind, kwargs):
     assert repr(getattr(nn, kind)(3, 7, **kwargs)) == repr(getattr(torch.nn, kind)(3, 7, **kwargs))
-
-
-def test_input_projection_is_one_gemm_for_all_steps(monkeypatch):
-    """A one-layer RNN over T steps does 1 + T matrix products: x W_ih^T once, h W_hh^T per step."""
-    shapes = []
-    forward = linalg.MatMul.forward
-
-    def counting(self, a, b):
-        shapes.append((a.shape, b.shape))
-        return forward(self, a, b)
-
-    monkeypatch.setattr(linalg.MatMul, "forward", counting)
-    nn.LSTM(I, H)(sj.randn(T, N, I))
-    assert len(shapes) == 1 + T
-    assert shapes[0] == ((T * N, I), (I, 4 * H))
 
 
 def test_long_sequence_backward():

@@ -124,14 +124,14 @@ class RNNBase(Module):
                                f"(num_layers * num_directions, [batch,] hidden_size), got {_shape(state)}")
         return state
 
-    def _initial_states(self, hx: Any, input: Tensor, batched: bool) -> list[Tensor]:
-        """``hx`` checked and made 3-D: [h0] (or [h0, c0] for the LSTM), zeros when ``hx`` is None."""
+    def _initial_states(self, hx: Any, input: Tensor, batched: bool) -> list[Tensor] | None:
+        """``hx`` checked and made 3-D: [h0] (or [h0, c0] for the LSTM); None (zeros) when ``hx`` is None."""
+        if hx is None:
+            return None
         batch = input.shape[0 if self.batch_first else 1]
         layers = self.num_layers * (2 if self.bidirectional else 1)
         full = (layers, batch, self.hidden_size)
         labels = ["h0", "c0"] if self.mode == "LSTM" else ["h0"]
-        if hx is None:
-            return [zeros(*full, dtype=input.dtype) for _ in labels]
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise TypeError(f"LSTM: hx must be a tuple (h0, c0), got {type(hx).__name__}")
@@ -165,10 +165,14 @@ class RNNBase(Module):
                              f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})")
         batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
+        if input.shape[1 - batch_dim if batched else 0] == 0:
+            raise RuntimeError(f"{name}: Expected sequence length to be larger than 0 in RNN "
+                               f"(input of shape {_shape(input)})")
         if not batched:
             input = input.unsqueeze(batch_dim)
         states = self._initial_states(hx, input, batched)
-        hx = tuple(states) if self.mode == "LSTM" else states[0]
+        if states is not None:
+            hx = tuple(states) if self.mode == "LSTM" else states[0]
         output, final = recurrent(self.mode, input, hx, self._layer_weights(), self.num_layers, self.dropout,
                                   self.training, self.bidirectional, self.batch_first)
         if not batched:
