@@ -140,13 +140,14 @@ def test_batch_norm_wrong_inputs_raise_clear_errors():
         F.batch_norm(sj.randn(4), None, None, training=True)
 
 
-def test_batch_norm_output_changed_in_place_is_caught_when_it_is_saved():
-    # without weight and bias the output is x_hat itself, which backward needs
-    x = sj.randn(4, 3, requires_grad=True)
-    y = F.batch_norm(x, None, None, training=True)
-    y.add_(1.0)
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-        y.sum().backward()
+def test_batch_norm_input_changed_in_place_is_caught_like_torch():
+    for lib in (sj, torch):
+        x = lib.randn(4, 3, requires_grad=True)
+        h = x * 1.0
+        y = (F if lib is sj else TF).batch_norm(h, None, None, training=True)
+        h.add_(1.0)  # the input is saved for backward (under create_graph x_hat is recomputed from it)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
 
 
 # -- layer norm --------------------------------------------------------------------------------------

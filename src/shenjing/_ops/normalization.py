@@ -39,16 +39,12 @@ def _channel_dims(ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def _affine(x_hat: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
             shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """x_hat and y = x_hat * weight + bias, both in ``shape``; weight and bias broadcast along x_hat's
-    last dim (C of (C, L) slices, or D of (R, D)), a missing one skipped (y is x_hat without either)."""
-    x_hat_shaped = x_hat.reshape(shape)
-    if weight is None and bias is None:
-        return x_hat_shaped, x_hat_shaped
-    along = (slice(None), None) if x_hat.ndim == 3 else (None, slice(None))
-    y = x_hat * weight[along] if weight is not None else x_hat + bias[along]
-    if weight is not None and bias is not None:
-        y += bias[along]
-    return x_hat_shaped, y.reshape(shape)
+    """x_hat (R, D) and y = x_hat * weight + bias (weight, bias (D,) or None), both in ``shape``
+    (y is x_hat itself without weight and bias)."""
+    y = x_hat if weight is None else x_hat * weight
+    if bias is not None:
+        y = y + bias if y is x_hat else np.add(y, bias, out=y)
+    return x_hat.reshape(shape), y.reshape(shape)
 
 
 class BatchNorm(Op):
@@ -68,13 +64,14 @@ class BatchNorm(Op):
         x3 = x.reshape(N, C, -1)
         M = x3.shape[0] * x3.shape[2]
         self.mean = np.einsum("ncl->c", x3) / M
-        x_hat = np.subtract(x3, self.mean[:, None])
-        self.var = np.einsum("ncl,ncl->c", x_hat, x_hat) / M
+        centred = np.subtract(x3, self.mean[:, None])  # x_hat = centred * inv_std, never formed
+        self.var = np.einsum("ncl,ncl->c", centred, centred) / M
         self.inv_std = 1.0 / np.sqrt(self.var + self.eps)
-        x_hat *= self.inv_std[:, None]
-        x_hat, y = _affine(x_hat, weight, bias, x.shape)
-        self.save_for_backward(x, weight, x_hat)
-        return y
+        y = np.multiply(centred, (self.inv_std if weight is None else self.inv_std * weight)[:, None])
+        if bias is not None:
+            y += bias[:, None]
+        self.save_for_backward(x, weight, centred)
+        return y.reshape(x.shape)
 
     def backward(self, gy):
         needs_x, needs_weight, needs_bias = self.needs_input_grad
@@ -90,19 +87,19 @@ class BatchNorm(Op):
                 scale = scale if weight is None else scale * weight.reshape(shape)
                 gx = scale * (gy - sum_gy / M - x_hat * (sum_gyx / M))
             return (gx, sum_gyx.reshape(-1) if needs_weight else None, sum_gy.reshape(-1) if needs_bias else None)
-        _, weight, x_hat = self.saved_arrays
-        N, C = x_hat.shape[:2]
-        gy3, xh3 = gy._data.reshape(N, C, -1), x_hat.reshape(N, C, -1)
-        sum_gy, sum_gyx = np.einsum("ncl->c", gy3), np.einsum("ncl,ncl->c", gy3, xh3)
+        x, weight, centred = self.saved_arrays
+        gy3 = gy._data.reshape(centred.shape)  # (N, C, L)
+        inv_std = self.inv_std
+        sum_gy, sum_gyx = np.einsum("ncl->c", gy3), np.einsum("ncl,ncl->c", gy3, centred) * inv_std
         gx = None
         if needs_x:
-            M = xh3.shape[0] * xh3.shape[2]
-            scale = self.inv_std if weight is None else self.inv_std * weight
-            gx = np.multiply(xh3, (sum_gyx / M)[:, None])
+            M = centred.shape[0] * centred.shape[2]
+            scale = inv_std if weight is None else inv_std * weight
+            gx = np.multiply(centred, (inv_std * sum_gyx / M)[:, None])  # x_hat * sum(gy x_hat) / M
             np.subtract(gy3, gx, out=gx)
             gx -= (sum_gy / M)[:, None]
             gx *= scale[:, None]
-            gx = Tensor._make(gx.reshape(x_hat.shape))
+            gx = Tensor._make(gx.reshape(x.shape))
         return (gx, Tensor._make(sum_gyx) if needs_weight else None, Tensor._make(sum_gy) if needs_bias else None)
 
 
