@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -301,6 +302,9 @@ def main() -> None:
     if args.check:
         check(names, args.threads)
         return
+    for peer in args.peer:
+        if importlib.util.find_spec(peer) is None:
+            parser.error(f"--peer {peer}: {peer} is not installed (pip install {peer}; its CPU backend needs clang)")
     libs = ([] if args.no_shenjing else ["shenjing"]) + ["torch"] + args.peer
     benchmark(names, libs, args.repeat or (3 if args.quick else 5), args.quick, args.threads, args.runs)
 
