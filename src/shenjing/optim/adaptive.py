@@ -82,7 +82,7 @@ class RMSprop(Optimizer):
             next_step(state)
             if regularize:
                 grad = effective_grad(grad, param, weight_decay, maximize, work(2, param))
-            s, t = work(0, param), work(1, param)
+            s = work(0, param)
             square_avg = state["square_avg"]._data
             square_avg *= alpha
             np.multiply(grad, average, out=s)
@@ -105,7 +105,7 @@ class RMSprop(Optimizer):
                 np.multiply(buffer, lr, out=s)
                 param -= s
             else:
-                np.multiply(grad, lr, out=t)
+                t = np.multiply(grad, lr, out=work(1, param))
                 t /= s
                 param -= t
 

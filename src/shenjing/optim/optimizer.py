@@ -12,10 +12,12 @@ An algorithm subclasses ``Optimizer`` and writes its update twice, in PyTorch's 
   nothing.
 
 ``step()`` takes, in each group, the parameters whose ``.grad`` is not None, creates their state on
-first use (``_init_state``) and runs the multi-tensor update where the group's ``foreach`` option is
-True, or None (the default: NumPy has no multi-tensor kernels, so the multi-tensor update is never
-slower than the loop over the specification, and ``None`` picks it), and the specification where it is
-False. Options are checked when a group is added (``_check_options``, PyTorch's messages).
+first use (``_init_state``) and runs the specification where the group's ``foreach`` option is False,
+the multi-tensor update where it is True or None (the default: the two give the same numbers, and the
+multi-tensor update does the same array operations without temporaries or per-call scalar
+conversions, so it is the faster for every group). Options are checked, without state, wherever a group
+comes in: at construction, in ``add_param_group`` and in ``load_state_dict`` (``_check_options``, with
+PyTorch's messages).
 """
 
 from __future__ import annotations
@@ -166,16 +168,15 @@ class Optimizer:
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, this optimizer has "
                              f"{len(self.param_groups)}")
         params_by_index: dict[int, Tensor] = {}
-        groups = []
+        options = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"loaded state dict contains a parameter group {i} of size "
                                  f"{len(saved['params'])} that doesn't match the size of optimizer's group "
                                  f"({len(group['params'])})")
             params_by_index.update(zip(saved["params"], group["params"]))
-            options = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
-            groups.append({**group, **options, "params": group["params"]})
-            self._check_options(groups[-1])
+            options.append({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+            self._check_options({**group, **options[-1]})
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, values in state_dict["state"].items():
             if index not in params_by_index:
@@ -183,7 +184,8 @@ class Optimizer:
                                  f"its parameter groups (their indices: {sorted(params_by_index)})")
             p = params_by_index[index]
             state[p] = {name: _loaded(name, value, p, index) for name, value in values.items()}
-        self.param_groups = groups
+        for group, loaded in zip(self.param_groups, options):
+            group.update(loaded)
         self.state = state
 
     def __repr__(self) -> str:
@@ -212,8 +214,8 @@ class Scratch:
 
 def _by_dtype(params: list[np.ndarray], grads: list[np.ndarray], states: list[Any]) -> list[tuple[list, list, list]]:
     """The parameters (with their gradients and states) in runs of one dtype, in order of first appearance."""
-    dtype = params[0].dtype
-    if all(param.dtype == dtype for param in params):
+    dtypes = [param.dtype for param in params]
+    if dtypes.count(dtypes[0]) == len(dtypes):
         return [(params, grads, states)]
     runs: dict[np.dtype, tuple[list, list, list]] = {}
     for param, grad, state in zip(params, grads, states):

@@ -68,13 +68,13 @@ class SGD(Optimizer):
                       group: dict[str, Any]) -> None:
         lr, momentum, undamped, weight_decay = scalars(params[0].dtype, group["lr"], group["momentum"],
                                                        1 - float(group["dampening"]), group["weight_decay"])
-        regularize = group["maximize"] or group["weight_decay"] != 0
+        maximize, regularize = group["maximize"], group["maximize"] or group["weight_decay"] != 0
         uses_momentum, damped, nesterov = group["momentum"] != 0, group["dampening"] != 0, group["nesterov"]
         work = self._scratch.get
         for param, grad, state in zip(params, grads, states):
             step = work(1, param)
             if regularize:
-                grad = effective_grad(grad, param, weight_decay, group["maximize"], work(0, param))
+                grad = effective_grad(grad, param, weight_decay, maximize, work(0, param))
             if uses_momentum:
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
@@ -82,16 +82,13 @@ class SGD(Optimizer):
                     buffer = state["momentum_buffer"]._data
                 else:
                     buffer = buffer._data
-                    buffer *= momentum
+                    np.multiply(buffer, momentum, buffer)
                     if damped:
-                        np.multiply(grad, undamped, out=step)
-                        buffer += step
+                        buffer += np.multiply(grad, undamped, step)
                     else:
-                        buffer += grad  # (1 - 0) * grad is grad, to the bit
+                        np.add(buffer, grad, buffer)  # (1 - 0) * grad is grad, to the bit
                 if nesterov:
-                    np.multiply(buffer, momentum, out=step)
-                    grad = np.add(grad, step, out=step)
+                    grad = np.add(grad, np.multiply(buffer, momentum, step), step)
                 else:
                     grad = buffer
-            np.multiply(grad, lr, out=step)
-            param -= step
+            np.subtract(param, np.multiply(grad, lr, step), param)
