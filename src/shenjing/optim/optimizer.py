@@ -197,19 +197,26 @@ class Optimizer:
 
 
 class Scratch:
-    """Work memory for the multi-tensor updates: ``get(i, like)`` is the ``i``-th work array of
-    ``like``'s shape and dtype (made on first use, then reused). Its contents mean nothing between two
-    calls: it never holds state, and results never depend on it."""
+    """Work memory for the multi-tensor updates: ``get(i, like)`` is an array of ``like``'s shape and
+    dtype, a view of the ``i``-th flat buffer of that dtype, which grows to the largest parameter seen
+    (so the work memory is a few times the largest parameter, not the model). Two parameters' work arrays
+    share memory: an update finishes with one parameter before it takes the next. The contents mean
+    nothing between two calls: it holds no state, and results never depend on it."""
 
     def __init__(self) -> None:
-        self._arrays: dict[tuple[int, tuple[int, ...], np.dtype], np.ndarray] = {}
+        self._flat: dict[tuple[int, np.dtype], np.ndarray] = {}
+        self._views: dict[tuple[int, tuple[int, ...], np.dtype], np.ndarray] = {}
 
     def get(self, i: int, like: np.ndarray) -> np.ndarray:
         key = (i, like.shape, like.dtype)
-        array = self._arrays.get(key)
-        if array is None:
-            array = self._arrays[key] = np.empty(like.shape, like.dtype)
-        return array
+        view = self._views.get(key)
+        if view is None:
+            flat = self._flat.get((i, like.dtype))
+            if flat is None or flat.size < like.size:
+                flat = self._flat[i, like.dtype] = np.empty(like.size, like.dtype)
+                self._views = {k: v for k, v in self._views.items() if k[0] != i or k[2] != like.dtype}
+            view = self._views[key] = flat[:like.size].reshape(like.shape)
+        return view
 
 
 def _by_dtype(params: list[np.ndarray], grads: list[np.ndarray], states: list[Any]) -> list[tuple[list, list, list]]:
