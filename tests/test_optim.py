@@ -68,8 +68,7 @@ def test_trajectory_equals_torch(name, options):
 @pytest.mark.parametrize("dtypes", [("float32", "float32", "float32"), ("float32", "float64", "float32")],
                          ids=["one dtype", "mixed dtypes"])
 def test_sgd_momentum_with_missing_gradients_and_replaced_buffers_equals_torch(dtypes):
-    # SGD keeps a group's momentum buffers in one array (views of it): a step where a parameter has no
-    # gradient, mixed dtypes or a buffer the user replaced must still give PyTorch's trajectory
+    # a step where a parameter has no gradient, mixed dtypes in a group, or a buffer the user replaced
     shapes = [(3, 4), (4,), (2, 2)]
     rng = np.random.default_rng(6)
     initial = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
@@ -96,7 +95,7 @@ def test_sgd_momentum_with_missing_gradients_and_replaced_buffers_equals_torch(d
 
 
 def test_sgd_momentum_with_a_parameter_joining_its_group_equals_torch():
-    # the flat momentum buffers of a group must notice a parameter appended to the group's list
+    # a parameter appended to a group's list takes part from the next step on
     gradients = _gradients([(3,), (2,)], seed=8)
     finals = []
     for lib in (sj, torch):

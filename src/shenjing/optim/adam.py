@@ -2,68 +2,134 @@
 
 m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,
 w <- w - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-Adam adds ``weight_decay * w`` to g (L2); AdamW instead shrinks w by (1 - lr * weight_decay) (decoupled).
+Adam adds ``weight_decay * w`` to g (L2); AdamW (or ``decoupled_weight_decay=True``) instead shrinks w by
+(1 - lr * weight_decay) (decoupled).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
 import numpy as np
 
-from shenjing.optim.optimizer import Optimizer
+from shenjing._tensor import Tensor
+from shenjing.optim.optimizer import (Optimizer, check_foreach, check_in_range, check_non_negative, effective_grad,
+                                     lerp_, next_step, scalars)
 
 __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015), with optional AMSGrad (keep the largest v seen)."""
+    """Adam (Kingma & Ba, 2015), with optional AMSGrad (divide by the largest v seen). State: 'step',
+    'exp_avg' (m), 'exp_avg_sq' (v) and, with ``amsgrad``, 'max_exp_avg_sq'.
 
-    decoupled_weight_decay = False
+    >>> import shenjing
+    >>> w = shenjing.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * 3).sum().backward(); opt.step()   # the first step moves each weight by about lr
+    >>> w
+    tensor([ 0.9000, -1.1000], requires_grad=True)
+    """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                 foreach: bool | None = None, maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=_pair(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-        lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        step = self._next_step(state)
-        if decay and self.decoupled_weight_decay:
-            param *= 1.0 - lr * decay
-        elif decay:
-            grad = grad + decay * param
-        m = self._buffer(state, "exp_avg", param)
-        v = self._buffer(state, "exp_avg_sq", param)
-        m += (1.0 - beta1) * (grad - m)
-        v *= beta2
-        v += (1.0 - beta2) * grad * grad
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        check_non_negative("learning rate", options["lr"])
+        check_non_negative("epsilon value", options["eps"])
+        betas = options["betas"]
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+        for i, beta in enumerate(betas):
+            check_in_range(f"beta parameter at index {i}", beta, 0.0, 1.0, high_included=False)
+        check_non_negative("weight_decay value", options["weight_decay"])
+        check_foreach(options)
+
+    def _init_state(self, state: dict[str, Any], param: np.ndarray, group: dict[str, Any]) -> None:
+        state["step"] = Tensor._make(np.zeros((), np.float32))
+        state["exp_avg"] = Tensor._make(np.zeros_like(param))
+        state["exp_avg_sq"] = Tensor._make(np.zeros_like(param))
         if group["amsgrad"]:
-            v_max = self._buffer(state, "max_exp_avg_sq", param)
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        step_size = lr / (1.0 - beta1 ** step)
-        denominator = np.sqrt(v) / math.sqrt(1.0 - beta2 ** step) + eps
-        param -= step_size * m / denominator
+            state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(param))
+
+    def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                       group: dict[str, Any]) -> None:
+        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        if group["maximize"]:
+            grad = -grad
+        step = next_step(state)
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * param
+        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        lerp_(exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        if group["amsgrad"]:
+            max_exp_avg_sq = state["max_exp_avg_sq"]._data
+            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            exp_avg_sq = max_exp_avg_sq
+        step_size = lr / (1 - beta1 ** step)
+        denominator = np.sqrt(exp_avg_sq) / (1 - beta2 ** step) ** 0.5 + eps
+        param -= step_size * exp_avg / denominator
+
+    def _multi_tensor(self, params: list[np.ndarray], grads: list[np.ndarray], states: list[dict[str, Any]],
+                      group: dict[str, Any]) -> None:
+        lr, weight_decay = float(group["lr"]), float(group["weight_decay"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        dtype = params[0].dtype
+        decoupled = weight_decay != 0 and group["decoupled_weight_decay"]
+        l2 = weight_decay != 0 and not decoupled
+        maximize, amsgrad, work = group["maximize"], group["amsgrad"], self._scratch.get
+        regularize = maximize or l2
+        l2_decay, decay, old, new, eps = scalars(dtype, weight_decay if l2 else 0.0, 1 - lr * weight_decay,
+                                                    beta2, 1 - beta2, group["eps"])
+        last_step = step_size = correction2 = None
+        for param, grad, state in zip(params, grads, states):
+            step = next_step(state)
+            if step != last_step:  # (the parameters of a group usually share their step count)
+                last_step = step
+                step_size, correction2 = scalars(dtype, lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5)
+            if regularize:
+                grad = effective_grad(grad, param, l2_decay, maximize, work(2, param))
+            if decoupled:
+                param *= decay
+            s, t = work(0, param), work(1, param)
+            exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+            lerp_(exp_avg, grad, 1 - beta1, s)
+            exp_avg_sq *= old
+            np.multiply(grad, new, out=s)
+            s *= grad
+            exp_avg_sq += s
+            if amsgrad:
+                max_exp_avg_sq = state["max_exp_avg_sq"]._data
+                np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+                exp_avg_sq = max_exp_avg_sq
+            np.sqrt(exp_avg_sq, out=s)
+            s /= correction2
+            s += eps
+            np.multiply(exp_avg, step_size, out=t)
+            t /= s
+            param -= t
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): w <- w (1 - lr wd) before the Adam step."""
 
-    decoupled_weight_decay = True
-
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 maximize: bool = False, foreach: bool | None = None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+
+def _pair(betas: Any) -> Any:
+    return tuple(betas) if isinstance(betas, (tuple, list)) else betas

@@ -6,99 +6,241 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from shenjing.optim.optimizer import Optimizer
+from shenjing._tensor import Tensor
+from shenjing.optim.optimizer import (Optimizer, check_foreach, check_in_range, check_non_negative, effective_grad,
+                                     lerp_, next_step, scalars)
 
 __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
 
-def _check(name: str, value: float) -> None:
-    if value < 0.0:
-        raise ValueError(f"Invalid {name}: {value}")
-
-
 class RMSprop(Optimizer):
-    """s <- alpha s + (1 - alpha) g^2;  w <- w - lr g / (sqrt(s) + eps).
+    """s <- alpha s + (1 - alpha) g^2;  w <- w - lr g / (sqrt(s) + eps), g = grad + weight_decay w.
 
-    ``centered`` divides by the estimated variance sqrt(s - mean(g)^2) instead; ``momentum`` keeps
-    b <- momentum b + g / (sqrt(s) + eps) and steps by lr * b.
+    ``centered`` divides by an estimate of the standard deviation, sqrt(s - a^2) with
+    a <- alpha a + (1 - alpha) g; ``momentum`` keeps b <- momentum b + g / (sqrt(s) + eps) and steps by
+    lr b. State: 'step', 'square_avg', and 'momentum_buffer' / 'grad_avg' where used.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
-        for name, value in [("learning rate", lr), ("epsilon value", eps), ("momentum value", momentum),
-                            ("weight_decay value", weight_decay), ("alpha value", alpha)]:
-            _check(name, value)
+                 foreach: bool | None = None, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+                                      centered=centered, foreach=foreach, maximize=maximize))
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-        alpha = group["alpha"]
-        self._next_step(state)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
-        square_avg = self._buffer(state, "square_avg", param)
-        square_avg *= alpha
-        square_avg += (1.0 - alpha) * grad * grad
-        if group["centered"]:
-            grad_avg = self._buffer(state, "grad_avg", param)
-            grad_avg += (1.0 - alpha) * (grad - grad_avg)
-            denominator = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
-        else:
-            denominator = np.sqrt(square_avg) + group["eps"]
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        check_non_negative("learning rate", options["lr"])
+        check_non_negative("epsilon value", options["eps"])
+        check_non_negative("momentum value", options["momentum"])
+        check_non_negative("weight_decay value", options["weight_decay"])
+        check_non_negative("alpha value", options["alpha"])
+        check_foreach(options)
+
+    def _init_state(self, state: dict[str, Any], param: np.ndarray, group: dict[str, Any]) -> None:
+        state["step"] = Tensor._make(np.zeros((), np.float32))
+        state["square_avg"] = Tensor._make(np.zeros_like(param))
         if group["momentum"] > 0:
-            buffer = self._buffer(state, "momentum_buffer", param)
-            buffer *= group["momentum"]
-            buffer += grad / denominator
-            param -= group["lr"] * buffer
+            state["momentum_buffer"] = Tensor._make(np.zeros_like(param))
+        if group["centered"]:
+            state["grad_avg"] = Tensor._make(np.zeros_like(param))
+
+    def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                       group: dict[str, Any]) -> None:
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
+        if group["maximize"]:
+            grad = -grad
+        next_step(state)
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg = state["square_avg"]._data
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]._data
+            lerp_(grad_avg, grad, 1 - alpha)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
         else:
-            param -= group["lr"] * grad / denominator
+            avg = np.sqrt(square_avg)
+        avg += eps
+        if momentum > 0:
+            buffer = state["momentum_buffer"]._data
+            buffer *= momentum
+            buffer += grad / avg
+            param -= lr * buffer
+        else:
+            param -= lr * grad / avg
+
+    def _multi_tensor(self, params: list[np.ndarray], grads: list[np.ndarray], states: list[dict[str, Any]],
+                      group: dict[str, Any]) -> None:
+        new = 1 - float(group["alpha"])  # the weight of the new gradient in the averages
+        lr, alpha, average, eps, weight_decay, momentum = scalars(
+            params[0].dtype, group["lr"], group["alpha"], new, group["eps"], group["weight_decay"], group["momentum"])
+        maximize, centered, work = group["maximize"], group["centered"], self._scratch.get
+        regularize, uses_momentum = maximize or group["weight_decay"] != 0, group["momentum"] > 0
+        for param, grad, state in zip(params, grads, states):
+            next_step(state)
+            if regularize:
+                grad = effective_grad(grad, param, weight_decay, maximize, work(2, param))
+            s = work(0, param)
+            square_avg = state["square_avg"]._data
+            square_avg *= alpha
+            np.multiply(grad, average, out=s)
+            s *= grad
+            square_avg += s
+            if centered:
+                grad_avg = state["grad_avg"]._data
+                lerp_(grad_avg, grad, new, s)
+                np.multiply(grad_avg, grad_avg, out=s)
+                np.subtract(square_avg, s, out=s)
+                np.sqrt(s, out=s)
+            else:
+                np.sqrt(square_avg, out=s)
+            s += eps
+            if uses_momentum:
+                buffer = state["momentum_buffer"]._data
+                buffer *= momentum
+                np.divide(grad, s, out=s)
+                buffer += s
+                np.multiply(buffer, lr, out=s)
+                param -= s
+            else:
+                t = np.multiply(grad, lr, out=work(1, param))
+                t /= s
+                param -= t
 
 
 class Adagrad(Optimizer):
-    """s <- s + g^2;  w <- w - lr_t g / (sqrt(s) + eps), lr_t = lr / (1 + (t - 1) lr_decay)."""
+    """s <- s + g^2;  w <- w - lr_t g / (sqrt(s) + eps), lr_t = lr / (1 + (t - 1) lr_decay),
+    g = grad + weight_decay w. State: 'step', 'sum' (made for every parameter at construction, as in
+    PyTorch, starting at ``initial_accumulator_value``)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False) -> None:
-        for name, value in [("learning rate", lr), ("lr_decay value", lr_decay), ("epsilon value", eps),
-                            ("weight_decay value", weight_decay),
-                            ("initial_accumulator_value value", initial_accumulator_value)]:
-            _check(name, value)
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
-                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize))
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      foreach=foreach, maximize=maximize))
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(self.state[p], p._data, group)
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-        step = self._next_step(state)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
-        total = self._buffer(state, "sum", param, group["initial_accumulator_value"])
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        check_non_negative("learning rate", options["lr"])
+        check_non_negative("lr_decay value", options["lr_decay"])
+        check_non_negative("weight_decay value", options["weight_decay"])
+        check_non_negative("initial_accumulator_value value", options["initial_accumulator_value"])
+        check_non_negative("epsilon value", options["eps"])
+        check_foreach(options)
+
+    def _init_state(self, state: dict[str, Any], param: np.ndarray, group: dict[str, Any]) -> None:
+        state["step"] = Tensor._make(np.zeros((), np.float32))
+        state["sum"] = Tensor._make(np.full_like(param, group["initial_accumulator_value"]))
+
+    def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                       group: dict[str, Any]) -> None:
+        lr, lr_decay, eps, weight_decay = (float(group[k]) for k in ("lr", "lr_decay", "eps", "weight_decay"))
+        step = next_step(state)
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        step_lr = lr / (1 + (step - 1) * lr_decay)
+        total = state["sum"]._data
         total += grad * grad
-        lr = group["lr"] / (1.0 + (step - 1.0) * group["lr_decay"])
-        param -= lr * grad / (np.sqrt(total) + group["eps"])
+        std = np.sqrt(total) + eps
+        param -= step_lr * grad / std
+
+    def _multi_tensor(self, params: list[np.ndarray], grads: list[np.ndarray], states: list[dict[str, Any]],
+                      group: dict[str, Any]) -> None:
+        lr, lr_decay, dtype = float(group["lr"]), float(group["lr_decay"]), params[0].dtype
+        eps, weight_decay = scalars(dtype, group["eps"], group["weight_decay"])
+        maximize, work = group["maximize"], self._scratch.get
+        regularize = maximize or group["weight_decay"] != 0
+        last_step = step_lr = None
+        for param, grad, state in zip(params, grads, states):
+            step = next_step(state)
+            if step != last_step:
+                last_step, (step_lr,) = step, scalars(dtype, lr / (1 + (step - 1) * lr_decay))
+            if regularize:
+                grad = effective_grad(grad, param, weight_decay, maximize, work(2, param))
+            s, t = work(0, param), work(1, param)
+            total = state["sum"]._data
+            np.multiply(grad, grad, out=s)
+            total += s
+            np.sqrt(total, out=s)
+            s += eps
+            np.multiply(grad, step_lr, out=t)
+            t /= s
+            param -= t
 
 
 class Adadelta(Optimizer):
     """s <- rho s + (1 - rho) g^2;  d = sqrt(u + eps) / sqrt(s + eps) * g;
-    u <- rho u + (1 - rho) d^2;  w <- w - lr d.  No learning rate to tune (lr=1 by default)."""
+    u <- rho u + (1 - rho) d^2;  w <- w - lr d, g = grad + weight_decay w. No learning rate to tune
+    (lr=1 by default). State: 'step', 'square_avg' (s), 'acc_delta' (u)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
-        for name, value in [("learning rate", lr), ("epsilon value", eps), ("weight_decay value", weight_decay)]:
-            _check(name, value)
-        if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+                 weight_decay: float = 0.0, foreach: bool | None = None, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize))
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
-        rho, eps = group["rho"], group["eps"]
-        self._next_step(state)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param
-        square_avg = self._buffer(state, "square_avg", param)
-        acc_delta = self._buffer(state, "acc_delta", param)
+    @staticmethod
+    def _check_options(options: dict[str, Any]) -> None:
+        check_non_negative("learning rate", options["lr"])
+        check_in_range("rho value", options["rho"], 0.0, 1.0, high_included=True)
+        check_non_negative("epsilon value", options["eps"])
+        check_non_negative("weight_decay value", options["weight_decay"])
+        check_foreach(options)
+
+    def _init_state(self, state: dict[str, Any], param: np.ndarray, group: dict[str, Any]) -> None:
+        state["step"] = Tensor._make(np.zeros((), np.float32))
+        state["square_avg"] = Tensor._make(np.zeros_like(param))
+        state["acc_delta"] = Tensor._make(np.zeros_like(param))
+
+    def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                       group: dict[str, Any]) -> None:
+        lr, rho, eps, weight_decay = (float(group[k]) for k in ("lr", "rho", "eps", "weight_decay"))
+        next_step(state)
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
         square_avg *= rho
-        square_avg += (1.0 - rho) * grad * grad
-        delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * grad
+        square_avg += (1 - rho) * grad * grad
+        std = np.sqrt(square_avg + eps)
+        delta = np.sqrt(acc_delta + eps) / std * grad
         acc_delta *= rho
-        acc_delta += (1.0 - rho) * delta * delta
-        param -= group["lr"] * delta
+        acc_delta += (1 - rho) * delta * delta
+        param -= lr * delta
+
+    def _multi_tensor(self, params: list[np.ndarray], grads: list[np.ndarray], states: list[dict[str, Any]],
+                      group: dict[str, Any]) -> None:
+        lr, rho, average, eps, weight_decay = scalars(params[0].dtype, group["lr"], group["rho"],
+                                                      1 - float(group["rho"]), group["eps"], group["weight_decay"])
+        maximize, work = group["maximize"], self._scratch.get
+        regularize = maximize or group["weight_decay"] != 0
+        for param, grad, state in zip(params, grads, states):
+            next_step(state)
+            if regularize:
+                grad = effective_grad(grad, param, weight_decay, maximize, work(2, param))
+            std, delta = work(0, param), work(1, param)
+            square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
+            square_avg *= rho
+            np.multiply(grad, average, out=std)
+            std *= grad
+            square_avg += std
+            np.add(square_avg, eps, out=std)
+            np.sqrt(std, out=std)
+            np.add(acc_delta, eps, out=delta)
+            np.sqrt(delta, out=delta)
+            delta /= std
+            delta *= grad
+            acc_delta *= rho
+            np.multiply(delta, average, out=std)
+            std *= delta
+            acc_delta += std
+            np.multiply(delta, lr, out=std)
+            param -= std
