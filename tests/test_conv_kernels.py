@@ -126,14 +126,18 @@ def test_banded_rows_keep_an_inf_or_nan_in_the_outputs_that_see_it(bad):
 
 
 def test_choose_is_a_function_of_shapes_and_geometry():
-    lenet = ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1), 1)
-    assert choose((64, 1, 28, 28), (6, 1, 5, 5), np.dtype(np.float32), lenet) is ALGORITHMS["rows"]
-    assert choose((1, 1, 28, 28), (6, 1, 5, 5), np.dtype(np.float64), lenet) is ALGORITHMS["rows"]
+    f32, lenet = np.dtype(np.float32), ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1), 1)
+    plain = ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    assert choose((64, 6, 14, 14), (16, 6, 5, 5), f32, plain) is ALGORITHMS["rows"]  # LeNet-5's conv2
+    assert choose((64, 1, 28, 28), (6, 1, 5, 5), f32, lenet) is ALGORITHMS["samples"]  # conv1: 25 patch rows
+    assert choose((1, 6, 14, 14), (16, 6, 5, 5), f32, plain) is ALGORITHMS["samples"]  # a batch of one
     depthwise = ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1), 4)
-    assert choose((2, 4, 6, 7), (8, 1, 3, 3), np.dtype(np.float32), depthwise) is IM2COL
+    assert choose((2, 4, 6, 7), (8, 1, 3, 3), f32, depthwise) is ALGORITHMS["samples"]
     dilated = ConvGeometry((1, 1), ((0, 0), (0, 0)), (2, 1), 1)
-    assert choose((2, 2, 9, 8), (3, 2, 3, 2), np.dtype(np.float32), dilated) is IM2COL
-    assert choose((0, 2, 9, 8), (3, 2, 3, 2), np.dtype(np.float32), lenet) is IM2COL  # an empty batch
+    assert choose((8, 8, 9, 8), (3, 8, 3, 2), f32, dilated) is ALGORITHMS["samples"]
+    assert choose((0, 8, 9, 8), (3, 8, 3, 2), f32, plain) is ALGORITHMS["samples"]  # an empty batch
+    for _ in range(2):  # the same answer every time, whatever ran before
+        assert choose((64, 6, 14, 14), (16, 6, 5, 5), np.dtype(np.float64), plain) is ALGORITHMS["rows"]
 
 
 @settings(max_examples=30, deadline=None)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from shenjing._ops.conv import IM2COL, ConvGeometry, output_size
+from shenjing._ops.conv import IM2COL, ConvGeometry, kernel_windows, output_size
 
 __all__ = ["ALGORITHMS", "choose"]
 
@@ -275,10 +275,98 @@ class RowWindows:
 
 ROWS = RowWindows()
 
-ALGORITHMS: dict[str, Any] = {"im2col": IM2COL, "rows": ROWS}
+
+# -- "samples": im2col batch first -----------------------------------------------------------------
+
+def sample_patches(x: np.ndarray, kernel: tuple[int, ...], geometry: ConvGeometry) -> np.ndarray:
+    """The patches batch first, cols (N, C, KH, KW, OH, OW), cols[n, c, p, q, i, j] = xpad[n, c, s_h*i + d_h*p,
+    s_w*j + d_w*q]: one copy of a strided view of the (padded) input."""
+    n, c, h, w = x.shape
+    (pt, pb), (pl, pr) = geometry.padding
+    if pt or pb or pl or pr:
+        xpad = np.zeros((n, c, h + pt + pb, w + pl + pr), x.dtype)
+        xpad[:, :, pt:pt + h, pl:pl + w] = x
+    else:
+        xpad = x
+    (oh, ow), (sh, sw), (dh, dw) = output_size((h, w), kernel, geometry), geometry.stride, geometry.dilation
+    s_n, s_c, s_h, s_w = xpad.strides
+    view = np.lib.stride_tricks.as_strided(xpad, (n, c) + tuple(kernel) + (oh, ow),
+                                           (s_n, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w), writeable=False)
+    return np.ascontiguousarray(view)
+
+
+class SampleIm2col:
+    """The "samples" algorithm: im2col with the batch first, so that x, y, dY and dx keep PyTorch's (N, C, H, W)
+    layout (no batch-last copies). Per sample n (a batch of products, one matmul):
+
+        Y_n = W (O, C*KH*KW) @ cols_n (C*KH*KW, OH*OW)       dW = sum_n dY_n @ cols_n^T
+
+    (a batch of g products per sample with groups). The input gradient is the row windows' where they apply
+    with stride 1 along the rows, else col2im of W^T @ dY_n, batch first."""
+
+    name = "samples"
+
+    @staticmethod
+    def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
+        return True
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geometry: ConvGeometry,
+                keep_patches: bool) -> tuple[np.ndarray, Any]:
+        cols = sample_patches(x, w.shape[2:], geometry)
+        n, _, _, _, oh, ow = cols.shape
+        o, g, patch = w.shape[0], geometry.groups, w.shape[1] * w.shape[2] * w.shape[3]
+        y = np.matmul(w.reshape(g, o // g, patch), cols.reshape(n, g, patch, oh * ow))  # (N, g, O/g, OH*OW)
+        y = y.reshape(n, o, oh, ow)
+        if b is not None:
+            y += b.reshape(o, 1, 1)
+        return y, (cols if keep_patches else None)
+
+    def input_grad(self, gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], geometry: ConvGeometry,
+                   dy: np.ndarray | None = None) -> np.ndarray:
+        if geometry.stride[0] == 1 and RowWindows.applies(input_shape, w.shape, geometry):
+            return ROWS.input_grad(gy, w, input_shape, geometry)
+        n, c, h, wd = input_shape
+        o, _, kh, kw = w.shape
+        g, (oh, ow) = geometry.groups, gy.shape[2:]
+        w_t = w.reshape(g, o // g, -1).transpose(0, 2, 1)  # (g, C/g*KH*KW, O/g)
+        dcols = np.matmul(w_t, gy.reshape(n, g, o // g, oh * ow)).reshape(n, c, kh, kw, oh, ow)
+        (pt, pb), (pl, pr) = geometry.padding
+        xpad = np.zeros((n, c, h + pt + pb, wd + pl + pr), gy.dtype)
+        for p, q, rows, columns in kernel_windows((kh, kw), (oh, ow), geometry.stride, geometry.dilation):
+            xpad[:, :, rows, columns] += dcols[:, :, p, q]
+        return np.ascontiguousarray(xpad[:, :, pt:pt + h, pl:pl + wd])
+
+    def weight_grad(self, x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], geometry: ConvGeometry,
+                    patches: Any = None, dy: np.ndarray | None = None) -> np.ndarray:
+        cols = sample_patches(x, weight_shape[2:], geometry) if patches is None else patches
+        n, o, oh, ow = gy.shape
+        g, patch = geometry.groups, weight_shape[1] * weight_shape[2] * weight_shape[3]
+        per_sample = np.matmul(gy.reshape(n, g, o // g, oh * ow),
+                               cols.reshape(n, g, patch, oh * ow).transpose(0, 1, 3, 2))  # (N, g, O/g, C/g*KH*KW)
+        return np.add.reduce(per_sample, axis=0).reshape(weight_shape) if n else \
+            np.zeros(weight_shape, gy.dtype)
+
+    def gradients(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry, patches: Any,
+                  needs: tuple) -> tuple:
+        gx = self.input_grad(gy, w, x.shape, geometry) if needs[0] else None
+        gw = self.weight_grad(x, gy, w.shape, geometry, patches) if needs[1] else None
+        gb = gy.sum((0, 2, 3)) if needs[2] else None
+        return gx, gw, gb
+
+
+SAMPLES = SampleIm2col()
+
+ALGORITHMS: dict[str, Any] = {"im2col": IM2COL, "rows": ROWS, "samples": SAMPLES}
+
+# Patch rows (C/g*KH*KW) up to which "samples" beats "rows" at any batch: the first layers, whose few input
+# channels make the row windows' products short while their batch-last copies of x, y and dY stay as large.
+SAMPLES_MAX_PATCH = 32
 
 
 def choose(x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtype: np.dtype, geometry: ConvGeometry) -> Any:
-    """The algorithm for a convolution of these shapes, dtype and geometry: "rows" where it applies, else
-    the reference "im2col"."""
-    return ROWS if RowWindows.applies(x_shape, w_shape, geometry) else IM2COL
+    """The algorithm for a convolution of these shapes, dtype and geometry: "rows" where it applies to a
+    batch of more than one sample with more than ``SAMPLES_MAX_PATCH`` patch rows, else "samples"."""
+    patch = w_shape[1] * w_shape[2] * w_shape[3]
+    if x_shape[0] > 1 and patch > SAMPLES_MAX_PATCH and RowWindows.applies(x_shape, w_shape, geometry):
+        return ROWS
+    return SAMPLES
