@@ -190,11 +190,11 @@ def _fast_geometry(input: Any, weight: Any, bias: Any, stride: Any, padding: Any
                                  and bias._data.dtype == x.dtype):
         return None
     stride, pads, dilation = _pair(stride), _pair(padding), _pair(dilation)
-    if stride is None or pads is None or dilation is None or min(stride) <= 0 or min(pads) < 0 \
-            or min(dilation) <= 0:
+    if stride is None or pads is None or dilation is None:
         return None
-    if (x.shape[-2] + 2 * pads[0] - dilation[0] * (w.shape[2] - 1) - 1 < 0
-            or x.shape[-1] + 2 * pads[1] - dilation[1] * (w.shape[3] - 1) - 1 < 0):
+    (sh, sw), (ph, pw), (dh, dw) = stride, pads, dilation
+    if sh <= 0 or sw <= 0 or ph < 0 or pw < 0 or dh <= 0 or dw <= 0 \
+            or x.shape[-2] + 2 * ph <= dh * (w.shape[2] - 1) or x.shape[-1] + 2 * pw <= dw * (w.shape[3] - 1):
         return None
     return ConvGeometry(stride, ((pads[0], pads[0]), (pads[1], pads[1])), dilation, groups)
 

@@ -80,13 +80,15 @@ class _ConvNd(Module):
                 self.bias.uniform_(-bound, bound)
 
     def _check_input(self, input: Tensor) -> None:
-        """The input fits the layer (a few comparisons in the usual case; the full checks explain a misfit)."""
+        """The input fits the layer (a few comparisons in the usual case; the full checks explain a misfit):
+        its channels and dtype, and a kernel that fits the padded input, size + pads > d*(k-1) per axis."""
         if isinstance(input, Tensor):
             x, n = input._data, self._spatial
-            if x.ndim in (n + 1, n + 2) and x.shape[-n - 1] == self.in_channels and x.dtype == self.weight._data.dtype:
-                pads = self._current_pads()
-                if all(size + before + after - d * (k - 1) - 1 >= 0 for size, (before, after), d, k in
-                       zip(x.shape[-n:], pads, self.dilation, self.kernel_size)):
+            shape = x.shape
+            if len(shape) - n in (1, 2) and shape[-n - 1] == self.in_channels and x.dtype == self.weight._data.dtype:
+                pads, k, d = self._current_pads(), self.kernel_size, self.dilation
+                if shape[-n] + pads[0][0] + pads[0][1] > d[0] * (k[0] - 1) and (
+                        n == 1 or shape[-1] + pads[1][0] + pads[1][1] > d[1] * (k[1] - 1)):
                     return
         self._check_input_fully(input)
 
@@ -106,8 +108,10 @@ class _ConvNd(Module):
     def _current_pads(self) -> tuple[tuple[int, int], ...]:
         """(before, after) per axis from the layer's ``padding`` as it is now (it may be changed after construction)."""
         padding = self.padding
-        if type(padding) is tuple and all(type(p) is int for p in padding) and len(padding) == self._spatial:
-            return tuple((p, p) for p in padding)
+        if type(padding) is tuple and len(padding) == self._spatial:
+            first, last = padding[0], padding[-1]
+            if type(first) is int and type(last) is int:
+                return ((first, first), (last, last)) if self._spatial == 2 else ((first, first),)
         return conv_padding(padding, self.kernel_size, self.stride, self.dilation)
 
     def _torch_pad(self) -> tuple[int, ...]:
