@@ -2,8 +2,8 @@
 
 Why: glibc's ``malloc`` serves blocks above its mmap threshold (128 KiB at first) with a fresh ``mmap``
 and gives them back to the operating system on ``free``, so every training step would map its patch
-matrices, activations and gradients in again, one page fault per 4 KiB page (on LeNet-5 at batch 64
-about 2,000 faults and a third of the step). ``keep_freed_memory`` raises the mmap threshold and the
+matrices, activations and gradients in again, one page fault per 4 KiB page (a large share of a
+training step: docs/performance.md). ``keep_freed_memory`` raises the mmap threshold and the
 heap's trim threshold once, with ``mallopt`` (glibc only): the blocks then come from the heap and a freed
 block stays there for the next array of its size, as PyTorch's CPU allocator keeps its blocks.
 It runs once, when this module is imported; elsewhere (musl, macOS, Windows) nothing changes.
@@ -54,9 +54,8 @@ def take(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 
 # NumPy's SIMD loops for binary ufuncs such as ``np.maximum`` take two contiguous arrays; with a scalar
-# operand this build runs a slower loop (float32 relu, us, np.maximum(x, 0) -> np.maximum(x, zeros):
-# 75k values 38 -> 12, 16k 16.7 -> 5.5, 4k 5.6 -> 3.6, 1k 3.3 -> 3.6, so worth it from ~2k values).
-# ``zeros`` hands out such an operand without allocating: a read-only view of one zero-filled buffer
+# operand this build runs a slower loop (measured in docs/performance.md). ``zeros`` hands out such an
+# operand without allocating: a read-only view of one zero-filled buffer
 # per dtype, grown to the largest size asked for (up to ZEROS_MAX_BYTES).
 ZEROS_MAX_BYTES = 16 << 20
 _zeros: dict = {}

@@ -16,6 +16,14 @@ sum_i dY_i @ B_i^T over the same windows, and (stride 1 along the rows) the inpu
 is again one batched product over windows of dY padded with KH-1 zero rows, followed by KW slice
 additions. Where the layer has few output channels, R output rows share one product with a banded
 weight (``rows_per_product``).
+
+"samples": im2col with the batch first (``SampleIm2col``): x, y, dY and dx keep the (N, C, H, W) layout, so
+none of the batch-last copies; the products are per sample. It wins where the patches are short (the first
+layer of a network: few input channels) and for a batch of one, and handles every geometry.
+
+``choose`` uses "rows" for batches of more than one sample whose patches have more than ``SAMPLES_MAX_PATCH``
+rows (C/g*KH*KW) where it applies, else "samples"; the reference is not chosen (it is the specification).
+The measurements behind these rules are in docs/performance.md.
 """
 
 from __future__ import annotations
