@@ -160,16 +160,3 @@ def check_module(sj_module, torch_module, *arrays, dtype=np.float64, steps=1, se
                      f"buffer/parameter {name} after {steps} steps")
         assert str(sj_state[name].dtype).split(".")[-1] == str(value.dtype).split(".")[-1], name
     return sj_module
-
-
-FUSED_PRODUCTS = ("rows", "phases", "gathered")
-
-
-def use_fused_product(monkeypatch, path):
-    """Make the fused convolution + 2x2 pool (``shenjing._ops.conv_pool``) run on ``path`` wherever the
-    geometry allows it: "rows" (row windows, the two ops' arithmetic), "phases" (by output-column phase,
-    any number of output channels) or "gathered" (one gathered patch matrix, any batch)."""
-    from shenjing._ops import conv_gather, conv_pool
-
-    monkeypatch.setattr(conv_gather, "GATHER_MAX_ELEMENTS", 1 << 30 if path == "gathered" else 0)
-    monkeypatch.setattr(conv_pool, "PHASE_MAX_ROWS", 1 << 30 if path == "phases" else 0)

@@ -307,12 +307,40 @@ def test_conv_layer_input_errors_name_layer_and_shapes():
         nn.Conv1d(2, 4, 3)(sj.randn(1, 3, 9))
 
 
-# -- the fast im2col / col2im against their one-gather / np.add.at references ---------------------
+# -- im2col / col2im against their one-gather / np.add.at references ---------------------
+
+def _reference_indices(kernel, out, geometry):
+    """Index arrays (KH, 1, OH, 1) and (1, KW, 1, OW): padded row s_h*i + d_h*p and column s_w*j + d_w*q."""
+    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
+    rows = dh * np.arange(kernel[0])[:, None] + sh * np.arange(out[0])[None, :]
+    columns = dw * np.arange(kernel[1])[:, None] + sw * np.arange(out[1])[None, :]
+    return rows[:, None, :, None], columns[None, :, None, :]
+
+
+def im2col_reference(x, kernel, geometry):
+    """im2col as one gather, straight from the definition: (C, KH, KW, OH, OW, N)."""
+    from shenjing._ops.conv import output_size
+
+    (pt, pb), (pl, pr) = geometry.padding
+    xpad = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    rows, columns = _reference_indices(kernel, output_size(x.shape[2:], kernel, geometry), geometry)
+    return xpad[:, :, rows, columns].transpose(1, 2, 3, 4, 5, 0)
+
+
+def col2im_reference(cols, input_shape, geometry):
+    """col2im as one np.add.at through the same indices."""
+    n, c, h, w = input_shape
+    (pt, pb), (pl, pr) = geometry.padding
+    padded = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+    rows, columns = _reference_indices(cols.shape[1:3], cols.shape[3:5], geometry)
+    np.add.at(padded, (slice(None), slice(None), rows, columns), cols.transpose(5, 0, 1, 2, 3, 4))
+    return padded[:, :, pt:pt + h, pl:pl + w]
+
 
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_im2col_and_col2im_match_their_references(data):
-    from shenjing._ops.conv import ConvGeometry, col2im, col2im_reference, im2col, im2col_reference
+    from shenjing._ops.conv import ConvGeometry, col2im, im2col
 
     kh, kw = data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW")
     sh, sw = data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW")
@@ -350,34 +378,6 @@ def test_conv2d_bias_gradient_is_differentiable_like_torch():
         assert_close(actual, expected)
 
 
-@pytest.mark.parametrize("frozen_weight", [False, True])
-def test_conv2d_in_slices_of_the_batch_equals_one_product(monkeypatch, frozen_weight):
-    # without patches kept for the weight gradient (no_grad, a frozen weight) the batch runs in slices,
-    # forward and backward; the results are those of one product
-    from shenjing._ops import conv
-
-    x_np, w_np, b_np = randn(5, 3, 8, 8), randn(4, 3, 3, 3), randn(4)
-
-    def run():
-        x, w, b = (sj.tensor(a.astype(np.float32), requires_grad=True) for a in (x_np, w_np, b_np))
-        w.requires_grad_(not frozen_weight)
-        y = F.conv2d(x, w, b, padding=1)
-        grads = sj.autograd.grad((y * y).sum(), (x, b) if frozen_weight else (x, w, b))
-        with sj.no_grad():
-            inference = F.conv2d(x, w, b, padding=1)
-        assert inference.grad_fn is None
-        return [y.detach().numpy().copy(), inference.numpy().copy()] + [g.numpy() for g in grads]
-
-    whole = run()
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)  # one sample per slice, on im2col's patches or on row patches
-    monkeypatch.setattr(conv, "ROW_CHUNK_BYTES", 1)
-    assert len(conv.batch_slices(5, 100)) == 5
-    assert len(conv.row_slices((5, 3, 8, 8), (3, 3), conv.ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1)),
-                               np.float32)) == 5
-    for sliced, expected in zip(run(), whole):
-        np.testing.assert_allclose(sliced, expected, rtol=1e-5, atol=1e-4)
-
-
 def test_conv2d_of_an_empty_batch_like_torch():
     check_op(lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: TF.conv2d(x, w, b),
              randn(0, 2, 5, 5), randn(3, 2, 3, 3), randn(3), numeric=False)
@@ -406,32 +406,12 @@ ROW_WINDOW_CASES = [
 ]
 
 
-@pytest.mark.parametrize("on_rows", [True, False])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, view", ROW_WINDOW_CASES)
-def test_conv2d_on_row_windows_and_on_im2col_matches_torch(monkeypatch, x_shape, w_shape, kwargs, view, on_rows):
-    # every case takes the row windows in training; forced off, the same cases run on im2col's patches
-    from shenjing._ops import conv
-
-    geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
-    assert conv.use_row_windows(x_shape, w_shape, geometry)
-    if not on_rows:
-        monkeypatch.setattr(conv, "use_row_windows", lambda *args: False)
+def test_conv2d_through_the_chosen_algorithm_matches_torch(x_shape, w_shape, kwargs, view):
+    # through F.conv2d (each algorithm on its own: tests/test_conv_kernels.py), a strided view of the input too
     view = view or (slice(None),)
     check_op(lambda x, w, b: F.conv2d(x[view], w, b, **kwargs), lambda x, w, b: TF.conv2d(x[view], w, b, **kwargs),
              randn(*x_shape), randn(*w_shape), randn(w_shape[0]), numeric=False)
-
-
-def test_use_row_windows_selects_one_group_dilation_1_along_rows_nonempty():
-    from shenjing._ops.conv import ConvGeometry, use_row_windows
-
-    plain, padded = ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1)), ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1))
-    assert use_row_windows((64, 3, 32, 32), (6, 3, 5, 5), plain)  # CourseCNN's conv1
-    assert use_row_windows((64, 6, 14, 14), (16, 6, 5, 5), plain)  # LeNet-5's and CourseCNN's conv2
-    assert use_row_windows((1, 1, 28, 28), (6, 1, 5, 5), padded)  # LeNet-5's conv1, batch of one
-    assert use_row_windows((2, 3, 9, 9), (4, 3, 3, 3), ConvGeometry((2, 3), ((1, 1), (0, 2)), (1, 2)))
-    assert not use_row_windows((2, 4, 9, 9), (4, 2, 3, 3), ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1), 2))
-    assert not use_row_windows((2, 3, 9, 9), (4, 3, 3, 3), ConvGeometry((1, 1), ((0, 0), (0, 0)), (2, 1)))
-    assert not use_row_windows((0, 3, 9, 9), (4, 3, 3, 3), plain)
 
 
 @pytest.mark.parametrize("kwargs", [dict(padding=(1, 0), dilation=(1, 2)), dict(stride=(2, 1), padding=1)])
@@ -449,64 +429,8 @@ def test_conv2d_on_row_windows_double_backward_matches_torch(kwargs):
         assert_close(actual, expected)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.data())
-def test_row_windows_and_their_gradients_match_the_references(data):
-    # B_i[(p, c, q), (j, n)] = cols[c, p, q, i, j, n]; the weight gradient is sum_i B_i @ dY_i^T = cols @ dY^T,
-    # the input gradient col2im(W^T @ dY)
-    from shenjing._ops import conv
-
-    kh, kw = data.draw(st.integers(1, 4), "KH"), data.draw(st.integers(1, 4), "KW")
-    sh, sw = data.draw(st.integers(1, 3), "SH"), data.draw(st.integers(1, 3), "SW")
-    dw = data.draw(st.integers(1, 2), "DW")
-    pads = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in "HW")
-    h = data.draw(st.integers(max(1, kh - sum(pads[0])), 9), "H")
-    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 9), "W")
-    n, c, o = data.draw(st.integers(1, 3), "N"), data.draw(st.integers(1, 3), "C"), data.draw(st.integers(1, 3), "O")
-    dtype = data.draw(st.sampled_from([np.float32, np.float64]), "dtype")
-    geometry = conv.ConvGeometry((sh, sw), pads, (1, dw))
-    x = RNG.standard_normal((n, c, h, w)).astype(dtype)
-    weight = RNG.standard_normal((o, c, kh, kw)).astype(dtype)
-    cols = conv.im2col_reference(x, (kh, kw), geometry)  # (C, KH, KW, OH, OW, N)
-    oh, ow = cols.shape[3:5]
-    colsr = conv.row_patches(x, (kh, kw), geometry)
-    assert colsr.shape == (h + sum(pads[0]), c, kw, ow, n) and colsr.dtype == dtype
-    windows = conv.row_windows(colsr, kh, oh, geometry)
-    np.testing.assert_array_equal(windows, cols.transpose(3, 1, 0, 2, 4, 5).reshape(oh, kh * c * kw, ow * n))
-    gy = RNG.standard_normal((n, o, oh, ow)).astype(dtype)
-    dy = gy.transpose(1, 2, 3, 0).reshape(o, -1)  # (O, OH*OW*N)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
-    rows_at_once = data.draw(st.integers(1, oh), "R")  # output rows per product (banded weight), any R
-    product = conv.row_product(weight, colsr, oh, rows_at_once, geometry, np.empty((oh, o, ow * n), dtype))
-    expected_y = (weight.reshape(o, -1) @ cols.reshape(c * kh * kw, -1)).reshape(o, oh, ow * n).transpose(1, 0, 2)
-    np.testing.assert_allclose(product, expected_y, **tol)
-    expected_gw = (dy @ cols.reshape(c * kh * kw, -1).T).reshape(weight.shape)
-    rows = conv.row_outputs(gy, 0)
-    np.testing.assert_array_equal(rows, gy.transpose(2, 1, 3, 0))
-    for rows_min_width in (0, 10 ** 9):  # R output rows per product (rows_per_product), or one
-        saved, conv.ROWS_MIN_WIDTH = conv.ROWS_MIN_WIDTH, rows_min_width
-        try:
-            gw = conv.weight_grad_from_rows(colsr, rows, weight.shape, geometry)
-        finally:
-            conv.ROWS_MIN_WIDTH = saved
-        assert gw.dtype == dtype
-        np.testing.assert_allclose(gw, expected_gw, **tol)
-    if conv.input_grad_on_rows(geometry):
-        padded_rows = conv.row_outputs(gy, kh - 1)
-        assert not padded_rows[:kh - 1].any() and not padded_rows[kh - 1 + oh:].any()
-        dcols = (weight.reshape(o, -1).T @ dy).reshape(cols.shape)
-        for border_min_width in (0, 10 ** 9):  # the border windows' products apart, or all in one
-            saved, conv.BORDER_MIN_WIDTH = conv.BORDER_MIN_WIDTH, border_min_width
-            try:
-                dx = conv.input_grad_from_rows(padded_rows, weight, x.shape, geometry, np.empty(x.shape, dtype))
-            finally:
-                conv.BORDER_MIN_WIDTH = saved
-            assert dx.dtype == dtype
-            np.testing.assert_allclose(dx, conv.col2im_reference(dcols, x.shape, geometry), **tol)
-
-
 def test_rows_per_product_fills_about_24_product_rows_within_the_band_limit():
-    from shenjing._ops.conv import _row_groups, rows_per_product
+    from shenjing._ops.kernels.conv import _row_groups, rows_per_product
 
     wide = 28 * 64  # OW*N columns: batch 64
     assert rows_per_product(6, 5, 1, 28, wide) == 4  # LeNet-5's and CourseCNN's conv1: span 8 = 1.6 * KH
@@ -524,14 +448,11 @@ def test_rows_per_product_fills_about_24_product_rows_within_the_band_limit():
 def test_conv2d_rows_at_once_keeps_an_inf_or_nan_in_the_windows_that_see_it(bad):
     # R output rows per product multiply the band's zeros with rows that an output row doesn't see: with an
     # inf there, 0 * inf would make NaN where PyTorch has finite values, so such inputs take R = 1
-    from shenjing._ops import conv
+    from shenjing._ops.kernels import conv
 
-    geometry = conv.ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1))
     x_np = randn(12, 3, 16, 12)  # output 12 x 8: products 8 * 12 = 96 columns wide (ROWS_MIN_WIDTH)
     x_np[1, 2, 13, 4] = bad
     assert conv.rows_per_product(6, 5, 1, 12, 96) == 4
-    assert conv.product_rows(x_np, (6, 3, 5, 5), (12, 8), geometry) == 1
-    assert conv.product_rows(randn(12, 3, 16, 12), (6, 3, 5, 5), (12, 8), geometry) == 4
     for dtype in (np.float32, np.float64):
         x, w, b = sj.tensor(x_np.astype(dtype)), sj.tensor(randn(6, 3, 5, 5).astype(dtype), requires_grad=True), None
         y = F.conv2d(x, w, b)
@@ -579,7 +500,7 @@ SJ_DTYPE = {np.float32: sj.float32, np.float64: sj.float64}
 def test_conv2d_with_samples_a_multiple_of_2k_apart_matches_torch(dtype, n):
     # one sample of x (2, 16, 32), of dY (4, 16, 32) and of dx is a multiple of 2 KiB: those copies run in
     # blocks of samples (cache-set aliasing); a strided input (every other channel of 4) as well
-    from shenjing._ops import conv
+    from shenjing._ops.kernels import conv
 
     assert len(conv._aliasing_blocks(20, 2 * 16 * 32 * 4)) == 3 and len(conv._aliasing_blocks(20, 3136)) == 1
     _check_conv_like_torch(randn(n, 2, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, padding=1)
@@ -587,18 +508,32 @@ def test_conv2d_with_samples_a_multiple_of_2k_apart_matches_torch(dtype, n):
     _check_conv_like_torch(randn(n, 4, 16, 32), randn(4, 2, 3, 3), randn(4), dtype, view=every_other_channel, padding=1)
 
 
-@pytest.mark.parametrize("narrow_products", ["as measured", "R rows and border products"])
-def test_conv2d_on_row_windows_central_differences(monkeypatch, narrow_products):
-    # one group, row dilation 1, weight needing its gradient: the training path on row windows
-    # (use_row_windows); float64 gradients of input, weight and bias against central differences.
-    # These products are narrow; with the width limits at 0 they also take R = 2 output rows per product
-    # (rows_per_product) and the input gradient's border products (BORDER_MIN_WIDTH)
-    from shenjing._ops import conv
-
-    if narrow_products != "as measured":
-        monkeypatch.setattr(conv, "ROWS_MIN_WIDTH", 0)
-        monkeypatch.setattr(conv, "BORDER_MIN_WIDTH", 0)
-        assert conv.rows_per_product(2, 3, 1, 5, 1) == 2
+def test_conv2d_on_row_windows_central_differences():
+    # one group, row dilation 1: the row windows; float64 gradients of input, weight and bias against central
+    # differences
     check_op(lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1),
              lambda x, w, b: TF.conv2d(x, w, b, stride=(1, 2), padding=1),
              randn(2, 3, 5, 6), randn(2, 3, 3, 2), randn(2))
+
+
+def test_conv_layer_follows_its_attributes_changed_after_construction():
+    # as in PyTorch, forward reads padding, stride, dilation and padding_mode as they are now
+    ours, theirs = nn.Conv2d(2, 3, 3), torch.nn.Conv2d(2, 3, 3)
+    ours.weight.data = sj.tensor(theirs.weight.detach().numpy())
+    ours.bias.data = sj.tensor(theirs.bias.detach().numpy())
+    x = randn(1, 2, 7, 6).astype(np.float32)
+    changes = [dict(padding=(1, 1)), dict(padding=(2, 0), stride=(2, 1)), dict(dilation=(2, 1)),
+               dict(padding=(1, 2), padding_mode="reflect"), dict(padding=(1, 1), padding_mode="circular")]
+    for change in changes:
+        for name, value in change.items():
+            setattr(ours, name, value)
+            setattr(theirs, name, value)
+        if "padding" in change and ours.padding_mode != "zeros":  # torch keeps F.pad's order for these modes
+            theirs._reversed_padding_repeated_twice = [p for p in reversed(change["padding"]) for _ in range(2)]
+        assert_close(ours(sj.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), np.float32,
+                     str(change))
+    small = nn.Conv2d(1, 1, 5, padding=2)
+    assert small(sj.randn(1, 1, 3, 3)).shape == (1, 1, 3, 3)
+    small.padding = (0, 0)
+    with pytest.raises(RuntimeError, match=r"Conv2d\(1, 1, kernel_size=\(5, 5\).*along H"):
+        small(sj.randn(1, 1, 3, 3))

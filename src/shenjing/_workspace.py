@@ -1,107 +1,61 @@
-"""Large arrays that the hot kernels ask for again and again with the same shape, recycled.
+"""How shenjing's kernels get their large work arrays: from the C heap, kept by glibc between steps.
 
-Why: glibc's ``malloc`` gives blocks above its mmap threshold (128 KiB at first) back to the
-operating system as soon as they are freed, so every training step maps its patch matrices,
-activations and gradients in again, one page fault per 4 KiB page: measured on LeNet-5 at batch 64,
-~3,000 faults and a third of the step. ``take(name, shape, dtype)`` instead hands out an array that
-it handed out before for the same name, shape and dtype, once nothing else refers to it any more:
-its reference count shows that only this cache holds it (so whatever is still in use, an
-activation saved for backward, a ``.grad``, an array the user kept, is never handed out twice).
-Otherwise it makes a new array and remembers that one too.
+Why: glibc's ``malloc`` serves blocks above its mmap threshold (128 KiB at first) with a fresh ``mmap``
+and gives them back to the operating system on ``free``, so every training step would map its patch
+matrices, activations and gradients in again, one page fault per 4 KiB page (a large share of a
+training step: docs/performance.md). ``keep_freed_memory`` raises the mmap threshold and the
+heap's trim threshold once, with ``mallopt`` (glibc only): the blocks then come from the heap and a freed
+block stays there for the next array of its size, as PyTorch's CPU allocator keeps its blocks.
+It runs once, when this module is imported; elsewhere (musl, macOS, Windows) nothing changes.
 
-The arrays are exactly what ``np.empty`` would return (uninitialised, C-contiguous, owning their
-memory), so they can become tensors' data. Only arrays of ``MIN_BYTES`` to ``MAX_BYTES`` are cached,
-at most ``PER_KEY`` per name and shape and ``LIMIT_BYTES`` in all: the least recently used names and
-shapes are forgotten first. (So after a model has run, up to its working set of such arrays stays
-allocated, as with PyTorch's caching allocators; ``clear()`` lets them go.)
+``take`` (a new uninitialised array) is what the kernels call for a work array; ``zeros`` a shared
+read-only operand of zeros.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import sys
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
-__all__ = ["take", "holds", "clear", "zeros"]
+__all__ = ["take", "zeros", "keep_freed_memory"]
 
-MIN_BYTES = 32 << 10  # smaller blocks churn the heap's top too: LeNet-5 at batch 1 had glibc trim and regrow
-# its heap three times a step (sys time a fifth of the step) with 128 KiB here
-MAX_BYTES = 32 << 20  # larger arrays cost far more to fill than to fault in: not worth keeping
-LIMIT_BYTES = 256 << 20
-PER_KEY = 8  # arrays of one name and shape alive at once (layers of the same size) that are cached
-
-_cache: "OrderedDict[tuple, list[np.ndarray]]" = OrderedDict()
-_cached_ids: set[int] = set()  # id() of every cached array (alive while cached: the cache refers to it)
-_cached_bytes = 0
-_lock = threading.Lock()
+# glibc's mallopt parameters (malloc.h) and the values set: blocks up to MMAP_THRESHOLD come from the heap
+# (glibc's largest allowed threshold on 64-bit: 32 MiB); up to TRIM_THRESHOLD of free memory at the top of
+# the heap stays mapped.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 256 << 20
 
 
-def _references(arrays: list) -> int:
-    for array in arrays:  # (the loop of ``take``, so that the count is taken the same way)
-        return sys.getrefcount(array)
-    return 0
+def keep_freed_memory() -> bool:
+    """Set glibc's mmap and trim thresholds (see the module docstring); whether it was done."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
-# the count ``take`` sees for an array that only the cache refers to, measured the same way
-_FREE = _references([np.empty(0)])
-# reference counts tell who holds an array only with the global interpreter lock
-_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
+KEEPS_FREED_MEMORY = keep_freed_memory()
 
 
 def take(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An uninitialised C-contiguous array of ``shape`` and ``dtype``: a free one from an earlier
-    call with the same ``name`` when there is one, else a new one."""
-    global _cached_bytes
-    if not isinstance(dtype, np.dtype):
-        dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES or nbytes > MAX_BYTES or not _ENABLED:
-        return np.empty(shape, dtype)
-    shape = tuple(shape)
-    key = (name, shape, dtype)
-    with _lock:
-        arrays = _cache.get(key)
-        if arrays is None:
-            arrays = _cache[key] = []
-        _cache.move_to_end(key)
-        for array in arrays:
-            if sys.getrefcount(array) == _FREE:
-                return array
-        array = np.empty(shape, dtype)
-        if len(arrays) >= PER_KEY:
-            return array
-        arrays.append(array)
-        _cached_ids.add(id(array))
-        _cached_bytes += nbytes
-        while _cached_bytes > LIMIT_BYTES and len(_cache) > 1:
-            _, dropped = _cache.popitem(last=False)
-            _cached_bytes -= sum(a.nbytes for a in dropped)
-            _cached_ids.difference_update(id(a) for a in dropped)
-        return array
-
-
-def holds(array: np.ndarray) -> bool:
-    """Whether ``array`` is one of the cached arrays (the cache then holds one reference to it)."""
-    return id(array) in _cached_ids
-
-
-def clear() -> None:
-    """Forget every cached array (those still in use stay alive with their users)."""
-    global _cached_bytes
-    with _lock:
-        _cache.clear()
-        _cached_ids.clear()
-        _cached_bytes = 0
+    """A new uninitialised C-contiguous array of ``shape`` and ``dtype`` (``name`` says what it is for)."""
+    return np.empty(shape, dtype)
 
 
 # NumPy's SIMD loops for binary ufuncs such as ``np.maximum`` take two contiguous arrays; with a scalar
-# operand this build runs a slower loop (float32 relu, us, np.maximum(x, 0) -> np.maximum(x, zeros):
-# 75k values 38 -> 12, 16k 16.7 -> 5.5, 4k 5.6 -> 3.6, 1k 3.3 -> 3.6, so worth it from ~2k values).
-# ``zeros`` hands out such an operand without allocating: a read-only view of one zero-filled buffer
+# operand this build runs a slower loop (measured in docs/performance.md). ``zeros`` hands out such an
+# operand without allocating: a read-only view of one zero-filled buffer
 # per dtype, grown to the largest size asked for (up to ZEROS_MAX_BYTES).
 ZEROS_MAX_BYTES = 16 << 20
 _zeros: dict = {}

@@ -1,7 +1,10 @@
 """Convolutions: ``conv1d``, ``conv2d``, and the patch extraction behind them, ``unfold`` / ``fold``.
 
-The arithmetic (im2col + one matrix product) is in ``shenjing._ops.conv``; this module turns PyTorch's
-arguments into a ``ConvGeometry`` and checks them, with errors that name the shapes involved.
+The arithmetic (im2col + one matrix product) is in ``shenjing._ops.conv``, faster algorithms for it in
+``shenjing._ops.kernels.conv``; this module turns PyTorch's arguments into a ``ConvGeometry`` and checks
+them, with errors that name the shapes involved. The checks run on every call: the usual case (int or
+tuple arguments, operands that fit) costs a few comparisons, and anything else goes through the full
+checks that explain what is wrong.
 Argument values that can never work (a zero stride, an unknown padding string) raise ``ValueError``;
 inputs whose shapes do not fit the weight raise ``RuntimeError``, as in PyTorch.
 """
@@ -10,17 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from shenjing._ops._util import check_tensor
 from shenjing._ops.conv import Conv2d, ConvGeometry, Fold, Unfold, conv_output_size
-from shenjing._ops.conv_pool import POOL, ConvMaxPool2d, fused_applies
-from shenjing._ops.elementwise import relu as relu_op
-from shenjing._ops.pool import MaxPool2d
+from shenjing._ops.kernels.conv import choose
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
-from shenjing.autograd.grad_mode import is_grad_enabled
-from shenjing.nn._functional._checked import CheckedCalls
 
 __all__ = ["conv1d", "conv2d", "unfold", "fold"]
 
@@ -154,33 +151,52 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
             [6., 9., 9., 6.],
             [4., 6., 6., 4.]])
     """
-    geometry = _conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
-    if input._data.ndim == 4:
-        return Conv2d(geometry)(input, weight, bias)
-    return squeeze(Conv2d(geometry)(unsqueeze(input, 0), weight, bias), 0)
-
-
-def _conv2d_geometry(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any,
-                     groups: int) -> ConvGeometry:
-    """conv2d's argument checks, run once per configuration (``CheckedCalls``), and the geometry."""
-    key = _checked_conv2d.key((input, weight, bias), stride, padding, dilation, groups)
-    geometry = _checked_conv2d.get(key)
+    geometry = _fast_geometry(input, weight, bias, stride, padding, dilation, groups)
     if geometry is None:
         stride, pads, dilation = _checked_arguments("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
         geometry = ConvGeometry(stride, pads, dilation, groups)
-        _checked_conv2d.remember(key, geometry)
-    return geometry
+    if input._data.ndim == 4:
+        return _conv(input, weight, bias, geometry)
+    return squeeze(_conv(unsqueeze(input, 0), weight, bias, geometry), 0)
 
 
-def checked_conv2d_geometry(shape: tuple[int, ...], dtype: np.dtype, weight: Tensor, bias: Tensor | None,
-                            stride: Any, padding: Any, dilation: Any, groups: int) -> ConvGeometry | None:
-    """The geometry of conv2d on an input of ``shape`` and ``dtype`` if that configuration has passed
-    ``_conv2d_geometry``'s checks before, else None (for a caller that has no input tensor yet)."""
-    if not isinstance(weight, Tensor) or not (bias is None or isinstance(bias, Tensor)):
+def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, geometry: ConvGeometry) -> Tensor:
+    """The op on a batched input, with the algorithm ``choose`` picks for it."""
+    algorithm = choose(x._data.shape, weight._data.shape, x._data.dtype, geometry)
+    return Conv2d(geometry, algorithm)(x, weight, bias)
+
+
+def _pair(value: Any) -> tuple[int, int] | None:
+    """An int or a pair of ints as a pair (None for anything else: the full checks handle it)."""
+    if type(value) is int:
+        return value, value
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return value
+    return None
+
+
+def _fast_geometry(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+                   groups: Any) -> ConvGeometry | None:
+    """conv2d's geometry where every check passes in the usual case (a batched or unbatched float input
+    whose channels fit the weight, int or pair arguments, a kernel that fits): a few comparisons. None
+    otherwise, and then ``_checked_arguments`` runs the full checks (and raises)."""
+    if not (isinstance(input, Tensor) and isinstance(weight, Tensor) and type(groups) is int and groups > 0):
         return None
-    described = ((shape, dtype), (weight._data.shape, weight._data.dtype),
-                 None if bias is None else (bias._data.shape, bias._data.dtype))
-    return _checked_conv2d.get(CheckedCalls.key_of(described, stride, padding, dilation, groups))
+    x, w = input._data, weight._data
+    if w.ndim != 4 or x.ndim not in (3, 4) or x.dtype != w.dtype or x.dtype.kind != "f" \
+            or x.shape[-3] != w.shape[1] * groups or w.shape[0] % groups:
+        return None
+    if bias is not None and not (isinstance(bias, Tensor) and bias._data.shape == (w.shape[0],)
+                                 and bias._data.dtype == x.dtype):
+        return None
+    stride, pads, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    if stride is None or pads is None or dilation is None:
+        return None
+    (sh, sw), (ph, pw), (dh, dw) = stride, pads, dilation
+    if sh <= 0 or sw <= 0 or ph < 0 or pw < 0 or dh <= 0 or dw <= 0 \
+            or x.shape[-2] + 2 * ph <= dh * (w.shape[2] - 1) or x.shape[-1] + 2 * pw <= dw * (w.shape[3] - 1):
+        return None
+    return ConvGeometry(stride, ((pads[0], pads[0]), (pads[1], pads[1])), dilation, groups)
 
 
 def _checked_arguments(name: str, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
@@ -193,26 +209,6 @@ def _checked_arguments(name: str, input: Tensor, weight: Tensor, bias: Tensor | 
     pads = conv_padding(padding, kernel, stride, dilation)
     check_output_size(name, input.shape, kernel, stride, pads, dilation)
     return stride, pads, dilation
-
-
-def conv2d_max_pool2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-                      padding: Any = 0, dilation: Any = 1, groups: int = 1, relu: bool = False) -> Tensor:
-    """max_pool2d(conv2d(input, weight, bias, ...), 2) for a batched input (N, C, H, W), and its ReLU
-    with ``relu``: one op (``shenjing._ops.conv_pool``) where it applies, else the ops in a row; the same
-    values either way. (Internal: ``shenjing.models`` uses it for LeNet5 and CourseCNN.)"""
-    geometry = _conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
-    if input._data.ndim != 4:
-        raise RuntimeError(f"conv2d_max_pool2d: expected a batched input (N, C, H, W), got {list(input.shape)}")
-    training = is_grad_enabled() and (input._requires_grad or weight._requires_grad
-                                      or (bias is not None and bias._requires_grad))
-    if (weight._requires_grad or not training) and fused_applies(input._data.shape, weight._data.shape, geometry,
-                                                                 training):
-        return ConvMaxPool2d(geometry, relu)(input, weight, bias)
-    pooled = MaxPool2d(POOL)(Conv2d(geometry)(input, weight, bias))
-    return relu_op(pooled) if relu else pooled
-
-
-_checked_conv2d = CheckedCalls()
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
@@ -233,7 +229,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     batched = input.ndim == 3
     x = unsqueeze(input if batched else unsqueeze(input, 0), 2)  # (N, C, 1, L)
     geometry = ConvGeometry((1, stride[0]), ((0, 0), pads[0]), (1, dilation[0]), groups)
-    y = squeeze(Conv2d(geometry)(x, unsqueeze(weight, 2), bias), 2)
+    y = squeeze(_conv(x, unsqueeze(weight, 2), bias, geometry), 2)
     return y if batched else squeeze(y, 0)
 
 

@@ -58,8 +58,7 @@ class _ConvNd(Module):
             self.stride = as_tuple(stride, n, "stride")
             self.dilation = as_tuple(dilation, n, "dilation")
             check_conv_arguments(self.stride, self.dilation, groups)
-            # (before, after) per axis; validates 'same' / 'valid' / ints
-            self._pads = conv_padding(padding, self.kernel_size, self.stride, self.dilation)
+            conv_padding(padding, self.kernel_size, self.stride, self.dilation)  # validates 'same' / 'valid' / ints
         except ValueError as error:
             raise ValueError(f"{layer}: {error}") from None
         self.padding = padding if isinstance(padding, str) else as_tuple(padding, n, "padding")
@@ -81,13 +80,19 @@ class _ConvNd(Module):
                 self.bias.uniform_(-bound, bound)
 
     def _check_input(self, input: Tensor) -> None:
-        checked = (input._data.shape, input._data.dtype, self.weight._data.dtype) if isinstance(input, Tensor) else None
-        if checked is not None and checked == self.__dict__.get("_checked_input"):
-            return  # the same input shape and dtypes as last time: the checks below would pass again
-        self._check_input_once(input)
-        self.__dict__["_checked_input"] = checked
+        """The input fits the layer (a few comparisons in the usual case; the full checks explain a misfit):
+        its channels and dtype, and a kernel that fits the padded input, size + pads > d*(k-1) per axis."""
+        if isinstance(input, Tensor):
+            x, n = input._data, self._spatial
+            shape = x.shape
+            if len(shape) - n in (1, 2) and shape[-n - 1] == self.in_channels and x.dtype == self.weight._data.dtype:
+                pads, k, d = self._current_pads(), self.kernel_size, self.dilation
+                if shape[-n] + pads[0][0] + pads[0][1] > d[0] * (k[0] - 1) and (
+                        n == 1 or shape[-1] + pads[1][0] + pads[1][1] > d[1] * (k[1] - 1)):
+                    return
+        self._check_input_fully(input)
 
-    def _check_input_once(self, input: Tensor) -> None:
+    def _check_input_fully(self, input: Tensor) -> None:
         if not isinstance(input, Tensor):
             raise TypeError(f"{self!r} expects a Tensor input, got {type(input).__name__}")
         n = self._spatial
@@ -98,11 +103,20 @@ class _ConvNd(Module):
         if input.dtype != self.weight.dtype:
             raise RuntimeError(f"{self!r}: input is {input.dtype} but the layer's weight is {self.weight.dtype}; "
                                f"convert one of them (e.g. layer.to({input.dtype}) or input.to({self.weight.dtype}))")
-        check_output_size(self, input.shape, self.kernel_size, self.stride, self._pads, self.dilation)
+        check_output_size(self, input.shape, self.kernel_size, self.stride, self._current_pads(), self.dilation)
+
+    def _current_pads(self) -> tuple[tuple[int, int], ...]:
+        """(before, after) per axis from the layer's ``padding`` as it is now (it may be changed after construction)."""
+        padding = self.padding
+        if type(padding) is tuple and len(padding) == self._spatial:
+            first, last = padding[0], padding[-1]
+            if type(first) is int and type(last) is int:
+                return ((first, first), (last, last)) if self._spatial == 2 else ((first, first),)
+        return conv_padding(padding, self.kernel_size, self.stride, self.dilation)
 
     def _torch_pad(self) -> tuple[int, ...]:
         """The padding in ``F.pad``'s order (last dim first), for padding modes other than zeros."""
-        return tuple(amount for before_after in reversed(self._pads) for amount in before_after)
+        return tuple(amount for before_after in reversed(self._current_pads()) for amount in before_after)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
