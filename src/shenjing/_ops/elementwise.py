@@ -14,7 +14,6 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
-from shenjing._workspace import take, zeros
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Op, backward_op
 
@@ -384,22 +383,40 @@ class Sigmoid(Op):
         return gy * out * (1.0 - out)
 
 
-RELU_ZEROS_FROM = 2048  # max(x, 0) against an array of zeros (``_workspace.zeros``) from this size up
+RELU_ZEROS_FROM = 2048  # from this size up, max(x, 0) is computed against an array of zeros
 
 
-def rectify(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = max(x, 0) for a float array (``out`` may be x): from RELU_ZEROS_FROM values up against a
-    shared array of zeros, NumPy's fast loop for two arrays (``_workspace.zeros``)."""
-    zero = zeros(x.shape, x.dtype) if x.size >= RELU_ZEROS_FROM else None
-    return np.maximum(x, 0 if zero is None else zero, out=out)
+def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ``size`` zeros: a view of one zero-filled buffer per dtype (grown when a
+    larger one is asked for). A constant operand, never an op's result."""
+    buffer = _ZERO_BUFFERS.get(dtype)
+    if buffer is None or buffer.size < size:
+        buffer = np.zeros(max(size, 1024), dtype)
+        buffer.flags.writeable = False
+        _ZERO_BUFFERS[dtype] = buffer
+    return buffer[:size]
+
+
+_ZERO_BUFFERS: dict = {}
+_ZEROS_MAX = 1 << 22  # values: larger arrays take the scalar operand (no 16 MiB constant kept)
+
+
+def rectify(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """max(x, 0), into ``out`` if given (it may be x), else a new array. NumPy's fast loop for
+    ``np.maximum`` takes two contiguous arrays (with a scalar operand it runs a slower one), so from
+    RELU_ZEROS_FROM values up x meets an array of zeros."""
+    if RELU_ZEROS_FROM <= x.size <= _ZEROS_MAX and x.flags.c_contiguous:
+        return np.maximum(x, _zeros(x.size, x.dtype).reshape(x.shape), out=out)
+    return np.maximum(x, x.dtype.type(0), out=out)
 
 
 class Relu(Op):
+    """y = max(x, 0); dx = dy * (y > 0) (zero at x = 0, as in PyTorch)."""
+
+    owns_gradients = True  # the first-order gradient is a new array
+
     def forward(self, x):
-        if x.dtype.kind == "f":
-            out = rectify(x, take("relu", x.shape, x.dtype))
-        else:
-            out = np.maximum(x, 0)
+        out = rectify(x)
         self.save_for_backward(out)
         return out
 
@@ -411,8 +428,8 @@ class Relu(Op):
 
 
 def positive_part(gy: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """gy * (out > 0) (a work array): ReLU's gradient given its output."""
-    return np.multiply(gy, out > 0, out=take("relu.grad", gy.shape, gy.dtype))
+    """gy * (out > 0), a new array: ReLU's gradient given its output."""
+    return np.multiply(gy, out > 0)
 
 
 class PositivePart(Op):

@@ -1,13 +1,17 @@
 """Pooling, and the other ops that move pixels by index: padding and nearest-neighbour resampling.
 
-Max and average pooling look at the same KH x KW windows as a convolution, one strided slice of the
-(padded) input per kernel offset (``kernel_windows``), so a 2x2 / stride-2 max-pool is the maximum of
-four strided slices and no op loops over output pixels:
+Max and average pooling look at KH x KW windows, one strided slice of the (padded) input per kernel
+offset (``windows``), so a 2x2 / stride-2 max-pool is the maximum of four strided slices and no op
+loops over output pixels:
 
     max:      y = max_k x[window_k],  the gradient goes to the first position that holds the max
     average:  y = sum_k x[window_k] / divisor,  dx[window_k] += dy / divisor
 
 Adaptive pooling uses windows [floor(i*n/m), ceil((i+1)*n/m)) that tile n inputs with m outputs.
+
+The max-pool's two steps have a readable reference here (``running_max``, ``scatter_to_winners``) and
+faster algorithms in ``shenjing._ops.kernels.pool``, chosen by ``max_kernel`` and ``scatter_kernel``
+from the geometry alone; every kernel computes the same arrays as its reference.
 
 Padding (reflect, replicate, circular) and nearest resampling are gathers with one index map per
 trailing dim; their gradients add the upstream values back with ``segment_sum`` (sort the index,
@@ -18,12 +22,11 @@ chosen positions, so each op's backward is its adjoint op and the gradients are 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from shenjing._ops.conv import kernel_windows
-from shenjing._workspace import take
+from shenjing._ops.kernels.pool import _offsets, scatter_disjoint, tournament_max
 from shenjing.autograd.node import Op, backward_op
 
 __all__: list[str] = []  # internal: the public functions are in shenjing.nn.functional
@@ -50,13 +53,10 @@ def pool_output_size(n: int, k: int, stride: int, padding: int, dilation: int, c
 
 
 @lru_cache(maxsize=256)
-def _layout(input_hw: tuple[int, ...], g: PoolGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Output size, and how much padding after the input the last windows reach (ceil_mode can
-    reach past the nominal padding; windows that stop short need less).
-
-    Cached, as are the other functions of the geometry alone: at batch 1 a pool's Python bookkeeping
-    was a third of its time (LeNet-5's pool1: forward ~44 -> ~37 us, backward ~37 -> ~27 us with
-    these caches and ``MaxPoolScatter``'s single comparison)."""
+def layout(input_hw: tuple[int, int], g: PoolGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(OH, OW), and how far past the input (into and beyond the padding) the last windows reach on
+    each axis: ceil_mode can reach past the nominal padding, windows that stop short need less.
+    (A pure function of integers, cached: it runs on every call.)"""
     out, after = [], []
     for n, k, s, p, d in zip(input_hw, g.kernel, g.stride, g.padding, g.dilation):
         size = pool_output_size(n, k, s, p, d, g.ceil_mode)
@@ -65,121 +65,57 @@ def _layout(input_hw: tuple[int, ...], g: PoolGeometry) -> tuple[tuple[int, int]
     return tuple(out), tuple(after)
 
 
-def _padded(x: np.ndarray, g: PoolGeometry, fill: float) -> tuple[np.ndarray, tuple[int, int]]:
-    """x (N, C, H, W) with ``fill`` around it as far as the windows reach; the output size."""
-    out, (after_h, after_w) = _layout(x.shape[2:], g)
+def _padded_shape(shape: tuple[int, ...], g: PoolGeometry) -> tuple[int, ...]:
+    (ph, pw), (h, w) = g.padding, shape[2:]
+    _, (after_h, after_w) = layout((h, w), g)
+    return shape[:2] + (ph + h + after_h, pw + w + after_w)
+
+
+def _padded(x: np.ndarray, g: PoolGeometry, fill: float) -> np.ndarray:
+    """x (N, C, H, W) with ``fill`` around it as far as the windows reach."""
+    shape = _padded_shape(x.shape, g)
+    if shape == x.shape:
+        return x
     (ph, pw), (h, w) = g.padding, x.shape[2:]
-    if not (ph or pw or after_h or after_w):
-        return x, out
-    padded = np.full(x.shape[:2] + (ph + h + after_h, pw + w + after_w), fill, dtype=x.dtype)
+    padded = np.full(shape, fill, dtype=x.dtype)
     padded[:, :, ph:ph + h, pw:pw + w] = x
-    return padded, out
+    return padded
+
+
+def _cropped(padded: np.ndarray, shape: tuple[int, ...], g: PoolGeometry) -> np.ndarray:
+    """The input's part of a padded array, as a new contiguous array (``padded`` itself if no padding)."""
+    if padded.shape == shape:
+        return padded
+    (ph, pw), (h, w) = g.padding, shape[2:]
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
 @lru_cache(maxsize=256)
 def _window_slices(g: PoolGeometry, out: tuple[int, int]) -> tuple[tuple[slice, slice], ...]:
-    return tuple((rows, columns) for _, _, rows, columns in kernel_windows(g.kernel, out, g.stride, g.dilation))
+    """For each kernel offset (p, q), row-major: the slices of the padded input that it reads, rows
+    p*dh, p*dh + sh, ..., p*dh + sh*(OH-1) and the same for columns."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.kernel, g.stride, g.dilation, out
+    return tuple((slice(p * dh, p * dh + sh * (oh - 1) + 1, sh), slice(q * dw, q * dw + sw * (ow - 1) + 1, sw))
+                 for p in range(kh) for q in range(kw))
 
 
-def _windows(padded: np.ndarray, g: PoolGeometry, out: tuple[int, int]) -> list[np.ndarray]:
+def windows(padded: np.ndarray, g: PoolGeometry, out: tuple[int, int]) -> list[np.ndarray]:
     """The strided view of ``padded`` seen by each kernel offset, each shaped (N, C, OH, OW)."""
     return [padded[:, :, rows, columns] for rows, columns in _window_slices(g, out)]
 
 
-def _add_windows(values: np.ndarray, input_shape: tuple[int, ...], g: PoolGeometry, weights) -> np.ndarray:
+def _add_windows(values: np.ndarray, input_shape: tuple[int, ...], g: PoolGeometry,
+                 weights: Callable[[int], np.ndarray]) -> np.ndarray:
     """The adjoint of reading windows: ``weights(k)`` (N, C, OH, OW) added into window k; the padding cropped."""
-    out, (after_h, after_w) = _layout(input_shape[2:], g)
-    (ph, pw), (h, w) = g.padding, input_shape[2:]
-    padded = np.zeros(input_shape[:2] + (ph + h + after_h, pw + w + after_w), dtype=values.dtype)
+    padded = np.zeros(_padded_shape(input_shape, g), dtype=values.dtype)
     with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in PyTorch, without a warning
-        for k, window in enumerate(_windows(padded, g, out)):
+        for k, window in enumerate(windows(padded, g, values.shape[2:])):
             window += weights(k)
-    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
-
-
-def _running_max(windows: Iterator[np.ndarray], keep_argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Elementwise max over the windows and, if asked, which window held it (the first one on ties;
-    a NaN wins, as in PyTorch).
-
-    A knock-out tournament. Round one: windows 2j and 2j+1 play, m_j = max(w_2j, w_2j+1), and the
-    right one wins only where it is strictly larger, which (without NaN) is where w_2j != m_j. Later
-    rounds: neighbouring winners play the same way, the right one winning where m_right > m_left, and
-    the index of the first maximum is i = i_left + (m_right > m_left) * (i_right - i_left), in int8
-    (int32 past 127 windows). The left player always holds the earlier windows, so a tie goes to the first maximum.
-
-    Why a tournament: only round one reads the strided windows (K/2 maxima of two windows and K/2
-    comparisons of one window with a contiguous array); the later rounds run on contiguous arrays of
-    the output's size, 4-7x cheaper per pass. The running max with the winner chain d_0 (1 + d_1 (1 + ...)),
-    d_k = (w_k != max), read windows in 2K - 2 passes: for 2x2 windows at batch 64, measured ~390 us
-    against ~340 us (LeNet-5's pool1) and ~230 us against ~200 us (pool2).
-
-    NaN propagates through ``np.maximum``, so a NaN max shows in the result; equality cannot tell
-    which NaN won (PyTorch: the last), and ``_running_max_reference`` decides there.
-    """
-    windows = list(windows)
-    first = windows[0]
-    index_dtype = np.int8 if len(windows) <= 127 else np.int32
-    if len(windows) == 1:
-        best = take("maxpool", first.shape, first.dtype)
-        np.copyto(best, first)
-        return best, (np.zeros(best.shape, dtype=index_dtype) if keep_argmax else None)
-    if not keep_argmax:  # (no_grad) the max alone: a running max in one buffer, no temporaries
-        best = np.maximum(first, windows[1], out=take("maxpool", first.shape, first.dtype))
-        for window in windows[2:]:
-            np.maximum(best, window, out=best)
-        return best, None
-    players = []  # (max of a run of windows, index of the run's first maximum or None)
-    for k in range(0, len(windows) - 1, 2):
-        left, right = windows[k], windows[k + 1]
-        best = np.maximum(left, right, out=take("maxpool", first.shape, first.dtype) if k == 0 else None)
-        index = None
-        if keep_argmax:
-            index = np.not_equal(left, best).view(np.int8).astype(index_dtype, copy=False)
-            if k:
-                index += index_dtype(k)
-        players.append((best, index))
-    if len(windows) % 2:  # the last window plays from round two on
-        last = windows[-1]
-        players.append((last, np.full(last.shape, len(windows) - 1, dtype=index_dtype) if keep_argmax else None))
-    while len(players) > 1:
-        following = []
-        for (m_left, i_left), (m_right, i_right) in zip(players[::2], players[1::2]):
-            if keep_argmax:
-                i_right = np.subtract(i_right, i_left)
-                i_right *= np.greater(m_right, m_left)
-                i_left += i_right
-            # a left player is always a round-one maximum (ours to overwrite), never an input window:
-            # the odd window stays at the end of the list and so plays on the right
-            following.append((np.maximum(m_left, m_right, out=m_left), i_left))
-        players = following + players[len(following) * 2:]
-    best, argmax = players[0]
-    if keep_argmax and best.dtype.kind == "f" and np.isnan(best).any():
-        return _running_max_reference(windows, keep_argmax)
-    return best, argmax
-
-
-def _running_max_reference(windows: Iterator[np.ndarray], keep_argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """``_running_max`` by its definition: keep the best so far, replace it where a window is larger
-    (or NaN). The reference for the tests, and the rule where a NaN won."""
-    best = argmax = None
-    for k, window in enumerate(windows):
-        if best is None:
-            best = window.copy()
-            continue
-        better = window > best
-        better |= np.isnan(window) if window.dtype.kind == "f" else False
-        np.copyto(best, window, where=better)
-        if keep_argmax:
-            if argmax is None:
-                argmax = np.zeros(best.shape, dtype=np.int32)
-            np.copyto(argmax, k, where=better)
-    if keep_argmax and argmax is None:  # a 1x1 window
-        argmax = np.zeros(best.shape, dtype=np.int32)
-    return best, argmax
+    return _cropped(padded, input_shape, g)
 
 
 @lru_cache(maxsize=256)
-def _disjoint(g: PoolGeometry) -> bool:
+def disjoint(g: PoolGeometry) -> bool:
     """Whether no input pixel lies in two windows (stride at least the dilated kernel, on both axes)."""
     return all(s >= d * (k - 1) + 1 for k, s, d in zip(g.kernel, g.stride, g.dilation))
 
@@ -188,26 +124,51 @@ def _lowest(dtype: np.dtype) -> float:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-@lru_cache(maxsize=64)
-def _offsets(count: int, dtype: np.dtype) -> np.ndarray:
-    """0, 1, ..., count-1 along the first of five axes (to compare with an (N, C, OH, OW) argmax)."""
-    offsets = np.arange(count, dtype=dtype).reshape(count, 1, 1, 1, 1)
-    offsets.flags.writeable = False  # shared by every call
-    return offsets
+# -- max pooling: the references, the kernels, the choice -----------------------------------------
+
+def running_max(windows: Iterable[np.ndarray], keep_argmax: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The elementwise max over the windows and, if asked, which window held it: keep the best so far,
+    replace it where a later window is larger or NaN (so the first maximum wins a tie, a NaN wins, and
+    of several NaNs the last, as in PyTorch)."""
+    windows = list(windows)
+    best = windows[0].copy()
+    argmax = np.zeros(best.shape, dtype=np.int8 if len(windows) <= 127 else np.int32) if keep_argmax else None
+    for k, window in enumerate(windows[1:], start=1):
+        better = window > best
+        if window.dtype.kind == "f":
+            better |= np.isnan(window)
+        np.copyto(best, window, where=better)
+        if keep_argmax:
+            np.copyto(argmax, k, where=better)
+    return best, argmax
 
 
-@lru_cache(maxsize=256)
-def _tiled(input_hw: tuple[int, ...], g: PoolGeometry) -> bool:
-    """Whether the windows tile the input: every pixel in exactly one window, none in the padding."""
-    out, _ = _layout(input_hw, g)
-    return (g.stride == g.kernel and g.dilation == (1, 1) and g.padding == (0, 0)
-            and tuple(input_hw) == (out[0] * g.kernel[0], out[1] * g.kernel[1]))
+def scatter_to_winners(gy: np.ndarray, argmax: np.ndarray, windows: Sequence[np.ndarray]) -> None:
+    """dx[window_k] += gy where window k won, for every k, into the zeroed windows of dx (a pixel that
+    wins several overlapping windows gets the sum)."""
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in PyTorch, without a warning
+        for k, window in enumerate(windows):
+            window += np.where(argmax == k, gy, 0)
 
 
-# -- max pooling -----------------------------------------------------------------------------------
+MAX_KERNELS = {"reference": running_max, "tournament": tournament_max}
+SCATTER_KERNELS = {"reference": scatter_to_winners, "disjoint": scatter_disjoint}
+
+
+def max_kernel(window_count: int) -> str:
+    """The max-over-windows algorithm: the tournament for two windows or more."""
+    return "tournament" if window_count > 1 else "reference"
+
+
+def scatter_kernel(g: PoolGeometry) -> str:
+    """The max-pool's gradient algorithm: writes instead of additions where windows never overlap."""
+    return "disjoint" if disjoint(g) else "reference"
+
 
 class MaxPool2d(Op):
     """y = max over each window; ``argmax`` (which kernel offset won) is kept for the gradient."""
+
+    owns_gradients = True  # dx is a new array
 
     def __init__(self, geometry: PoolGeometry, return_indices: bool = False) -> None:
         self.geometry, self.return_indices = geometry, return_indices
@@ -216,10 +177,12 @@ class MaxPool2d(Op):
         return "MaxPool2DWithIndicesBackward0"
 
     def forward(self, x):
+        g = self.geometry
         self.input_shape = x.shape
-        padded, out = _padded(x, self.geometry, _lowest(x.dtype))
+        out, _ = layout(x.shape[2:], g)
+        views = windows(_padded(x, g, _lowest(x.dtype)), g, out)
         keep = self.return_indices or self.needs_input_grad[0]
-        y, self.argmax = _running_max(_windows(padded, self.geometry, out), keep)
+        y, self.argmax = MAX_KERNELS[max_kernel(len(views))](views, keep)
         return y
 
     def indices(self) -> np.ndarray:
@@ -247,27 +210,9 @@ class MaxPoolScatter(Op):
 
     def forward(self, gy):
         g = self.geometry
-        if not _disjoint(g):  # overlapping windows: a pixel may win several, its gradients add up
-            return _add_windows(gy, self.input_shape, g, lambda k: np.where(self.argmax == k, gy, 0))
-        # each pixel is in one window at most: window k of dx is gy where k won, else 0, written
-        # as gy * (argmax == k) (a NaN or inf in gy would leak through the product: masked copies then)
-        shape = self.input_shape
-        out, (after_h, after_w) = _layout(shape[2:], g)
-        (ph, pw), (h, w) = g.padding, shape[2:]
-        finite = bool(np.isfinite(gy).all())
-        padded = take("maxpool.grad", shape[:2] + (ph + h + after_h, pw + w + after_w), gy.dtype)
-        if not (finite and _tiled(shape[2:], g)):
-            padded.fill(0)
-        windows = _windows(padded, g, out)
-        won = self.argmax == _offsets(len(windows), self.argmax.dtype)  # (K, N, C, OH, OW), in one call
-        for window, mask in zip(windows, won):
-            if finite:
-                np.multiply(gy, mask, out=window)
-            else:
-                np.copyto(window, gy, where=mask)
-        if padded.shape == shape:  # no padding to crop
-            return padded
-        return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+        padded = np.zeros(_padded_shape(self.input_shape, g), dtype=gy.dtype)
+        SCATTER_KERNELS[scatter_kernel(g)](gy, self.argmax, windows(padded, g, gy.shape[2:]))
+        return _cropped(padded, self.input_shape, g)
 
     def backward(self, ggx):
         return MaxPoolGather(self.geometry, self.argmax)(ggx)
@@ -281,14 +226,18 @@ class MaxPoolGather(Op):
 
     def forward(self, x):
         self.input_shape = x.shape
-        padded, out = _padded(x, self.geometry, 0)
         result = np.zeros(self.argmax.shape, dtype=x.dtype)
-        for k, window in enumerate(_windows(padded, self.geometry, out)):
+        views = windows(_padded(x, self.geometry, 0), self.geometry, self.argmax.shape[2:])
+        for k, window in enumerate(views):
             np.copyto(result, window, where=self.argmax == k)
         return result
 
     def backward(self, gy):
         return MaxPoolScatter(self.geometry, self.argmax, self.input_shape)(gy)
+
+
+# names the fused conv + pool ops (``conv_pool``, ``conv_gather``) import
+_running_max, _running_max_reference = tournament_max, running_max
 
 
 # -- average pooling -------------------------------------------------------------------------------
@@ -322,9 +271,9 @@ class AvgPool2d(Op):
 
     def forward(self, x):
         self.input_shape = x.shape
-        padded, out = _padded(x, self.geometry, 0)
+        out, _ = layout(x.shape[2:], self.geometry)
         total = np.zeros(x.shape[:2] + out, dtype=x.dtype)
-        for window in _windows(padded, self.geometry, out):
+        for window in windows(_padded(x, self.geometry, 0), self.geometry, out):
             total += window
         total /= self.divisor(x.shape[2:], out, x.dtype)
         return total
@@ -374,6 +323,42 @@ def average_matrix(n: int, out: int, dtype: np.dtype) -> np.ndarray:
     return matrix / matrix.sum(axis=1, keepdims=True)
 
 
+class GlobalAvgPool2d(Op):
+    """y[n, c] = mean of the plane x[n, c] (adaptive average pooling to 1 x 1), kept (N, C, 1, 1);
+    dx[n, c, h, w] = dy[n, c] / (H W)."""
+
+    owns_gradients = True  # dx is a new array
+
+    def name(self) -> str:
+        return "MeanBackward1"  # PyTorch computes it as x.mean((-2, -1), keepdim=True)
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.mean(axis=(2, 3), keepdims=True)
+
+    def backward(self, gy):
+        return backward_op(SpreadOverPlane(self.input_shape), gy)
+
+
+class SpreadOverPlane(Op):
+    """dx[n, c, h, w] = dy[n, c, 0, 0] / (H W): the backward (adjoint) of ``GlobalAvgPool2d``."""
+
+    def __init__(self, input_shape: tuple[int, ...]) -> None:
+        self.input_shape = input_shape
+
+    def name(self) -> str:
+        return "MeanBackwardBackward0"
+
+    def forward(self, gy):
+        h, w = self.input_shape[2:]
+        dx = np.empty(self.input_shape, dtype=gy.dtype)
+        np.multiply(gy, gy.dtype.type(1 / max(h * w, 1)), out=dx)  # (broadcast over the plane)
+        return dx
+
+    def backward(self, ggx):
+        return GlobalAvgPool2d()(ggx)
+
+
 class AdaptiveMaxPool2d(Op):
     """y[i, j] = max of the adaptive window (i, j); the flat position of each max is kept."""
 
@@ -386,8 +371,8 @@ class AdaptiveMaxPool2d(Op):
     def forward(self, x):
         self.input_shape = x.shape
         rows, columns = (adaptive_windows(n, m) for n, m in zip(x.shape[2:], self.output_size))
-        windows = (x[:, :, r[:, None], c[None, :]] for r in rows for c in columns)
-        y, argmax = _running_max(windows, keep_argmax=True)
+        views = [x[:, :, r[:, None], c[None, :]] for r in rows for c in columns]
+        y, argmax = MAX_KERNELS[max_kernel(len(views))](views, True)
         oh, ow = self.output_size
         chosen_rows = rows[argmax // len(columns), np.arange(oh)[:, None]]
         chosen_columns = columns[argmax % len(columns), np.arange(ow)[None, :]]

@@ -7,31 +7,51 @@ but the last window must start inside the input or its left padding).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
-from shenjing._ops._util import check_tensor
 from shenjing._ops.linalg import matmul
-from shenjing._ops.pool import (AdaptiveMaxPool2d, AvgPool2d, MaxPool2d, PoolGeometry, average_matrix,
-                               pool_output_size)
+from shenjing._ops.pool import (AdaptiveMaxPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolGeometry,
+                               average_matrix, layout, pool_output_size)
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
-from shenjing.nn._functional._checked import CheckedCalls
 from shenjing.nn._functional.conv import as_tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
+# The checks below run on every call and keep nothing between calls: a layer's attributes changed after
+# construction or after a first call are used by the next call. ``who`` is the function's name, or the
+# layer that calls it (then errors name the layer with its settings, as ``repr`` shows them).
 
-def _as_images(name: str, input: Tensor, spatial: int) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-    """``input`` as (N, C, H, W), and the function that gives a result the input's layout back.
+
+def _name(who: Any) -> str:
+    return who if isinstance(who, str) else type(who).__name__
+
+
+def _layout_text(spatial: int) -> str:
+    return "[N, C, H, W] or [C, H, W]" if spatial == 2 else "[N, C, L] or [C, L]"
+
+
+def _check_input(who: Any, input: Any, spatial: int) -> None:
+    """Raise unless ``input`` is a tensor of ``spatial`` + 1 (unbatched) or + 2 (batched) dims."""
+    if not isinstance(input, Tensor):
+        if isinstance(who, str):
+            raise TypeError(f"{who}(): input must be a Tensor, got {type(input).__name__}")
+        raise TypeError(f"{who!r} expects a Tensor input, got {type(input).__name__}")
+    if input._data.ndim not in (spatial + 1, spatial + 2):
+        if isinstance(who, str):
+            raise RuntimeError(f"{who}: expected a {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input "
+                               f"{_layout_text(spatial)}, but got input of size: {list(input.shape)}")
+        raise RuntimeError(f"{who!r} expects input {_layout_text(spatial)}, got {list(input.shape)}")
+
+
+def _as_images(who: Any, input: Tensor, spatial: int) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """``input`` (checked) as (N, C, H, W), and the function that gives a result the input's layout back.
 
     2-D pools take (N, C, H, W) or (C, H, W); 1-D pools take (N, C, L) or (C, L), seen as H = 1.
     """
-    check_tensor(input, f"{name}(): input")
-    if input.ndim not in (spatial + 1, spatial + 2):
-        layout = "[N, C, H, W] or [C, H, W]" if spatial == 2 else "[N, C, L] or [C, L]"
-        raise RuntimeError(f"{name}: expected a {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input "
-                           f"{layout}, but got input of size: {list(input.shape)}")
+    _check_input(who, input, spatial)
     batched = input.ndim == spatial + 2
     x = input if batched else unsqueeze(input, 0)
     x = unsqueeze(x, 2) if spatial == 1 else x
@@ -42,7 +62,31 @@ def _as_images(name: str, input: Tensor, spatial: int) -> tuple[Tensor, Callable
     return x, restore
 
 
+def _plain(value: Any) -> Any:
+    """``value`` if it is an int, None or a tuple of ints (a list of ints as a tuple), else ``_OTHER``."""
+    if value is None or type(value) is int:
+        return value
+    if type(value) in (tuple, list) and all(type(v) is int for v in value):
+        return tuple(value)
+    return _OTHER
+
+
+_OTHER = object()
+
+
 def pool_geometry(name: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                  spatial: int) -> PoolGeometry:
+    """The checked 2-D geometry of a pooling (a 1-D pool's is that of an image of height 1).
+
+    Arguments given as plain ints (the usual case) are looked up in a cache of ``_geometry``, a pure
+    function of them: it gives the same geometry, or raises the same error, as computing it again."""
+    args = (_plain(kernel_size), _plain(stride), _plain(padding), _plain(dilation))
+    if _OTHER not in args and type(ceil_mode) is bool:
+        return _cached_geometry(name, *args, ceil_mode, spatial)
+    return _geometry(name, kernel_size, stride, padding, dilation, ceil_mode, spatial)
+
+
+def _geometry(name: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
               spatial: int) -> PoolGeometry:
     kernel = as_tuple(kernel_size, spatial, "kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else as_tuple(stride, spatial, "stride")
@@ -61,12 +105,18 @@ def pool_geometry(name: str, kernel_size: Any, stride: Any, padding: Any, dilati
     return PoolGeometry(kernel, stride, padding, dilation, bool(ceil_mode))
 
 
+_cached_geometry = lru_cache(maxsize=256)(_geometry)
+
+
 def check_pool_output(who: Any, input_shape: Sequence[int], g: PoolGeometry, spatial: int) -> None:
     """Raise if a pooling window does not fit in the padded input, explaining the output-size formula.
 
     ``g`` is the 2-D geometry; the input of a 1-D pool (``spatial == 1``) is an image of height 1.
     """
     image_hw = tuple(input_shape[-2:]) if spatial == 2 else (1, input_shape[-1])
+    (oh, ow), _ = layout(image_hw, g)
+    if oh >= 1 and ow >= 1:
+        return
     for axis, n, k, s, p, d in zip("HL" if spatial == 1 else "HW", image_hw, g.kernel, g.stride, g.padding,
                                    g.dilation):
         size = pool_output_size(n, k, s, p, d, g.ceil_mode)
@@ -79,25 +129,22 @@ def check_pool_output(who: Any, input_shape: Sequence[int], g: PoolGeometry, spa
                 f"{size}, but it must be at least 1")
 
 
-def _max_pool(name: str, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
-              dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
-    key = _checked_max_pool.key((input,), name, kernel_size, stride, padding, dilation, ceil_mode)
-    geometry = _checked_max_pool.get(key)
-    if geometry is not None and spatial == 2 and input._data.ndim == 4 and not return_indices:
-        return MaxPool2d(geometry)(input)  # checked before: the common case without the reshaping
-    x, restore = _as_images(name, input, spatial)
-    if geometry is None:
-        geometry = pool_geometry(name, kernel_size, stride, padding, dilation, ceil_mode, spatial)
-        check_pool_output(name, input.shape, geometry, spatial)
-        _checked_max_pool.remember(key, geometry)
+def max_pool(who: Any, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+             dilation: Any, ceil_mode: bool, return_indices: bool) -> Any:
+    """``max_pool1d`` / ``max_pool2d`` (``spatial``), for the functions and the layers (``who``)."""
+    if spatial == 2 and not return_indices and isinstance(input, Tensor) and input._data.ndim == 4:
+        # the usual case, without the reshaping
+        geometry = pool_geometry(_name(who), kernel_size, stride, padding, dilation, ceil_mode, 2)
+        check_pool_output(who, input._data.shape, geometry, 2)
+        return MaxPool2d(geometry)(input)
+    x, restore = _as_images(who, input, spatial)
+    geometry = pool_geometry(_name(who), kernel_size, stride, padding, dilation, ceil_mode, spatial)
+    check_pool_output(who, input.shape, geometry, spatial)
     op = MaxPool2d(geometry, return_indices)
     y = restore(op(x))
     if not return_indices:
         return y
     return y, restore(Tensor._make(op.indices()))
-
-
-_checked_max_pool = CheckedCalls()
 
 
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -117,7 +164,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -129,18 +176,19 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     >>> F.max_pool1d(shenjing.tensor([[[1., 3., 2., 5., 4.]]]), 2)
     tensor([[[3., 5.]]])
     """
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _avg_pool(name: str, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
-              ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Tensor:
-    x, restore = _as_images(name, input, spatial)
+def avg_pool(who: Any, spatial: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
+             ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Tensor:
+    """``avg_pool1d`` / ``avg_pool2d`` (``spatial``), for the functions and the layers (``who``)."""
+    x, restore = _as_images(who, input, spatial)
     if not input.is_floating_point():
-        raise RuntimeError(f"{name}: expected a floating-point input, got {input.dtype}")
+        raise RuntimeError(f"{_name(who)}: expected a floating-point input, got {input.dtype}")
     if divisor_override is not None and divisor_override <= 0:
-        raise ValueError(f"{name}: divisor_override must be positive, got {divisor_override}")
-    geometry = pool_geometry(name, kernel_size, stride, padding, 1, ceil_mode, spatial)
-    check_pool_output(name, input.shape, geometry, spatial)
+        raise ValueError(f"{_name(who)}: divisor_override must be positive, got {divisor_override}")
+    geometry = pool_geometry(_name(who), kernel_size, stride, padding, 1, ceil_mode, spatial)
+    check_pool_output(who, input.shape, geometry, spatial)
     return restore(AvgPool2d(geometry, bool(count_include_pad), divisor_override)(x))
 
 
@@ -161,7 +209,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     tensor([[[[ 2.5000,  4.5000],
               [10.5000, 12.5000]]]])
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+    return avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
@@ -174,7 +222,7 @@ def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     >>> F.avg_pool1d(shenjing.tensor([[[1., 3., 2., 6.]]]), 2)
     tensor([[[2., 4.]]])
     """
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    return avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
 def adaptive_output_size(name: str, output_size: Any, input_hw: tuple[int, ...]) -> tuple[int, ...]:
@@ -189,14 +237,15 @@ def adaptive_output_size(name: str, output_size: Any, input_hw: tuple[int, ...])
     return sizes
 
 
-def _adaptive_avg(name: str, spatial: int, input: Tensor, output_size: Any) -> Tensor:
-    x, restore = _as_images(name, input, spatial)
+def adaptive_avg(who: Any, spatial: int, input: Tensor, output_size: Any) -> Tensor:
+    """``adaptive_avg_pool1d`` / ``adaptive_avg_pool2d`` (``spatial``), for the functions and the layers."""
+    x, restore = _as_images(who, input, spatial)
     if not input.is_floating_point():
-        raise RuntimeError(f"{name}: expected a floating-point input, got {input.dtype}")
-    out = (1,) + adaptive_output_size(name, output_size, x.shape[3:]) if spatial == 1 else \
-        adaptive_output_size(name, output_size, x.shape[2:])
-    if out == (1, 1):
-        return restore(x.mean((2, 3), keepdim=True))
+        raise RuntimeError(f"{_name(who)}: expected a floating-point input, got {input.dtype}")
+    out = (1,) + adaptive_output_size(_name(who), output_size, x.shape[3:]) if spatial == 1 else \
+        adaptive_output_size(_name(who), output_size, x.shape[2:])
+    if out == (1, 1):  # global average pooling
+        return restore(GlobalAvgPool2d()(x))
     # pooling is linear and separable: y = A_H @ x @ A_W^T with A[i, j] = 1/|window i| on window i
     rows = Tensor._make(average_matrix(x.shape[2], out[0], x._data.dtype))
     columns = Tensor._make(average_matrix(x.shape[3], out[1], x._data.dtype).T.copy())
@@ -215,7 +264,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     tensor([[[[2., 3.],
               [5., 6.]]]])
     """
-    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+    return adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
@@ -226,13 +275,14 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     >>> F.adaptive_avg_pool1d(shenjing.tensor([[[1., 2., 3., 4., 5.]]]), 2)
     tensor([[[2., 4.]]])
     """
-    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+    return adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
 
 
-def _adaptive_max(name: str, spatial: int, input: Tensor, output_size: Any, return_indices: bool) -> Any:
-    x, restore = _as_images(name, input, spatial)
-    out = (1,) + adaptive_output_size(name, output_size, x.shape[3:]) if spatial == 1 else \
-        adaptive_output_size(name, output_size, x.shape[2:])
+def adaptive_max(who: Any, spatial: int, input: Tensor, output_size: Any, return_indices: bool) -> Any:
+    """``adaptive_max_pool1d`` / ``adaptive_max_pool2d`` (``spatial``), for the functions and the layers."""
+    x, restore = _as_images(who, input, spatial)
+    out = (1,) + adaptive_output_size(_name(who), output_size, x.shape[3:]) if spatial == 1 else \
+        adaptive_output_size(_name(who), output_size, x.shape[2:])
     op = AdaptiveMaxPool2d(out)
     y = restore(op(x))
     return (y, restore(Tensor._make(op.flat_indices))) if return_indices else y
@@ -248,7 +298,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     tensor([[[[4., 5.],
               [7., 8.]]]])
     """
-    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+    return adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
 def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
@@ -259,4 +309,4 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     >>> F.adaptive_max_pool1d(shenjing.tensor([[[1., 5., 2., 4., 3.]]]), 2)
     tensor([[[5., 4.]]])
     """
-    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+    return adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)

@@ -1,7 +1,9 @@
 """Pooling layers: ``MaxPool1d/2d``, ``AvgPool1d/2d``, ``AdaptiveAvgPool1d/2d``, ``AdaptiveMaxPool1d/2d``.
 
 Pooling has hyper-parameters (window, stride, padding) but nothing to learn: these layers hold no
-parameters, check their arguments and their input, and call the functional op.
+parameters, check their arguments when built, and on every call pass their attributes as they are then
+to the functional op (which checks them and the input, naming the layer in its errors); nothing is
+derived from them and kept, so a changed ``kernel_size`` or ``stride`` takes effect on the next call.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from typing import Any
 
 from shenjing._tensor import Tensor
 from shenjing.nn._functional.conv import as_tuple
-from shenjing.nn._functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
-                                             adaptive_max_pool2d, adaptive_output_size, avg_pool1d, avg_pool2d,
-                                             check_pool_output, max_pool1d, max_pool2d, pool_geometry)
+from shenjing.nn._functional.pooling import (adaptive_avg, adaptive_max, adaptive_output_size, avg_pool, max_pool,
+                                             pool_geometry)
 from shenjing.nn.modules.module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
@@ -20,27 +21,9 @@ __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1
 
 
 class _Pool(Module):
-    """Input checks shared by the pooling layers; ``_spatial`` is the number of spatial dims."""
+    """A pooling layer; ``_spatial`` is the number of spatial dims."""
 
     _spatial = 2
-
-    def _check_input(self, input: Tensor) -> None:
-        shape = input._data.shape if isinstance(input, Tensor) else None
-        if shape is not None and shape == self.__dict__.get("_checked_shape"):
-            return  # the same input shape as last time: the checks below would pass again
-        self._check_input_once(input)
-        self.__dict__["_checked_shape"] = shape
-
-    def _check_input_once(self, input: Tensor) -> None:
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{self!r} expects a Tensor input, got {type(input).__name__}")
-        n = self._spatial
-        if input.ndim not in (n + 1, n + 2):
-            layout = "[N, C, H, W] or [C, H, W]" if n == 2 else "[N, C, L] or [C, L]"
-            raise RuntimeError(f"{self!r} expects input {layout}, got {list(input.shape)}")
-        geometry = getattr(self, "_windows", None)
-        if geometry is not None:
-            check_pool_output(self, input.shape, geometry, n)  # formatted (repr) only in an error
 
 
 class _MaxPoolNd(_Pool):
@@ -51,8 +34,7 @@ class _MaxPoolNd(_Pool):
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
-        self._windows = pool_geometry(type(self).__name__, kernel_size, self.stride, padding, dilation, ceil_mode,
-                                  self._spatial)
+        pool_geometry(type(self).__name__, kernel_size, self.stride, padding, dilation, ceil_mode, self._spatial)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -77,9 +59,8 @@ class MaxPool2d(_MaxPoolNd):
     _spatial = 2
 
     def forward(self, input: Tensor) -> Any:
-        self._check_input(input)
-        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                          self.return_indices)
+        return max_pool(self, 2, input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                        self.return_indices)
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -94,9 +75,8 @@ class MaxPool1d(_MaxPoolNd):
     _spatial = 1
 
     def forward(self, input: Tensor) -> Any:
-        self._check_input(input)
-        return max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                          self.return_indices)
+        return max_pool(self, 1, input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                        self.return_indices)
 
 
 class AvgPool2d(_Pool):
@@ -122,12 +102,11 @@ class AvgPool2d(_Pool):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
         if divisor_override is not None and divisor_override <= 0:
             raise ValueError(f"AvgPool2d: divisor_override must be positive, got {divisor_override}")
-        self._windows = pool_geometry("AvgPool2d", kernel_size, self.stride, padding, 1, ceil_mode, 2)
+        pool_geometry("AvgPool2d", kernel_size, self.stride, padding, 1, ceil_mode, 2)
 
     def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        return avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                          self.divisor_override)
+        return avg_pool(self, 2, input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                        self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -151,11 +130,11 @@ class AvgPool1d(_Pool):
         self.stride = as_tuple(stride if stride is not None else kernel_size, 1, "stride")
         self.padding = as_tuple(padding, 1, "padding")
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-        self._windows = pool_geometry("AvgPool1d", self.kernel_size, self.stride, self.padding, 1, ceil_mode, 1)
+        pool_geometry("AvgPool1d", self.kernel_size, self.stride, self.padding, 1, ceil_mode, 1)
 
     def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        return avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return avg_pool(self, 1, input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                        self.count_include_pad, None)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -184,8 +163,7 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     _spatial = 2
 
     def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        return adaptive_avg_pool2d(input, self.output_size)
+        return adaptive_avg(self, 2, input, self.output_size)
 
 
 class AdaptiveAvgPool1d(_AdaptivePool):
@@ -200,8 +178,7 @@ class AdaptiveAvgPool1d(_AdaptivePool):
     _spatial = 1
 
     def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        return adaptive_avg_pool1d(input, self.output_size)
+        return adaptive_avg(self, 1, input, self.output_size)
 
 
 class _AdaptiveMaxPool(_AdaptivePool):
@@ -222,8 +199,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPool):
     _spatial = 2
 
     def forward(self, input: Tensor) -> Any:
-        self._check_input(input)
-        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return adaptive_max(self, 2, input, self.output_size, self.return_indices)
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPool):
@@ -238,5 +214,4 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPool):
     _spatial = 1
 
     def forward(self, input: Tensor) -> Any:
-        self._check_input(input)
-        return adaptive_max_pool1d(input, self.output_size, self.return_indices)
+        return adaptive_max(self, 1, input, self.output_size, self.return_indices)
