@@ -394,3 +394,79 @@ def test_running_max_tournament_matches_its_reference(count, dtype):
     if dtype == np.int64:
         np.testing.assert_array_equal(best, stacked.max(0))
         np.testing.assert_array_equal(argmax, stacked.argmax(0))  # NumPy's argmax: the first maximum
+
+
+# -- every max-pool kernel against its reference and PyTorch; geometry read on every call -----------
+
+@pytest.mark.parametrize("max_name", ["reference", "tournament"])
+@pytest.mark.parametrize("scatter_name", ["reference", "disjoint"])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=3, padding=1),
+                                    dict(kernel_size=2, stride=3, dilation=1, ceil_mode=True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_max_pool_kernel_matches_the_reference_and_torch(max_name, scatter_name, kwargs, dtype):
+    from shenjing._ops import pool
+
+    g = pool.PoolGeometry(*(((kwargs["kernel_size"],) * 2, (kwargs.get("stride", kwargs["kernel_size"]),) * 2,
+                            (kwargs.get("padding", 0),) * 2, (1, 1), kwargs.get("ceil_mode", False))))
+    x_np = distinct(2, 3, 7, 8).astype(dtype)
+    padded = pool._padded(x_np, g, -np.inf)
+    out, _ = pool.layout(x_np.shape[2:], g)
+    views = pool.windows(padded, g, out)
+    best, argmax = pool.MAX_KERNELS[max_name](views, True)
+    ref_best, ref_argmax = pool.running_max(views, True)
+    np.testing.assert_array_equal(best, ref_best)
+    np.testing.assert_array_equal(argmax, ref_argmax)
+    gy = randn(*best.shape).astype(dtype)
+    dx = np.zeros(padded.shape, dtype)
+    pool.SCATTER_KERNELS[scatter_name](gy, argmax, pool.windows(dx, g, out))
+    ref_dx = np.zeros(padded.shape, dtype)
+    pool.scatter_to_winners(gy, ref_argmax, pool.windows(ref_dx, g, out))
+    np.testing.assert_array_equal(dx, ref_dx)
+    xt = torch.tensor(x_np, requires_grad=True)
+    yt = TF.max_pool2d(xt, **kwargs)
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_array_equal(best, yt.detach().numpy())
+    (ph, pw) = g.padding
+    np.testing.assert_array_equal(dx[:, :, ph:ph + 7, pw:pw + 8], xt.grad.numpy())
+
+
+def test_pool_layer_attributes_changed_after_a_call_are_used_like_torch():
+    x_np = distinct(2, 3, 12, 12)
+    ours, theirs = nn.MaxPool2d(2), torch.nn.MaxPool2d(2)
+    for change in (None, ("kernel_size", 3), ("stride", 3), ("padding", 1), ("dilation", 2), ("ceil_mode", True)):
+        if change is not None:
+            setattr(ours, *change)
+            setattr(theirs, *change)
+        x = sj.tensor(x_np, requires_grad=True)
+        xt = torch.tensor(x_np, requires_grad=True)
+        y, yt = ours(x), theirs(xt)
+        assert tuple(y.shape) == tuple(yt.shape)
+        np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+        y.sum().backward()
+        yt.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+    avg, avg_t = nn.AvgPool2d(2), torch.nn.AvgPool2d(2)
+    avg(sj.tensor(x_np))
+    avg.kernel_size = avg_t.kernel_size = 3
+    np.testing.assert_allclose(avg(sj.tensor(x_np)).numpy(), avg_t(torch.tensor(x_np)).numpy(), rtol=1e-12)
+    pool = nn.MaxPool2d(2)
+    pool(sj.randn(1, 1, 6, 6))
+    pool.kernel_size = 7
+    with pytest.raises(RuntimeError, match=r"^MaxPool2d\(kernel_size=7.*output size is too small"):
+        pool(sj.randn(1, 1, 6, 6))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_global_average_pool_matches_torch_with_double_backward(dtype):
+    x_np = randn(3, 4, 5, 6).astype(dtype)
+    x, xt = sj.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    y = nn.Flatten()(nn.AdaptiveAvgPool2d(1)(x))
+    yt = torch.nn.Flatten()(torch.nn.AdaptiveAvgPool2d(1)(xt))
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    w = randn(*y.shape).astype(dtype)
+    (gx,) = sj.autograd.grad((y * y * sj.tensor(w)).sum(), (x,), create_graph=True)
+    (gxt,) = torch.autograd.grad((yt * yt * torch.tensor(w)).sum(), (xt,), create_graph=True)
+    np.testing.assert_allclose(gx.detach().numpy(), gxt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    (ggx,) = sj.autograd.grad((gx * gx).sum(), (x,))
+    (ggxt,) = torch.autograd.grad((gxt * gxt).sum(), (xt,))
+    np.testing.assert_allclose(ggx.numpy(), ggxt.numpy(), rtol=1e-5, atol=1e-6)

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from shenjing._ops.kernels.pool import scatter_disjoint, tournament_max
+from shenjing._ops.kernels.pool import _offsets, scatter_disjoint, tournament_max
 from shenjing.autograd.node import Op, backward_op
 
 __all__: list[str] = []  # internal: the public functions are in shenjing.nn.functional
