@@ -246,7 +246,7 @@ def test_pool_layer_errors_name_the_layer():
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_running_max_matches_its_reference_with_ties(data):
-    from shenjing._ops.pool import _running_max, _running_max_reference
+    from shenjing._ops.pool import running_max as _running_max_reference, tournament_max as _running_max
 
     k = data.draw(st.integers(1, 9), "windows")
     shape = (2, 3, data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
@@ -371,7 +371,7 @@ def test_max_pool_second_derivative_with_ties_matches_torch():
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 8, 9, 130])  # 130 windows: an int32 argmax
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_running_max_tournament_matches_its_reference(count, dtype):
-    from shenjing._ops.pool import _running_max, _running_max_reference
+    from shenjing._ops.pool import running_max as _running_max_reference, tournament_max as _running_max
 
     shape, rng = (2, 3, 4, 5), np.random.default_rng(count)
     windows = [rng.integers(-2, 3, shape).astype(dtype) for _ in range(count)]

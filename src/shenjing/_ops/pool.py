@@ -26,7 +26,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from shenjing._ops.kernels.pool import _offsets, scatter_disjoint, tournament_max
+from shenjing._ops.kernels.pool import scatter_disjoint, tournament_max
 from shenjing.autograd.node import Op, backward_op
 
 __all__: list[str] = []  # internal: the public functions are in shenjing.nn.functional
@@ -235,9 +235,6 @@ class MaxPoolGather(Op):
     def backward(self, gy):
         return MaxPoolScatter(self.geometry, self.argmax, self.input_shape)(gy)
 
-
-# names the fused conv + pool ops (``conv_pool``, ``conv_gather``) import
-_running_max, _running_max_reference = tournament_max, running_max
 
 
 # -- average pooling -------------------------------------------------------------------------------
