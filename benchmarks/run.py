@@ -91,7 +91,7 @@ def build_tinygrad(workload_name: str, data: list) -> Callable[[], Any]:
     Tensor.manual_seed(0)
     training = WORKLOADS[workload_name].training
 
-    class LeNet5:
+    class TinygradLeNet:
         def __init__(self) -> None:
             self.conv1, self.conv2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
             self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
@@ -101,7 +101,7 @@ def build_tinygrad(workload_name: str, data: list) -> Callable[[], Any]:
             x = self.conv2(x).relu().max_pool2d(2).flatten(1)
             return self.fc3(self.fc2(self.fc1(x).relu()).relu())
 
-    class CourseCNN:
+    class TinygradCourseCNN:
         def __init__(self) -> None:
             self.conv1, self.conv2, self.fc = nn.Conv2d(3, 6, 5), nn.Conv2d(6, 16, 5), nn.Linear(400, 10)
 
@@ -109,14 +109,14 @@ def build_tinygrad(workload_name: str, data: list) -> Callable[[], Any]:
             x = self.conv1(x).relu().max_pool2d(2)
             return self.fc(self.conv2(x).relu().max_pool2d(2).flatten(1))
 
-    class MLP:
+    class TinygradMLP:
         def __init__(self) -> None:
             self.l1, self.l2, self.l3 = nn.Linear(784, 256), nn.Linear(256, 128), nn.Linear(128, 10)
 
         def __call__(self, x: Tensor) -> Tensor:
             return self.l3(self.l2(self.l1(x.flatten(1)).relu()).relu())
 
-    net = {"lenet": LeNet5, "cnn": CourseCNN, "mlp": MLP}[TINYGRAD_MODELS[workload_name]]()
+    net = {"lenet": TinygradLeNet, "cnn": TinygradCourseCNN, "mlp": TinygradMLP}[TINYGRAD_MODELS[workload_name]]()
     batches = [(Tensor(x).realize(), Tensor(y.astype(np.int32)).realize()) for x, y in data]
     state = {"i": 0}
     if not training:
