@@ -14,13 +14,6 @@ import shenjing as sj
 import shenjing.nn.functional as F
 from shenjing import _workspace
 
-def test_take_hands_out_new_arrays():
-    first = _workspace.take("test", (256, 256), np.float32)
-    again = _workspace.take("test", (256, 256), np.float32)
-    assert not np.shares_memory(first, again)
-    assert again.shape == (256, 256) and again.dtype == np.float32 and again.flags.c_contiguous and again.flags.owndata
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
                     reason="the thresholds are glibc's")
 def test_freed_large_arrays_stay_mapped_for_the_next_step():

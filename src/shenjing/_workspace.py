@@ -8,8 +8,7 @@ heap's trim threshold once, with ``mallopt`` (glibc only): the blocks then come 
 block stays there for the next array of its size, as PyTorch's CPU allocator keeps its blocks.
 It runs once, when this module is imported; elsewhere (musl, macOS, Windows) nothing changes.
 
-``take`` (a new uninitialised array) is what the kernels call for a work array; ``zeros`` a shared
-read-only operand of zeros.
+``zeros`` hands out a shared read-only operand of zeros (ReLU's fast loop).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["take", "zeros", "keep_freed_memory"]
+__all__ = ["zeros", "keep_freed_memory"]
 
 # glibc's mallopt parameters (malloc.h) and the values set: blocks up to MMAP_THRESHOLD come from the heap
 # (glibc's largest allowed threshold on 64-bit: 32 MiB); up to TRIM_THRESHOLD of free memory at the top of
@@ -46,11 +45,6 @@ def keep_freed_memory() -> bool:
 
 
 KEEPS_FREED_MEMORY = keep_freed_memory()
-
-
-def take(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new uninitialised C-contiguous array of ``shape`` and ``dtype`` (``name`` says what it is for)."""
-    return np.empty(shape, dtype)
 
 
 # NumPy's SIMD loops for binary ufuncs such as ``np.maximum`` take two contiguous arrays; with a scalar

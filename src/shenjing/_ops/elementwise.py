@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from shenjing import _dtype
+from shenjing import _dtype, _workspace
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
@@ -386,28 +386,12 @@ class Sigmoid(Op):
 RELU_ZEROS_FROM = 2048  # from this size up, max(x, 0) is computed against an array of zeros
 
 
-def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only array of ``size`` zeros: a view of one zero-filled buffer per dtype (grown when a
-    larger one is asked for). A constant operand, never an op's result."""
-    buffer = _ZERO_BUFFERS.get(dtype)
-    if buffer is None or buffer.size < size:
-        buffer = np.zeros(max(size, 1024), dtype)
-        buffer.flags.writeable = False
-        _ZERO_BUFFERS[dtype] = buffer
-    return buffer[:size]
-
-
-_ZERO_BUFFERS: dict = {}
-_ZEROS_MAX = 1 << 22  # values: larger arrays take the scalar operand (no 16 MiB constant kept)
-
-
-def rectify(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """max(x, 0), into ``out`` if given (it may be x), else a new array. NumPy's fast loop for
-    ``np.maximum`` takes two contiguous arrays (with a scalar operand it runs a slower one), so from
-    RELU_ZEROS_FROM values up x meets an array of zeros."""
-    if RELU_ZEROS_FROM <= x.size <= _ZEROS_MAX and x.flags.c_contiguous:
-        return np.maximum(x, _zeros(x.size, x.dtype).reshape(x.shape), out=out)
-    return np.maximum(x, x.dtype.type(0), out=out)
+def rectify(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) as a new array. NumPy's fast loop for ``np.maximum`` takes two contiguous arrays (with a
+    scalar operand it runs a slower one), so from RELU_ZEROS_FROM values up x meets the shared read-only
+    zeros of ``_workspace.zeros``."""
+    zero = _workspace.zeros(x.shape, x.dtype) if x.size >= RELU_ZEROS_FROM and x.flags.c_contiguous else None
+    return np.maximum(x, x.dtype.type(0) if zero is None else zero)
 
 
 class Relu(Op):
