@@ -55,20 +55,24 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}  # blocks of hidden_
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """x W^T + b from differentiable ops (``_ops`` may not import ``nn.functional.linear``)."""
     y = x @ weight.t()
     return y if bias is None else y + bias
 
 
 def rnn_tanh_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """h' = tanh(gi + h W_hh^T + b_hh), gi = x W_ih^T + b_ih: (N, H)."""
     return tanh(gi + linear(h, w_hh, b_hh))
 
 
 def rnn_relu_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """h' = relu(gi + h W_hh^T + b_hh): (N, H)."""
     return relu(gi + linear(h, w_hh, b_hh))
 
 
 def lstm_step(gi: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor,
               b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """i, f, g, o = chunks of gi + h W_hh^T + b_hh; c' = s(f) c + s(i) tanh(g), h' = s(o) tanh(c'): (N, H) each."""
     h, c = state
     i, f, g, o = (gi + linear(h, w_hh, b_hh)).chunk(4, dim=-1)
     c = sigmoid(f) * c + sigmoid(i) * tanh(g)
@@ -77,6 +81,7 @@ def lstm_step(gi: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor,
 
 
 def gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """r = s(i_r + h_r), z = s(i_z + h_z), n = tanh(i_n + r h_n), h' = (1 - z) n + z h, with gh = h W_hh^T + b_hh."""
     gh = linear(h, w_hh, b_hh)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)

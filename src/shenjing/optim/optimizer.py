@@ -259,6 +259,7 @@ def check_in_range(what: str, value: Any, low: float, high: float, *, high_inclu
 
 
 def check_foreach(options: dict[str, Any]) -> None:
+    """ValueError unless ``options["foreach"]`` is True, False or None (absent)."""
     foreach = options.get("foreach")
     if foreach is not None and not isinstance(foreach, bool):
         raise ValueError(f"Invalid foreach value: {foreach!r} (expected True, False or None)")
