@@ -599,6 +599,71 @@ class Tensor:
     def bmm(self, other: "Tensor") -> "Tensor":
         return _ops.bmm(self, other)
 
+    # -- matrices: triangles, diagonals, decompositions (shenjing._ops.matrix, shenjing._ops.decomposition)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        return _ops.triu(self, diagonal)
+
+    def tril_(self, diagonal: int = 0) -> "Tensor":
+        return self._inplace(_ops.tril, diagonal)
+
+    def triu_(self, diagonal: int = 0) -> "Tensor":
+        return self._inplace(_ops.triu, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        return _ops.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: int = 0) -> "Tensor":
+        return _ops.diag(self, diagonal)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> "Tensor":
+        return _ops.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset: int = 0) -> "Tensor":
+        return _ops.diagflat(self, offset)
+
+    def trace(self) -> "Tensor":
+        return _ops.trace(self)
+
+    def inverse(self) -> "Tensor":
+        return _ops.inverse(self)
+
+    def det(self) -> "Tensor":
+        return _ops.det(self)
+
+    def logdet(self) -> "Tensor":
+        return _ops.logdet(self)
+
+    def slogdet(self) -> tuple:
+        return _ops.slogdet(self)
+
+    def cholesky(self, upper: bool = False) -> "Tensor":
+        return _ops.cholesky(self, upper)
+
+    def cholesky_solve(self, input2: "Tensor", upper: bool = False) -> "Tensor":
+        return _ops.cholesky_solve(self, input2, upper)
+
+    def cholesky_inverse(self, upper: bool = False) -> "Tensor":
+        return _ops.cholesky_inverse(self, upper)
+
+    def qr(self, some: bool = True) -> tuple:
+        return _ops.qr(self, some)
+
+    def svd(self, some: bool = True, compute_uv: bool = True) -> tuple:
+        return _ops.svd(self, some, compute_uv)
+
+    def pinverse(self, rcond: float = 1e-15) -> "Tensor":
+        return _ops.pinverse(self, rcond)
+
+    def matrix_power(self, n: int) -> "Tensor":
+        return _ops.matrix_power(self, n)
+
+    def matrix_exp(self) -> "Tensor":
+        return _ops.matrix_exp(self)
+
     def mv(self, other: "Tensor") -> "Tensor":
         return _ops.mv(self, other)
 
