@@ -32,6 +32,8 @@ from shenjing._ops.reduce import all, any, max, min, sum  # noqa: E402,F401
 from shenjing._ops.linalg import *  # noqa: E402,F401,F403
 from shenjing._ops.matrix import *  # noqa: E402,F401,F403
 from shenjing._ops.decomposition import *  # noqa: E402,F401,F403
+from shenjing._ops.arrange import *  # noqa: E402,F401,F403
+from shenjing._ops.combine import *  # noqa: E402,F401,F403
 from shenjing._ops.activation import log_softmax, softmax  # noqa: E402,F401
 from shenjing._ops.sort import argsort, sort, topk  # noqa: E402,F401
 from shenjing.autograd import (  # noqa: E402,F401

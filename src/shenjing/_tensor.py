@@ -664,6 +664,48 @@ class Tensor:
     def matrix_exp(self) -> "Tensor":
         return _ops.matrix_exp(self)
 
+    # -- rearranging (shenjing._ops.arrange) ------------------------------------------------------
+
+    def roll(self, shifts: Any, dims: Any = None) -> "Tensor":
+        return _ops.roll(self, shifts, dims)
+
+    def rot90(self, k: int = 1, dims: Any = (0, 1)) -> "Tensor":
+        return _ops.rot90(self, k, dims)
+
+    def fliplr(self) -> "Tensor":
+        return _ops.fliplr(self)
+
+    def flipud(self) -> "Tensor":
+        return _ops.flipud(self)
+
+    def repeat_interleave(self, repeats: Any = None, dim: int | None = None, *,
+                          output_size: int | None = None) -> "Tensor":
+        return _ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple:
+        return _ops.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections: Any) -> tuple:
+        return _ops.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections: Any) -> tuple:
+        return _ops.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections: Any) -> tuple:
+        return _ops.dsplit(self, indices_or_sections)
+
+    def ravel(self) -> "Tensor":
+        return _ops.ravel(self)
+
+    def take(self, index: "Tensor") -> "Tensor":
+        return _ops.take(self, index)
+
+    def narrow_copy(self, dim: int, start: int, length: int) -> "Tensor":
+        return _ops.narrow_copy(self, dim, start, length)
+
+    def kron(self, other: "Tensor") -> "Tensor":
+        return _ops.kron(self, other)
+
     def mv(self, other: "Tensor") -> "Tensor":
         return _ops.mv(self, other)
 
