@@ -281,7 +281,7 @@ class Tensor:
         return complex(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 and spec:
+        if self._data.ndim == 0:  # as PyTorch: a 0-d tensor formats as its number (f"{tensor(6)}" is "6")
             return format(self.item(), spec)
         return format(repr(self), spec)
 
