@@ -132,10 +132,16 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 # -- permutations ----------------------------------------------------------------------------------
 
 class Permute(Op):
+    """y = x with its dims reordered (a view). ``label`` is PyTorch's name for the call that made it:
+    Permute, Transpose (transpose, swapaxes, mT) or T (t)."""
+
     returns_view = True
 
-    def __init__(self, dims: tuple[int, ...]) -> None:
-        self.dims = dims
+    def __init__(self, dims: tuple[int, ...], label: str = "Permute") -> None:
+        self.dims, self.label = dims, label
+
+    def name(self) -> str:
+        return f"{self.label}Backward0"
 
     def forward(self, x):
         return np.transpose(x, self.dims)
@@ -163,7 +169,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     dims = list(range(ndim))
     a, b = normalize_dim(dim0, ndim), normalize_dim(dim1, ndim)
     dims[a], dims[b] = dims[b], dims[a]
-    return Permute(tuple(dims))(input)
+    return Permute(tuple(dims), "Transpose")(input)
 
 
 swapaxes = swapdims = transpose
@@ -173,7 +179,7 @@ def t(input: Tensor) -> Tensor:
     """Transpose a matrix (a 0-d or 1-d tensor is returned as is)."""
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return input if input._data.ndim < 2 else transpose(input, 0, 1)
+    return input if input._data.ndim < 2 else Permute((1, 0), "T")(input)
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:

@@ -17,15 +17,25 @@ __all__ = ["linear", "maxout"]
 class Linear(Op):
     """y = x W^T + b for x (*, in), W (out, in), b (out,): one GEMM and an in-place bias add forward.
 
-    gx = gy W, gW = gy^T x (summed over every leading dim), gb = gy summed over every leading dim:
-    three ops of their own (below), each the others' backward, so the gradients are differentiable.
-    A first-order backward (nothing recorded) runs the same kernels on the arrays directly; its
-    gradients are new arrays (``owns_gradients``).
+    The inputs are (b, x, W), or (x, W) without a bias: PyTorch's order for addmm and mm, so that
+    ``grad_fn.next_functions`` lists them as PyTorch does. gx = gy W, gW = gy^T x (summed over every
+    leading dim), gb = gy summed over every leading dim: three ops of their own (below), each the
+    others' backward, so the gradients are differentiable. A first-order backward (nothing recorded)
+    runs the same kernels on the arrays directly; its gradients are new arrays (``owns_gradients``).
     """
 
     owns_gradients = True
 
-    def forward(self, x, weight, bias=None):
+    def name(self) -> str:
+        """PyTorch's names: addmm (or mm without bias) for a batch of vectors, then a view for other shapes."""
+        if self.input_ndim != 2:
+            return "ViewBackward0"
+        return "AddmmBackward0" if self.has_bias else "MmBackward0"
+
+    def forward(self, *inputs):
+        self.has_bias = len(inputs) == 3
+        bias, x, weight = inputs if self.has_bias else (None, *inputs)
+        self.input_ndim = x.ndim
         self.save_for_backward(x, weight)
         out = np.matmul(x, weight.T)
         if bias is not None:
@@ -34,17 +44,22 @@ class Linear(Op):
 
     def backward(self, gy):
         x, weight = self.saved_tensors
-        needs = self.needs_input_grad
-        gx = LinearInputGrad()(gy, weight) if needs[0] else None
-        gw = LinearWeightGrad()(gy, x) if needs[1] else None
-        gb = SumLeading()(gy) if len(needs) > 2 and needs[2] else None
-        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        needs_b, needs_x, needs_w = self._needs()
+        gx = LinearInputGrad()(gy, weight) if needs_x else None
+        gw = LinearWeightGrad()(gy, x) if needs_w else None
+        gb = SumLeading()(gy) if needs_b else None
+        return (gb, gx, gw) if self.has_bias else (gx, gw)
 
     def backward_arrays(self, gy):
         x, weight = self.saved_arrays
+        needs_b, needs_x, needs_w = self._needs()
+        gx, gw, gb = _layer_gradients(gy, x, weight, needs_x, needs_w, needs_b)
+        return (gb, gx, gw) if self.has_bias else (gx, gw)
+
+    def _needs(self) -> tuple[bool, bool, bool]:
+        """Which of (b, x, W) need a gradient."""
         needs = self.needs_input_grad
-        grads = _layer_gradients(gy, x, weight, needs[0], needs[1], len(needs) > 2 and needs[2])
-        return grads[:2] if len(needs) == 2 else grads
+        return tuple(needs) if self.has_bias else (False, *needs)
 
 
 class LinearInputGrad(Op):
@@ -129,7 +144,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     tensor([[ 3.5000, -2.0000]])
     """
     _check_linear(input, weight, bias)
-    return Linear()(input, weight) if bias is None else Linear()(input, weight, bias)
+    return Linear()(input, weight) if bias is None else Linear()(bias, input, weight)
 
 
 def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:

@@ -105,8 +105,41 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None, re
     tensor(2.5000)
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is None and isinstance(target, Tensor) and target._data.dtype.kind == "f":
+        _check_reduction(reduction)
+        _difference("mse_loss", input, target)  # (the checks and the broadcast warning)
+        x = float_input(input)
+        return MseLoss(reduction)(x, target.to(x.dtype) if target.dtype != x.dtype else target)
     difference = _difference("mse_loss", input, target)
     return _weighted_reduce(difference * difference, weight, reduction, mean_divides_by_weight=True)
+
+
+class MseLoss(Op):
+    """l = reduce((x - y)^2) as one node, PyTorch's MseLossBackward0: dx = g 2 (x - y) (/ n for 'mean'),
+    dy = -dx (summed back to each input's shape where they broadcast)."""
+
+    def __init__(self, reduction: str) -> None:
+        self.reduction = reduction
+
+    def forward(self, x, y):
+        difference = np.subtract(x, y)
+        self.save_for_backward(x, y)
+        squared = np.multiply(difference, difference, out=difference)
+        if self.reduction == "none":
+            return squared
+        total = np.add.reduce(squared, axis=None)
+        if self.reduction == "sum":
+            return np.asarray(total, dtype=squared.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):  # (the mean of nothing is nan, as in PyTorch)
+            return np.asarray(total / squared.size, dtype=squared.dtype)
+
+    def backward(self, gy):
+        x, y = self.saved_tensors
+        n = np.broadcast_shapes(x._data.shape, y._data.shape)
+        scale = 2.0 / max(1, int(np.prod(n))) if self.reduction == "mean" else 2.0
+        gx = (x - y) * (gy * scale)
+        needs = self.needs_input_grad
+        return (gx if needs[0] else None), (-gx if needs[1] else None)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
