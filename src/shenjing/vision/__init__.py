@@ -1,5 +1,6 @@
-"""Computer vision, with torchvision's names: ``datasets`` (MNIST, FashionMNIST, ImageFolder) and
-``transforms`` (ToTensor, Normalize, Compose, Pad, Resize, random crops, rotations, flips, ...).
+"""Computer vision, with torchvision's names: ``datasets`` (MNIST, FashionMNIST, ImageFolder),
+``transforms`` (ToTensor, Normalize, Compose, Pad, Resize, random crops, rotations, flips, ...), ``utils``
+(make_grid, save_image) and ``io`` (read_image, write_png, ...).
 
 pillow is optional (``pip install shenjing[vision]``); it is imported only when a PIL image is needed.
 
@@ -10,6 +11,6 @@ pillow is optional (``pip install shenjing[vision]``); it is imported only when 
 ((1, 28, 28), shenjing.float32)
 """
 
-from shenjing.vision import datasets, transforms  # noqa: F401
+from shenjing.vision import datasets, io, transforms, utils  # noqa: F401
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "io", "transforms", "utils"]
