@@ -55,7 +55,10 @@ class Index(Op):
 
     def forward(self, x):
         self.input_shape = x.shape
-        return x[self.index]
+        result = x[self.index]
+        if type(result) is not np.ndarray:  # one integer per dim: NumPy gives a scalar copy, PyTorch a 0-d view
+            result = x[self.index + (Ellipsis,)]
+        return result
 
     def backward(self, gy):
         return IndexAddInto(self.input_shape, self.index, self.repeats)(gy)
