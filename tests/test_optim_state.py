@@ -261,7 +261,7 @@ def test_bad_parameter_lists_are_refused():
         optim.Adam([])
     with pytest.raises(ValueError, match="more than one parameter group"):
         optim.SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
-    with pytest.raises(ValueError, match="more than one parameter group"):
+    with pytest.warns(UserWarning, match="duplicate parameters"):  # as PyTorch: a warning, not an error
         optim.SGD([w, w], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf"):
         optim.SGD([w * 2], lr=0.1)

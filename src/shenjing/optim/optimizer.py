@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
@@ -44,6 +45,7 @@ class Optimizer:
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._scratch = Scratch()
+        self._has_duplicates = False  # a parameter twice in a group (PyTorch warns, and updates it twice)
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
@@ -70,8 +72,13 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         in_groups = {p: None for group in self.param_groups for p in group["params"]}
-        if any(p in in_groups for p in params) or len(dict.fromkeys(params)) != len(params):
+        if any(p in in_groups for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
+        if len(dict.fromkeys(params)) != len(params):  # PyTorch warns, keeps both and updates such a one twice
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; each copy is updated "
+                          "(the parameter moves twice per step). Pass each parameter once.", UserWarning,
+                          stacklevel=3)
+            self._has_duplicates = True
         group = {**self.defaults, **param_group, "params": params}
         for name, value in group.items():
             if value is _REQUIRED:
