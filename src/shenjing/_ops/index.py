@@ -181,18 +181,25 @@ def _check_index(index: Any, input: Tensor, dim: int, name: str) -> np.ndarray:
                            f"({name}: index shape {list(index.shape)}, input shape {list(input.shape)})")
     array = index._data
     size = input._data.shape[dim] if input._data.ndim else 1
-    _check_bounds(array, size, dim, name, RuntimeError)
+    _check_bounds(array, size, dim, name)
     return array
 
 
-def _check_bounds(array: np.ndarray, size: int, dim: int, name: str, error: type) -> None:
+class IndexOutOfBoundsError(IndexError, RuntimeError):
+    """An index outside [0, size) given to gather, scatter, index_select, index_add or take_along_dim.
+    Both an IndexError and a RuntimeError: PyTorch raises one or the other for the same mistake,
+    depending on the op, the dim and the layout."""
+
+
+def _check_bounds(array: np.ndarray, size: int, dim: int, name: str) -> None:
     """Indices must lie in [0, size): gather, scatter, index_select and index_add take no negative
     index (PyTorch raises; NumPy would wrap -1 round to the last entry)."""
     if array.size:
         low, high = array.min(), array.max()
         if low < 0 or high >= size:
             bad = int(low if low < 0 else high)
-            raise error(f"{name}(): index {bad} is out of bounds for dimension {dim} with size {size}")
+            raise IndexOutOfBoundsError(f"{name}(): index {bad} is out of bounds for dimension {dim} with size "
+                                        f"{size} (indices must be in [0, {size}))")
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -236,7 +243,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     index = check_tensor(index, "index_select(): index")
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_select", IndexError)
+    _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_select")
     return getitem(input, (slice(None),) * dim + (index._data.reshape(-1),))
 
 
@@ -244,7 +251,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     """A copy of ``input`` with ``source`` (times alpha) added at the entries ``index`` along ``dim``."""
     dim = normalize_dim(dim, input._data.ndim)
     index = check_tensor(index, "index_add(): index")
-    _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_add", IndexError)
+    _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_add")
     positions = (slice(None),) * dim + (index._data.reshape(-1),)
     if alpha != 1:
         source = source * alpha

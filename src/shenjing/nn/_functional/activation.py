@@ -268,7 +268,7 @@ class Threshold(Op):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return np.where(x > self.threshold, x, x.dtype.type(self.value))
+        return np.where(x <= self.threshold, x.dtype.type(self.value), x)  # (NaN stays NaN, as in PyTorch)
 
     def backward(self, gy):
         (x,) = self.saved_tensors

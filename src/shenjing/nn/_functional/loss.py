@@ -433,6 +433,9 @@ def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Tens
 
 # -- binary classification -------------------------------------------------------------------------
 
+_BCE_EPSILON = float(np.float32(1e-12))  # PyTorch's bound on x (1 - x) in the gradient, a float32 even for float64
+
+
 class BinaryCrossEntropy(Op):
     """l = -(t log x + (1 - t) log(1 - x)), each log clamped at -100 so that x = 0 or 1 stays finite.
 
@@ -451,7 +454,7 @@ class BinaryCrossEntropy(Op):
         x, t = self.saved_tensors
         gx = gt = None
         if self.needs_input_grad[0]:
-            gx = gy * (x - t) / clamp(x * (1.0 - x), min=1e-12)
+            gx = gy * (x - t) / clamp(x * (1.0 - x), min=_BCE_EPSILON)
         if self.needs_input_grad[1]:
             gt = gy * (log(1.0 - x) - log(x))
         return gx, gt
