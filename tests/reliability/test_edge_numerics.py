@@ -152,6 +152,28 @@ def test_maximum_and_minimum_with_nan_send_the_gradient_to_both_inputs():
         np.testing.assert_array_equal(ours, theirs)
 
 
+CLAMP_BOUNDS = {
+    "min and max tensors": lambda L: (L.tensor([0.0, 1.0, 1.0, nan], requires_grad=True),
+                                      L.tensor([[2.0], [0.5]], requires_grad=True)),
+    "min tensor": lambda L: (L.tensor([0.0, 1.0, nan, -inf], requires_grad=True), None),
+    "max tensor": lambda L: (None, L.tensor([0.0, 1.0, nan, inf], requires_grad=True)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLAMP_BOUNDS))
+def test_clamp_with_tensor_bounds_matches_torch_at_nan_and_ties(name):
+    results = []
+    for lib in (sj, torch):
+        x = lib.tensor([[0.5, 3.0, -2.0, nan], [0.7, 1.0, 9.0, 0.0]], requires_grad=True)
+        low, high = CLAMP_BOUNDS[name](lib)
+        out = lib.clamp(x, low, high)
+        out.backward(lib.ones_like(out))
+        results.append([out.detach().numpy(), x.grad.numpy()] +
+                       [b.grad.numpy() for b in (low, high) if isinstance(b, lib.Tensor)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_pow_of_two_tensors_at_zero_matches_torch():
     results = []
     for lib in (sj, torch):

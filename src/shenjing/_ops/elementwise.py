@@ -542,6 +542,37 @@ class Clamp(Op):
         return gy * inside
 
 
+class ClampTensor(Op):
+    """min(max(x, low), high) with tensor bounds (either may be None or a number), PyTorch's gradients:
+    x gets it where low <= x <= high (not at NaN), low where x < low (and low < high), high where x > high
+    (or high < low)."""
+
+    def name(self) -> str:
+        return "ClampBackward0"
+
+    def forward(self, x, low, high):
+        self.save_for_backward(x, low, high)
+        out = x if low is None else np.maximum(x, low)
+        return out if high is None else np.minimum(out, high)
+
+    def backward(self, gy):
+        x, low, high = self.saved_arrays
+        dtype = gy._data.dtype
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside = inside & (x >= low)
+        if high is not None:
+            inside = inside & (x <= high)
+        g_low = g_high = None
+        if low is not None and self.needs_input_grad[1]:
+            below = (x < low) & (low < high) if high is not None else x < low
+            g_low = gy * Tensor._make(below.astype(dtype))
+        if high is not None and self.needs_input_grad[2]:
+            above = (x > high) | (high < low) if low is not None else x > high
+            g_high = gy * Tensor._make(above.astype(dtype))
+        return gy * Tensor._make(inside.astype(dtype)), g_low, g_high
+
+
 class Maximum(Op):
     """Elementwise max; where the two are equal each gets half the gradient, and where either is NaN
     (the result is NaN) both get all of it (as in PyTorch)."""
@@ -621,8 +652,9 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        result = input if min is None else maximum(input, min)
-        return result if max is None else minimum(result, max)
+        dtype = _dtype.result_type(*(v for v in (input, min, max) if v is not None))
+        low, high = (cast_to(v, dtype) if isinstance(v, Tensor) else v for v in (min, max))
+        return ClampTensor()(cast_to(input, dtype), low, high)
     dtype = _dtype.result_type(*(v for v in (input, min, max) if v is not None))
     return Clamp(min, max)(cast_to(input, dtype))
 
