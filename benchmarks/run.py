@@ -35,8 +35,11 @@ mode.
 ``state_dict`` is loaded into shenjing's model as NumPy arrays, and both train 100 steps at the
 workload's full batch on the same 100 batches (a fresh one per step, so the random labels are not
 memorised); dropout layers get p = 0 there (the libraries draw different masks). It prints the largest
-relative difference of the losses in float32 and in float64, beside PyTorch's own float32-against-
-float64 difference: the size of float32 noise on that trajectory.
+relative difference of the losses in float32 and in float64, beside two measures of float32 noise on
+that trajectory: PyTorch's float32 against its float64, and PyTorch against itself from initial weights
+of which 1% were moved by one ulp (the largest of ``--perturb`` such runs, default 3). A training run
+can be chaotic: one ReLU or max-pool decision flipped by a rounding grows, and Adam, which scales every
+step to about ``lr``, makes that likely; there the second measure is the floor that shenjing is held to.
 """
 
 from __future__ import annotations
@@ -250,7 +253,20 @@ def benchmark(names: list[str], libs: list[str], repeat: int, quick: bool, threa
                       + f" (median {statistics.median(ratios):.2f}, spread {min(ratios):.2f}-{max(ratios):.2f})")
 
 
-def check(names: list[str], threads: int | None) -> None:
+def one_ulp_moved(state: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """``state`` with 1% of its floating-point entries (chosen at random) moved up by one ulp."""
+    rng = np.random.default_rng(seed)
+    moved = {}
+    for key, value in state.items():
+        value = value.copy()
+        if np.issubdtype(value.dtype, np.floating):
+            chosen = rng.random(value.shape) < 0.01
+            value[chosen] = np.nextafter(value[chosen], np.inf)
+        moved[key] = value
+    return moved
+
+
+def check(names: list[str], threads: int | None, perturb: int) -> None:
     """100 training steps in both libraries from the same weights and batches: the losses compared."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
     import torch
@@ -262,7 +278,8 @@ def check(names: list[str], threads: int | None) -> None:
     print(f"# {CHECK_STEPS} steps at the full batch from PyTorch's initial weights, a fresh batch per step; "
           "largest relative difference of the losses")
     header = (f"| {'workload':21s} | {'shenjing vs torch, float32':>26s} | {'torch float32 vs float64':>24s} "
-              f"| {'shenjing vs torch, float64':>26s} | {'final loss':>10s} | note |")
+              f"| {'torch vs torch, 1 ulp moved':>27s} | {'shenjing vs torch, float64':>26s} "
+              f"| {'final loss':>10s} | note |")
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for name in names:
@@ -274,10 +291,13 @@ def check(names: list[str], threads: int | None) -> None:
         s32, _, _ = train_losses(shenjing, workload, state, single, steps)
         t64, _, _ = train_losses(torch, workload, state, double, steps, np.float64)
         s64, _, _ = train_losses(shenjing, workload, state, double, steps, np.float64)
+        moved = [train_losses(torch, workload, one_ulp_moved(state, seed), single, steps)[0]
+                 for seed in range(perturb)]
         t32, s32, t64, s64 = map(np.array, (t32, s32, t64, s64))
+        floor = max((max_relative_difference(t32, np.array(m)) for m in moved), default=float("nan"))
         note = f"{dropped} dropout layers at p = 0" if dropped else ("eval, no_grad" if not workload.training else "")
         print(f"| {name:21s} | {max_relative_difference(t32, s32):26.1e} | {max_relative_difference(t64, t32):24.1e} "
-              f"| {max_relative_difference(t64, s64):26.1e} | {t32[-1]:10.3f} | {note} |", flush=True)
+              f"| {floor:27.1e} | {max_relative_difference(t64, s64):26.1e} | {t32[-1]:10.3f} | {note} |", flush=True)
 
 
 def main() -> None:
@@ -293,6 +313,8 @@ def main() -> None:
     parser.add_argument("--runs", action="store_true", help="also print every run's samples/s")
     parser.add_argument("--check", action="store_true",
                         help="compare 100 training steps' losses with PyTorch's instead of timing")
+    parser.add_argument("--perturb", type=int, default=3,
+                        help="--check: PyTorch runs from one-ulp-moved weights that measure float32 noise")
     parser.add_argument("--child", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -300,7 +322,7 @@ def main() -> None:
         return
     names = args.only or list(WORKLOADS)
     if args.check:
-        check(names, args.threads)
+        check(names, args.threads, args.perturb)
         return
     for peer in args.peer:
         if importlib.util.find_spec(peer) is None:

@@ -30,11 +30,19 @@ from shenjing._ops.index import (  # noqa: E402,F401
 from shenjing._ops.reduce import *  # noqa: E402,F401,F403
 from shenjing._ops.reduce import all, any, max, min, sum  # noqa: E402,F401
 from shenjing._ops.linalg import *  # noqa: E402,F401,F403
+from shenjing._ops.matrix import *  # noqa: E402,F401,F403
+from shenjing._ops.decomposition import *  # noqa: E402,F401,F403
+from shenjing._ops.arrange import *  # noqa: E402,F401,F403
+from shenjing._ops.combine import *  # noqa: E402,F401,F403
 from shenjing._ops.activation import log_softmax, softmax  # noqa: E402,F401
 from shenjing._ops.sort import argsort, sort, topk  # noqa: E402,F401
 from shenjing.autograd import (  # noqa: E402,F401
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled)
-from shenjing import autograd, cuda, nn, optim, utils  # noqa: E402,F401
+from shenjing import accelerator, autograd, cuda, linalg, nn, optim, testing, utils  # noqa: E402,F401
+from shenjing._typeinfo import finfo, iinfo  # noqa: E402,F401
+from shenjing._format import get_printoptions, set_printoptions  # noqa: E402,F401
+from shenjing._legacy import (  # noqa: E402,F401
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 from shenjing.serialization import load, save  # noqa: E402,F401
 
 half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)

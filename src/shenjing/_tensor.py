@@ -281,7 +281,7 @@ class Tensor:
         return complex(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 and spec:
+        if self._data.ndim == 0:  # as PyTorch: a 0-d tensor formats as its number (f"{tensor(6)}" is "6")
             return format(self.item(), spec)
         return format(repr(self), spec)
 
@@ -598,6 +598,113 @@ class Tensor:
 
     def bmm(self, other: "Tensor") -> "Tensor":
         return _ops.bmm(self, other)
+
+    # -- matrices: triangles, diagonals, decompositions (shenjing._ops.matrix, shenjing._ops.decomposition)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        return _ops.triu(self, diagonal)
+
+    def tril_(self, diagonal: int = 0) -> "Tensor":
+        return self._inplace(_ops.tril, diagonal)
+
+    def triu_(self, diagonal: int = 0) -> "Tensor":
+        return self._inplace(_ops.triu, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        return _ops.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: int = 0) -> "Tensor":
+        return _ops.diag(self, diagonal)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> "Tensor":
+        return _ops.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset: int = 0) -> "Tensor":
+        return _ops.diagflat(self, offset)
+
+    def trace(self) -> "Tensor":
+        return _ops.trace(self)
+
+    def inverse(self) -> "Tensor":
+        return _ops.inverse(self)
+
+    def det(self) -> "Tensor":
+        return _ops.det(self)
+
+    def logdet(self) -> "Tensor":
+        return _ops.logdet(self)
+
+    def slogdet(self) -> tuple:
+        return _ops.slogdet(self)
+
+    def cholesky(self, upper: bool = False) -> "Tensor":
+        return _ops.cholesky(self, upper)
+
+    def cholesky_solve(self, input2: "Tensor", upper: bool = False) -> "Tensor":
+        return _ops.cholesky_solve(self, input2, upper)
+
+    def cholesky_inverse(self, upper: bool = False) -> "Tensor":
+        return _ops.cholesky_inverse(self, upper)
+
+    def qr(self, some: bool = True) -> tuple:
+        return _ops.qr(self, some)
+
+    def svd(self, some: bool = True, compute_uv: bool = True) -> tuple:
+        return _ops.svd(self, some, compute_uv)
+
+    def pinverse(self, rcond: float = 1e-15) -> "Tensor":
+        return _ops.pinverse(self, rcond)
+
+    def matrix_power(self, n: int) -> "Tensor":
+        return _ops.matrix_power(self, n)
+
+    def matrix_exp(self) -> "Tensor":
+        return _ops.matrix_exp(self)
+
+    # -- rearranging (shenjing._ops.arrange) ------------------------------------------------------
+
+    def roll(self, shifts: Any, dims: Any = None) -> "Tensor":
+        return _ops.roll(self, shifts, dims)
+
+    def rot90(self, k: int = 1, dims: Any = (0, 1)) -> "Tensor":
+        return _ops.rot90(self, k, dims)
+
+    def fliplr(self) -> "Tensor":
+        return _ops.fliplr(self)
+
+    def flipud(self) -> "Tensor":
+        return _ops.flipud(self)
+
+    def repeat_interleave(self, repeats: Any = None, dim: int | None = None, *,
+                          output_size: int | None = None) -> "Tensor":
+        return _ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple:
+        return _ops.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections: Any) -> tuple:
+        return _ops.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections: Any) -> tuple:
+        return _ops.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections: Any) -> tuple:
+        return _ops.dsplit(self, indices_or_sections)
+
+    def ravel(self) -> "Tensor":
+        return _ops.ravel(self)
+
+    def take(self, index: "Tensor") -> "Tensor":
+        return _ops.take(self, index)
+
+    def narrow_copy(self, dim: int, start: int, length: int) -> "Tensor":
+        return _ops.narrow_copy(self, dim, start, length)
+
+    def kron(self, other: "Tensor") -> "Tensor":
+        return _ops.kron(self, other)
 
     def mv(self, other: "Tensor") -> "Tensor":
         return _ops.mv(self, other)

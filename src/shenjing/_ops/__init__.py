@@ -10,6 +10,10 @@ from shenjing._ops.index import *  # noqa: F401,F403
 from shenjing._ops.reduce import *  # noqa: F401,F403
 from shenjing._ops.reduce import all, any, max, min, sum  # noqa: F401
 from shenjing._ops.linalg import *  # noqa: F401,F403
+from shenjing._ops.matrix import *  # noqa: F401,F403
+from shenjing._ops.decomposition import *  # noqa: F401,F403
+from shenjing._ops.arrange import *  # noqa: F401,F403
+from shenjing._ops.combine import *  # noqa: F401,F403
 from shenjing._ops.activation import *  # noqa: F401,F403
 from shenjing._ops.sort import *  # noqa: F401,F403
 from shenjing._creation import *  # noqa: F401,F403

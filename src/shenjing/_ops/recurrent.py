@@ -345,23 +345,6 @@ def _stacked(w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return out
 
 
-ONE_THREAD_MACS = 1 << 18  # OpenBLAS runs a product of up to 2^18 multiply-adds on one thread
-
-
-def _step_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out = a b for one time step's small product (N, K) x (K, M), in blocks of rows of at most
-    ``ONE_THREAD_MACS`` multiply-adds each. (hack!) At these sizes a second BLAS thread saves a few
-    microseconds on an idle machine and, waiting to be woken on a busy one, costs several times the
-    product; blocks of rows below OpenBLAS's threading threshold keep each step on the calling thread."""
-    N, K = a.shape
-    rows = max(1, ONE_THREAD_MACS // max(1, K * b.shape[1]))
-    if rows >= N:
-        np.matmul(a, b, out=out)
-        return
-    for start in range(0, N, rows):
-        np.matmul(a[start:start + rows], b, out=out[start:start + rows])
-
-
 def _gate_factors(values: Sequence[float], H: int, dtype: np.dtype) -> np.ndarray:
     """A (G*H,) row of per-gate factors: ``values[k]`` on the k-th block of H."""
     return np.repeat(np.asarray(values, dtype=dtype), H)
@@ -385,7 +368,7 @@ class RNNTanh(Recurrence):
         order = self._order(gi.shape[0])
         for t in order:
             h_t = h[self._at(t)]
-            _step_product(h[self._before(t)], w, h_t)
+            np.matmul(h[self._before(t)], w, out=h_t)
             h_t += gi[t]
             self._activate(h_t)
         SCRATCH.give(gi)
@@ -410,7 +393,7 @@ class RNNTanh(Recurrence):
             if gy is not None:
                 dh += gy[t]
             self._derivative(h[self._at(t)], dh, da[t])
-            _step_product(da[t], w_hh, dh)
+            np.matmul(da[t], w_hh, out=dh)
         return da, da, (dh,)
 
 
@@ -461,7 +444,7 @@ class LSTM(Recurrence):
         for t in self._order(T):
             before, at = self._before(t), self._at(t)
             a = s[t]
-            _step_product(h[before], w, product)
+            np.matmul(h[before], w, out=product)
             a += product
             np.tanh(a, out=a)
             a *= scale
@@ -501,7 +484,7 @@ class LSTM(Recurrence):
             d *= factor
             np.add(a, b, out=factor)
             d *= factor
-            _step_product(d, w_hh, dh)
+            np.matmul(d, w_hh, out=dh)
         return da, da, (dh, dc)
 
 
@@ -533,7 +516,7 @@ class GRU(Recurrence):
         s = SCRATCH.take(gi.shape, gi.dtype)  # r, z, n
         for t in self._order(T):
             h_before, h_t, ght, st = h[self._before(t)], h[self._at(t)], gh[t], s[t]
-            _step_product(h_before, w, ght)
+            np.matmul(h_before, w, out=ght)
             if bh is not None:
                 ght += bh
             rz, n = st[:, :2 * H], st[:, 2 * H:]
@@ -576,7 +559,7 @@ class GRU(Recurrence):
             np.subtract(1, rz, out=factor)
             factor *= rz
             d[:, :2 * H] *= factor
-            _step_product(d, w_hh, dh)
+            np.matmul(d, w_hh, out=dh)
             dh += dhz
         dgi = SCRATCH.take(dgh.shape, dgh.dtype)
         dgi[:, :, :2 * H] = dgh[:, :, :2 * H]

@@ -17,7 +17,7 @@ from shenjing.autograd.node import AccumulateGrad, Node
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode", "detect_anomaly",
-           "set_detect_anomaly", "is_anomaly_enabled", "Node", "AccumulateGrad"]
+           "set_detect_anomaly", "is_anomaly_enabled", "Node", "AccumulateGrad", "Variable", "functional"]
 
 
 def _as_list(value: Any) -> list:
@@ -95,3 +95,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not have been used "
                                    f"in the graph. Set allow_unused=True if this is the desired behavior.")
     return tuple(results)
+
+
+from shenjing._legacy import Variable  # noqa: E402  (PyTorch < 0.4's name; still accepted)
+from shenjing.autograd import functional  # noqa: E402,F401
