@@ -260,6 +260,31 @@ def test_fmod_and_remainder_gradients_match_torch():
         np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("rounding_mode", ["floor", "trunc"])
+def test_rounded_division_of_floats_has_a_zero_gradient_as_torch(rounding_mode):
+    results = []
+    for lib in (sj, torch):
+        a = lib.tensor([5.5, -3.0, 0.0], requires_grad=True)
+        b = lib.tensor([2.0, 2.0, 0.0], requires_grad=True)
+        out = lib.div(a, b, rounding_mode=rounding_mode) * 3 + a
+        out.sum().backward()
+        results.append((out.detach().numpy(), a.grad.numpy(), b.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("how", ["a // b", "floor_divide(a, 2)", "5.0 // b"])
+def test_backward_through_float_floor_divide_raises_as_torch(how):
+    for lib in (sj, torch):
+        a = lib.tensor([5.5, -3.0], requires_grad=True)
+        b = lib.tensor([2.0, 2.0], requires_grad=True)
+        out = {"a // b": lambda: a // b, "floor_divide(a, 2)": lambda: lib.floor_divide(a, 2),
+               "5.0 // b": lambda: 5.0 // b}[how]()
+        assert out.requires_grad
+        with pytest.raises(RuntimeError, match="derivative for .*floor_divide is not implemented"):
+            (out + a + b).sum().backward()
+
+
 # -- out-of-range and negative indices ------------------------------------------------------------
 
 INDEXINGS = {

@@ -136,9 +136,40 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         if rounding_mode == "trunc" and dtype.numpy.kind == "i":  # exact, where a float quotient would round
             quotient += (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
         return Tensor._make(np.asarray(quotient))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        quotient = np.floor_divide(x, y) if rounding_mode == "floor" else np.trunc(np.true_divide(x, y))
-    return Tensor._make(np.asarray(quotient).astype(dtype.numpy, copy=False))
+    return RoundedDiv(rounding_mode)(cast_to(a, dtype), cast_to(b, dtype) if isinstance(b, Tensor) else b)
+
+
+class RoundedDiv(Op):
+    """floor(x / y) or trunc(x / y) of floats: piecewise constant, so both gradients are zero (PyTorch's)."""
+
+    def __init__(self, rounding_mode: str) -> None:
+        self.rounding_mode = rounding_mode
+
+    def name(self) -> str:
+        return "DivBackward2"
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.rounding_mode == "floor":
+                return np.floor_divide(x, y)
+            return np.trunc(np.true_divide(x, y))
+
+    def backward(self, gy):
+        return gy * 0.0, gy * 0.0
+
+
+class FloorDivide(RoundedDiv):
+    """``x // y`` and ``floor_divide`` of floats: PyTorch records the op but has no derivative for it."""
+
+    def __init__(self) -> None:
+        super().__init__("floor")
+
+    def name(self) -> str:
+        return "NotImplemented"
+
+    def backward(self, gy):
+        raise RuntimeError("derivative for floor_divide is not implemented (as in PyTorch); "
+                           "div(a, b, rounding_mode='floor') has the same values and a zero gradient")
 
 
 def _check_integer_divisor(divisor: Any, name: str) -> None:
@@ -165,8 +196,13 @@ def _array(x: Any) -> Any:
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
-    """``input // other`` rounded towards minus infinity (not differentiable)."""
-    return div(input, other, rounding_mode="floor")
+    """``input // other`` rounded towards minus infinity (no derivative: backward through it raises, as in
+    PyTorch; ``div(..., rounding_mode='floor')`` has a zero gradient)."""
+    a, b = as_operand(input), as_operand(other)
+    dtype = _dtype.result_type(a, b)
+    if not dtype.is_floating_point:
+        return div(a, b, rounding_mode="floor")
+    return FloorDivide()(cast_to(a, dtype), cast_to(b, dtype) if isinstance(b, Tensor) else b)
 
 
 class Remainder(Op):
