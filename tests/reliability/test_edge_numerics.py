@@ -530,3 +530,30 @@ def test_training_step_on_an_all_ignored_batch_keeps_weights_finite():
         finals.append(model.weight.detach().numpy().copy())
     assert np.isfinite(finals[0]).all()
     np.testing.assert_allclose(finals[0], finals[1], rtol=1e-5, atol=1e-7)
+
+
+# -- second derivatives of the ops whose backward changed -----------------------------------------
+
+SECOND_ORDER = {
+    "std": lambda L, x: x.std(),
+    "max() * sum": lambda L, x: x.max() * x.sum(),
+    "maximum squared": lambda L, x: (L.maximum(x, x.flip(0)) ** 2).sum(),
+    "clamp with tensor bounds, cubed": lambda L, x: (x.clamp(L.zeros((), dtype=L.float64),
+                                                             L.ones((), dtype=L.float64)) ** 3).sum(),
+    "|x| ** tensor exponent": lambda L, x: (x.abs() ** L.tensor([2.0, 3.0, 0.0, 1.5], dtype=L.float64)).sum(),
+    "smooth_l1 * sum": lambda L, x: F(L).smooth_l1_loss(x, L.zeros_like(x)) * x.sum(),
+    "relu squared": lambda L, x: (F(L).relu(x) ** 2).sum(),
+    "elu": lambda L, x: F(L).elu(x).sum(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivatives_match_torch(name):
+    values = np.array([0.3, -1.2, 2.0, 0.7])
+    results = []
+    for lib in (sj, torch):
+        x = lib.tensor(values, requires_grad=True)
+        (grad,) = lib.autograd.grad(SECOND_ORDER[name](lib, x), x, create_graph=True)
+        (second,) = lib.autograd.grad((grad * lib.arange(4.0, dtype=lib.float64)).sum(), x)
+        results.append(second.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-12)
