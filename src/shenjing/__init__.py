@@ -68,3 +68,16 @@ def sigmoid_(input: Tensor) -> Tensor:
 
 def relu_(input: Tensor) -> Tensor:
     return input.relu_()
+
+
+def _accept_out() -> None:
+    """Give the namespace functions PyTorch's ``out=`` argument (``shenjing._out``)."""
+    from shenjing._out import FACTORIES, OUT_FUNCTIONS, accepting_out
+
+    namespace = globals()
+    for name in OUT_FUNCTIONS + FACTORIES:
+        if callable(namespace.get(name)):
+            namespace[name] = accepting_out(namespace[name], factory=name in FACTORIES)
+
+
+_accept_out()
