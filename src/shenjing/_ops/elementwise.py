@@ -129,9 +129,54 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     a, b = as_operand(input), as_operand(other)
     dtype = _dtype.result_type(a, b)
     x, y = _array(a), _array(b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        quotient = np.floor_divide(x, y) if rounding_mode == "floor" else np.trunc(np.true_divide(x, y))
-    return Tensor._make(np.asarray(quotient).astype(dtype.numpy, copy=False))
+    if not dtype.is_floating_point:
+        x, y = np.asarray(x).astype(dtype.numpy, copy=False), np.asarray(y).astype(dtype.numpy, copy=False)
+        _check_integer_divisor(y, "div" if rounding_mode == "trunc" else "floor_divide")
+        quotient = np.floor_divide(x, y)
+        if rounding_mode == "trunc" and dtype.numpy.kind == "i":  # exact, where a float quotient would round
+            quotient += (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+        return Tensor._make(np.asarray(quotient))
+    return RoundedDiv(rounding_mode)(cast_to(a, dtype), cast_to(b, dtype) if isinstance(b, Tensor) else b)
+
+
+class RoundedDiv(Op):
+    """floor(x / y) or trunc(x / y) of floats: piecewise constant, so both gradients are zero (PyTorch's)."""
+
+    def __init__(self, rounding_mode: str) -> None:
+        self.rounding_mode = rounding_mode
+
+    def name(self) -> str:
+        return "DivBackward2"
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.rounding_mode == "floor":
+                return np.floor_divide(x, y)
+            return np.trunc(np.true_divide(x, y))
+
+    def backward(self, gy):
+        return gy * 0.0, gy * 0.0
+
+
+class FloorDivide(RoundedDiv):
+    """``x // y`` and ``floor_divide`` of floats: PyTorch records the op but has no derivative for it."""
+
+    def __init__(self) -> None:
+        super().__init__("floor")
+
+    def name(self) -> str:
+        return "NotImplemented"
+
+    def backward(self, gy):
+        raise RuntimeError("derivative for floor_divide is not implemented (as in PyTorch); "
+                           "div(a, b, rounding_mode='floor') has the same values and a zero gradient")
+
+
+def _check_integer_divisor(divisor: Any, name: str) -> None:
+    """Integer division or remainder by zero raises, as in PyTorch (NumPy gives 0 and a warning)."""
+    if np.any(np.asarray(divisor) == 0):
+        raise RuntimeError(f"ZeroDivisionError: integer division or modulo by zero in {name} (a divisor of "
+                           f"an integer tensor is 0)")
 
 
 true_divide = divide = div
@@ -151,19 +196,39 @@ def _array(x: Any) -> Any:
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
-    """``input // other`` rounded towards minus infinity (not differentiable)."""
-    return div(input, other, rounding_mode="floor")
+    """``input // other`` rounded towards minus infinity (no derivative: backward through it raises, as in
+    PyTorch; ``div(..., rounding_mode='floor')`` has a zero gradient)."""
+    a, b = as_operand(input), as_operand(other)
+    dtype = _dtype.result_type(a, b)
+    if not dtype.is_floating_point:
+        return div(a, b, rounding_mode="floor")
+    return FloorDivide()(cast_to(a, dtype), cast_to(b, dtype) if isinstance(b, Tensor) else b)
 
 
 class Remainder(Op):
+    """x - floor(x / y) y (the sign of y); d/dx = 1, d/dy = -floor(x / y)."""
+
+    function = staticmethod(np.remainder)
+    rounding_mode = "floor"
+
     def forward(self, x, y):
         self.save_for_backward(x, y)
-        return np.remainder(x, y)
+        if np.result_type(x, y).kind in "iub":
+            _check_integer_divisor(y, type(self).__name__.lower())
+        with np.errstate(divide="ignore", invalid="ignore"):  # float % 0 is nan, silently, as in PyTorch
+            return self.function(x, y)
 
     def backward(self, gy):
         x, y = self.saved_tensors
-        gy_ = -gy * floor_divide(x, y) if self.needs_input_grad[1] else None
+        gy_ = -gy * div(x, y, rounding_mode=self.rounding_mode) if self.needs_input_grad[1] else None
         return gy, gy_
+
+
+class Fmod(Remainder):
+    """x - trunc(x / y) y (the sign of x, as C's fmod); d/dy = -trunc(x / y)."""
+
+    function = staticmethod(np.fmod)
+    rounding_mode = "trunc"
 
 
 def remainder(input: Any, other: Any) -> Tensor:
@@ -171,7 +236,9 @@ def remainder(input: Any, other: Any) -> Tensor:
     return _binary(Remainder, input, other)
 
 
-fmod = remainder
+def fmod(input: Any, other: Any) -> Tensor:
+    """The remainder of ``input / other`` with the sign of ``input`` (C's fmod, like PyTorch)."""
+    return _binary(Fmod, input, other)
 
 
 # -- powers and exponentials -----------------------------------------------------------------------
@@ -186,7 +253,11 @@ class Pow(Op):
         self.save_for_backward(x)
         if self.exponent == 2:
             return x * x
-        return np.power(x, self.exponent)
+        if self.exponent == -0.5 and x.dtype.kind == "f":  # as 1 / sqrt(x), like PyTorch: -inf at -0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.reciprocal(np.sqrt(x))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.power(x, self.exponent)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
@@ -205,18 +276,23 @@ class PowTensor(Op):
         return "PowBackward1"
 
     def forward(self, x, y):
-        out = np.power(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.power(x, y)
         self.save_for_backward(x, y, out)
         return out
 
     def backward(self, gy):
         x, y, out = self.saved_tensors
-        gx = gy * y * x ** (y - 1) if self.needs_input_grad[0] else None
-        gy_ = None
+        gx = gy_ = None
+        if self.needs_input_grad[0]:
+            # d/dx x**y = y x**(y-1); PyTorch takes 0 where y == 0 (also at x = 0 and x = NaN)
+            gx = where(y._data == 0, 0.0, gy * y * x ** (y - 1))
         if self.needs_input_grad[1]:
-            # d/dy x**y = x**y log x; PyTorch takes 0 where x == 0 (the limit for y > 0)
-            log_x = log(where(x == 0, 1.0, x)) if isinstance(x, Tensor) else float(np.log(x))
-            gy_ = gy * out * log_x
+            # d/dy x**y = x**y log x; PyTorch takes 0 where x == 0 and y >= 0 (the limit for y > 0)
+            base = x._data if isinstance(x, Tensor) else x
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_x = log(x) if isinstance(x, Tensor) else np.log(base)
+            gy_ = where((base == 0) & (y._data >= 0), 0.0, gy * out * log_x)
         return gx, gy_
 
 
@@ -395,7 +471,7 @@ def rectify(x: np.ndarray) -> np.ndarray:
 
 
 class Relu(Op):
-    """y = max(x, 0); dx = dy * (y > 0) (zero at x = 0, as in PyTorch)."""
+    """y = max(x, 0); dx = dy where x > 0 or x is NaN, 0 where x <= 0 (zero at x = 0, as in PyTorch)."""
 
     owns_gradients = True  # the first-order gradient is a new array
 
@@ -412,12 +488,13 @@ class Relu(Op):
 
 
 def positive_part(gy: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """gy * (out > 0), a new array: ReLU's gradient given its output."""
-    return np.multiply(gy, out > 0)
+    """gy * (out != 0), a new array: ReLU's gradient given its output (out = max(x, 0) is 0 exactly where
+    x <= 0; where x is NaN, out is NaN and the gradient passes, as in PyTorch)."""
+    return np.multiply(gy, out != 0)
 
 
 class PositivePart(Op):
-    """gx = gy * (out > 0): the gradient of ReLU given its output; linear in gy, so its own backward."""
+    """gx = gy * (out != 0): the gradient of ReLU given its output; linear in gy, so its own backward."""
 
     def __init__(self, out: np.ndarray) -> None:
         self.out = out
@@ -501,28 +578,59 @@ class Clamp(Op):
         return gy * inside
 
 
+class ClampTensor(Op):
+    """min(max(x, low), high) with tensor bounds (either may be None or a number), PyTorch's gradients:
+    x gets it where low <= x <= high (not at NaN), low where x < low (and low < high), high where x > high
+    (or high < low)."""
+
+    def name(self) -> str:
+        return "ClampBackward0"
+
+    def forward(self, x, low, high):
+        self.save_for_backward(x, low, high)
+        out = x if low is None else np.maximum(x, low)
+        return out if high is None else np.minimum(out, high)
+
+    def backward(self, gy):
+        x, low, high = self.saved_arrays
+        dtype = gy._data.dtype
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside = inside & (x >= low)
+        if high is not None:
+            inside = inside & (x <= high)
+        g_low = g_high = None
+        if low is not None and self.needs_input_grad[1]:
+            below = (x < low) & (low < high) if high is not None else x < low
+            g_low = gy * Tensor._make(below.astype(dtype))
+        if high is not None and self.needs_input_grad[2]:
+            above = (x > high) | (high < low) if low is not None else x > high
+            g_high = gy * Tensor._make(above.astype(dtype))
+        return gy * Tensor._make(inside.astype(dtype)), g_low, g_high
+
+
 class Maximum(Op):
-    """Elementwise max; where the two are equal each gets half the gradient (as in PyTorch)."""
+    """Elementwise max; where the two are equal each gets half the gradient, and where either is NaN
+    (the result is NaN) both get all of it (as in PyTorch)."""
+
+    function = staticmethod(np.maximum)
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
-        return np.maximum(x, y)
+        return self.function(x, y)
 
     def backward(self, gy):
-        x, y = self.saved_tensors
-        share = (x > y) + (x == y) * 0.5
-        return gy * share, gy * (1.0 - share)
+        x, y = self.saved_arrays
+        larger, smaller = (x > y, x < y) if self.function is np.maximum else (x < y, x > y)
+        half = (x == y) * 0.5
+        dtype = gy._data.dtype
+        share_x = Tensor._make((1.0 - smaller - half).astype(dtype, copy=False))  # 0 where the other wins
+        share_y = Tensor._make((1.0 - larger - half).astype(dtype, copy=False))
+        return gy * share_x, gy * share_y
 
 
-class Minimum(Op):
-    def forward(self, x, y):
-        self.save_for_backward(x, y)
-        return np.minimum(x, y)
-
-    def backward(self, gy):
-        x, y = self.saved_tensors
-        share = (x < y) + (x == y) * 0.5
-        return gy * share, gy * (1.0 - share)
+class Minimum(Maximum):
+    function = staticmethod(np.minimum)
 
 
 class Where(Op):
@@ -547,9 +655,17 @@ def abs(input: Tensor) -> Tensor:
 absolute = abs
 
 
+def _sign(x: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1, and 0 at NaN (PyTorch's sign; NumPy's gives NaN)."""
+    result = np.sign(x)
+    if result.dtype.kind == "f":
+        np.copyto(result, 0, where=np.isnan(result))
+    return result
+
+
 def sign(input: Tensor) -> Tensor:
-    """-1, 0 or 1; zero gradient."""
-    return ZeroGradient(np.sign)(input)
+    """-1, 0 or 1 (0 at 0 and at NaN, as in PyTorch); zero gradient."""
+    return ZeroGradient(_sign)(input)
 
 
 def floor(input: Tensor) -> Tensor:
@@ -572,8 +688,9 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        result = input if min is None else maximum(input, min)
-        return result if max is None else minimum(result, max)
+        dtype = _dtype.result_type(*(v for v in (input, min, max) if v is not None))
+        low, high = (cast_to(v, dtype) if isinstance(v, Tensor) else v for v in (min, max))
+        return ClampTensor()(cast_to(input, dtype), low, high)
     dtype = _dtype.result_type(*(v for v in (input, min, max) if v is not None))
     return Clamp(min, max)(cast_to(input, dtype))
 

@@ -55,7 +55,10 @@ class Index(Op):
 
     def forward(self, x):
         self.input_shape = x.shape
-        return x[self.index]
+        result = x[self.index]
+        if type(result) is not np.ndarray:  # one integer per dim: NumPy gives a scalar copy, PyTorch a 0-d view
+            result = x[self.index + (Ellipsis,)]
+        return result
 
     def backward(self, gy):
         return IndexAddInto(self.input_shape, self.index, self.repeats)(gy)
@@ -178,10 +181,25 @@ def _check_index(index: Any, input: Tensor, dim: int, name: str) -> np.ndarray:
                            f"({name}: index shape {list(index.shape)}, input shape {list(input.shape)})")
     array = index._data
     size = input._data.shape[dim] if input._data.ndim else 1
-    if array.size and (array.min() < -size or array.max() >= size):
-        raise IndexError(f"{name}(): index {int(array.max() if array.max() >= size else array.min())} is out "
-                         f"of bounds for dimension {dim} with size {size}")
+    _check_bounds(array, size, dim, name)
     return array
+
+
+class IndexOutOfBoundsError(IndexError, RuntimeError):
+    """An index outside [0, size) given to gather, scatter, index_select, index_add or take_along_dim.
+    Both an IndexError and a RuntimeError: PyTorch raises one or the other for the same mistake,
+    depending on the op, the dim and the layout."""
+
+
+def _check_bounds(array: np.ndarray, size: int, dim: int, name: str) -> None:
+    """Indices must lie in [0, size): gather, scatter, index_select and index_add take no negative
+    index (PyTorch raises; NumPy would wrap -1 round to the last entry)."""
+    if array.size:
+        low, high = array.min(), array.max()
+        if low < 0 or high >= size:
+            bad = int(low if low < 0 else high)
+            raise IndexOutOfBoundsError(f"{name}(): index {bad} is out of bounds for dimension {dim} with size "
+                                        f"{size} (indices must be in [0, {size}))")
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -225,6 +243,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     index = check_tensor(index, "index_select(): index")
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
+    _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_select")
     return getitem(input, (slice(None),) * dim + (index._data.reshape(-1),))
 
 
@@ -232,6 +251,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     """A copy of ``input`` with ``source`` (times alpha) added at the entries ``index`` along ``dim``."""
     dim = normalize_dim(dim, input._data.ndim)
     index = check_tensor(index, "index_add(): index")
+    _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_add")
     positions = (slice(None),) * dim + (index._data.reshape(-1),)
     if alpha != 1:
         source = source * alpha
@@ -271,6 +291,11 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
 
 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int) -> Tensor:
+    """``gather`` that also takes negative indices (counted from the end), as PyTorch's does."""
+    indices = check_tensor(indices, "take_along_dim(): indices")
+    size = input._data.shape[normalize_dim(dim, input._data.ndim)] if input._data.ndim else 1
+    if indices._data.size and indices._data.min() < 0:
+        indices = Tensor._make(np.where(indices._data < 0, indices._data + size, indices._data))
     return gather(input, dim, indices)
 
 

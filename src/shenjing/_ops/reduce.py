@@ -6,6 +6,7 @@ Backward formulas first restore the reduced dims (``_unreduce``) and then broadc
 
 from __future__ import annotations
 
+import builtins
 import collections
 import math
 from typing import Any
@@ -163,6 +164,24 @@ class Amin(Amax):
     function = staticmethod(np.amin)
 
 
+class MaxAll(Amax):
+    """``max(x)`` without a dim: as ``amax`` over every dim, except that a NaN maximum sends the gradient
+    to the NaN entries (shared equally), as PyTorch's ``max()`` does (its ``amax`` gives NaN to all)."""
+
+    def name(self) -> str:
+        return f"{type(self).__name__[:3]}Backward1"
+
+    def backward(self, gy):
+        x, out = self.saved_tensors
+        chosen = Tensor._make(np.isnan(x._data) if np.isnan(out._data) else x._data == out._data)
+        count = chosen.sum()
+        return gy * chosen / count
+
+
+class MinAll(MaxAll):
+    function = staticmethod(np.amin)
+
+
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Largest value over ``dim`` (all dims by default)."""
     return Amax(normalize_dims(dim, input._data.ndim), keepdim)(input)
@@ -197,7 +216,7 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 
         return maximum(input, dim)
     if dim is None:
-        return amax(input)
+        return MaxAll(normalize_dims((), input._data.ndim), False)(input)
     return _extreme_along(input, dim, keepdim, np.argmax, "max")
 
 
@@ -208,7 +227,7 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 
         return minimum(input, dim)
     if dim is None:
-        return amin(input)
+        return MinAll(normalize_dims((), input._data.ndim), False)(input)
     return _extreme_along(input, dim, keepdim, np.argmin, "min")
 
 
@@ -252,7 +271,29 @@ class Var(Op):
         (x,) = self.saved_tensors
         count = math.prod(x.shape[d] for d in self.dims)
         centred = x - x.mean(self.dims, keepdim=True)
-        return _unreduce(gy, x.shape, self.dims, self.keepdim) * centred * (2.0 / (count - self.correction))
+        divisor = builtins.max(count - self.correction, 0)  # 0 (one element): inf * 0 = NaN, as in PyTorch
+        factor = 2.0 / divisor if divisor else math.inf
+        with np.errstate(invalid="ignore"):
+            return _unreduce(gy, x.shape, self.dims, self.keepdim) * centred * factor
+
+
+class StdFromVar(Op):
+    """sqrt(var); d/dvar = 1 / (2 std), taken as 0 where std = 0 (as PyTorch's std backward does), so
+    that a constant input has a zero gradient rather than 0 * inf = NaN."""
+
+    def name(self) -> str:
+        return "StdBackward0"
+
+    def forward(self, v):
+        out = np.sqrt(v)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, gy):
+        (out,) = self.saved_tensors
+        zero = out._data == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return where(zero, 0.0, gy / (out * 2.0))
 
 
 def _correction(unbiased: Any, correction: Any) -> float:
@@ -274,8 +315,8 @@ def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 
 def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
-    """Standard deviation: sqrt(var)."""
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """Standard deviation: sqrt(var) (NaN for one element with the default correction, as in PyTorch)."""
+    return StdFromVar()(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,

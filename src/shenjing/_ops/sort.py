@@ -17,11 +17,17 @@ sort_result = collections.namedtuple("return_types", ["values", "indices"])
 
 
 def _order(array: np.ndarray, dim: int, descending: bool) -> np.ndarray:
-    """Stable ascending or descending order of ``array`` along ``dim`` (ties keep their order)."""
+    """Stable ascending or descending order of ``array`` along ``dim`` (ties keep their order). NaN counts
+    as larger than every number, as in PyTorch: last ascending (NumPy's order too), first descending."""
     if not descending:
         return np.argsort(array, axis=dim, kind="stable")
-    keys = array.astype(np.int64) if array.dtype.kind in "bu" else array
-    return np.argsort(-keys, axis=dim, kind="stable")
+    if array.dtype.kind in "iub":
+        return np.argsort(~array, axis=dim, kind="stable")  # ~x = -x - 1: decreasing, and no overflow at the minimum
+    nan = np.isnan(array)
+    if nan.any():  # sort by (not NaN, -x): NaN first, then the numbers in descending order
+        keys = (np.moveaxis(-array, dim, -1), np.moveaxis(~nan, dim, -1))
+        return np.moveaxis(np.lexsort(keys, axis=-1), -1, dim)
+    return np.argsort(-array, axis=dim, kind="stable")
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:

@@ -1,5 +1,9 @@
 """Anomaly detection: inside ``detect_anomaly()``, a NaN or infinity produced by a backward formula
-raises an error naming the op, with the line of the forward pass that created it."""
+raises an error naming the op, with the line of the forward pass that created it.
+
+The switch is per thread, like grad mode (PyTorch keeps this one process-wide): a ``detect_anomaly()``
+block in one thread neither turns detection on in another nor, overlapping another thread's block,
+leaves it on or off when both have ended."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
 """Whether operations record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
 
-Each works as a context manager and as a function decorator, like PyTorch's.
+Each works as a context manager and as a function decorator, like PyTorch's. The modes are per
+thread, as PyTorch's are: ``no_grad`` in one thread (evaluation) leaves another thread's training
+recording, and every new thread starts with grad mode on and anomaly detection off.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, TypeVar
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode"]
@@ -13,9 +16,14 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inf
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _GradState:
+class _ThreadGradState(threading.local):
+    """This thread's switches; the class attributes are the defaults every thread starts from."""
+
     enabled = True
     anomaly = False
+
+
+_GradState = _ThreadGradState()
 
 
 def is_grad_enabled() -> bool:

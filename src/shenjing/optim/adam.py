@@ -43,7 +43,9 @@ class Adam(Optimizer):
         check_non_negative("learning rate", options["lr"])
         check_non_negative("epsilon value", options["eps"])
         betas = options["betas"]
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        if not isinstance(betas, (tuple, list)):
+            raise TypeError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+        if len(betas) != 2:
             raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
         for i, beta in enumerate(betas):
             check_in_range(f"beta parameter at index {i}", beta, 0.0, 1.0, high_included=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
@@ -44,6 +45,7 @@ class Optimizer:
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._scratch = Scratch()
+        self._has_duplicates = False  # a parameter twice in a group (PyTorch warns, and updates it twice)
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
@@ -70,8 +72,13 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         in_groups = {p: None for group in self.param_groups for p in group["params"]}
-        if any(p in in_groups for p in params) or len(dict.fromkeys(params)) != len(params):
+        if any(p in in_groups for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
+        if len(dict.fromkeys(params)) != len(params):  # PyTorch warns, keeps both and updates such a one twice
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; each copy is updated "
+                          "(the parameter moves twice per step). Pass each parameter once.", UserWarning,
+                          stacklevel=3)
+            self._has_duplicates = True
         group = {**self.defaults, **param_group, "params": params}
         for name, value in group.items():
             if value is _REQUIRED:
@@ -164,6 +171,7 @@ class Optimizer:
         must have the same sizes, every state index must name a parameter and every buffer must have its
         parameter's shape. Nothing changes when a check fails."""
         saved_groups = state_dict["param_groups"]
+        kind = type(self).__name__
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, this optimizer has "
                              f"{len(self.param_groups)}")
@@ -175,6 +183,11 @@ class Optimizer:
                                  f"{len(saved['params'])} that doesn't match the size of optimizer's group "
                                  f"({len(group['params'])})")
             params_by_index.update(zip(saved["params"], group["params"]))
+            missing = [name for name in self.defaults if name not in saved and name not in _OPTIONAL_OPTIONS]
+            if missing:
+                raise KeyError(f"loaded state dict is not {kind}'s: its parameter group {i} has no "
+                               f"{', '.join(map(repr, missing))} (it has {', '.join(repr(k) for k in saved if k != 'params')}); "
+                               f"was it saved by another optimizer?")
             options.append({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
             self._check_options({**group, **options[-1]})
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
@@ -183,10 +196,24 @@ class Optimizer:
                 raise ValueError(f"loaded state dict has state for parameter index {index!r}, which is in none of "
                                  f"its parameter groups (their indices: {sorted(params_by_index)})")
             p = params_by_index[index]
+            if values:
+                group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
+                self._check_state_names(values, index, {**group, **options[self.param_groups.index(group)]})
             state[p] = {name: _loaded(name, value, p, index) for name, value in values.items()}
         for group, loaded in zip(self.param_groups, options):
             group.update(loaded)
         self.state = state
+
+    def _check_state_names(self, values: dict[str, Any], index: Any, group: dict[str, Any]) -> None:
+        """KeyError unless a loaded parameter state has every entry this optimiser creates for a parameter
+        (as PyTorch's Adam raises ``KeyError: 'step'`` for SGD's state), naming what is missing."""
+        expected: dict[str, Any] = {}
+        self._init_state(expected, np.zeros(()), group)
+        missing = [name for name in expected if name not in values]
+        if missing:
+            raise KeyError(f"loaded state dict is not {type(self).__name__}'s: the state of parameter {index!r} has "
+                           f"no {', '.join(map(repr, missing))} (it has {', '.join(map(repr, values))}); was it "
+                           f"saved by another optimizer?")
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -240,36 +267,40 @@ def scalars(dtype: np.dtype, *values: float) -> list[np.ndarray]:
 
 
 def check_non_negative(what: str, value: Any) -> None:
-    """ValueError 'Invalid {what}: {value}' (PyTorch's message) unless ``value`` is a real number >= 0."""
-    if not (isinstance(value, numbers.Real) and value >= 0.0):
-        raise ValueError(_invalid(what, value, ">= 0"))
+    """ValueError 'Invalid {what}: {value}' (PyTorch's message) unless ``value`` is a real number >= 0;
+    TypeError where it is not a number at all (None, a string), as PyTorch raises."""
+    _check_number(what, value, ">= 0")
+    if not value >= 0.0:
+        raise ValueError(f"Invalid {what}: {value}")
 
 
 def check_real(what: str, value: Any) -> None:
-    """ValueError 'Invalid {what}: {value}' unless ``value`` is a real number."""
-    if not isinstance(value, numbers.Real):
-        raise ValueError(f"Invalid {what}: {value!r} (expected a real number)")
+    """TypeError 'Invalid {what}: {value}' unless ``value`` is a real number."""
+    _check_number(what, value, "")
 
 
 def check_in_range(what: str, value: Any, low: float, high: float, *, high_included: bool) -> None:
-    """ValueError 'Invalid {what}: {value}' unless ``low <= value < high`` (``<= high`` if included)."""
-    if not (isinstance(value, numbers.Real) and low <= value and (value <= high if high_included else value < high)):
-        bound = f"in [{low}, {high}" + ("]" if high_included else ")")
-        raise ValueError(_invalid(what, value, bound))
+    """ValueError 'Invalid {what}: {value}' unless ``low <= value < high`` (``<= high`` if included);
+    TypeError where it is not a number."""
+    bound = f"in [{low}, {high}" + ("]" if high_included else ")")
+    _check_number(what, value, bound)
+    if not (low <= value and (value <= high if high_included else value < high)):
+        raise ValueError(f"Invalid {what}: {value}")
 
 
 def check_foreach(options: dict[str, Any]) -> None:
-    """ValueError unless ``options["foreach"]`` is True, False or None (absent)."""
+    """TypeError unless ``options["foreach"]`` is True, False or None (absent)."""
     foreach = options.get("foreach")
     if foreach is not None and not isinstance(foreach, bool):
-        raise ValueError(f"Invalid foreach value: {foreach!r} (expected True, False or None)")
+        raise TypeError(f"Invalid foreach value: {foreach!r} (expected True, False or None)")
 
 
-def _invalid(what: str, value: Any, bound: str) -> str:
-    """PyTorch's message for a number out of range; for a value of another type, also what was expected."""
-    if isinstance(value, numbers.Real):
-        return f"Invalid {what}: {value}"
-    return f"Invalid {what}: {value!r} (expected a real number {bound})"
+def _check_number(what: str, value: Any, bound: str) -> None:
+    """TypeError naming the option, the value and what was expected, unless ``value`` is a real number
+    (PyTorch raises TypeError for these too, from comparing the value with a float)."""
+    if not isinstance(value, numbers.Real):
+        expected = f"a real number {bound}".rstrip()
+        raise TypeError(f"Invalid {what}: {value!r} (expected {expected})")
 
 
 def next_step(state: dict[str, Any]) -> float:
@@ -306,6 +337,11 @@ class _Required:
 
 
 _REQUIRED = _Required()
+
+# options a saved parameter group may lack (flags that PyTorch added over time; they keep this
+# optimiser's value); every other option of the optimiser's defaults must be in a loaded group
+_OPTIONAL_OPTIONS = frozenset({"foreach", "maximize", "differentiable", "capturable", "fused",
+                               "decoupled_weight_decay"})
 
 
 def _copy(value: Any) -> Any:

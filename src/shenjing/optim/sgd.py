@@ -45,6 +45,24 @@ class SGD(Optimizer):
     def _uses_state(self, group: dict[str, Any]) -> bool:
         return group["momentum"] != 0
 
+    _buffered_before: set | None = None  # during a step of a group with a parameter twice (see step)
+
+    def step(self, closure: Any = None) -> Any:
+        """One update. A parameter given twice is updated twice, as in PyTorch, which decides whether to
+        start its momentum buffer from the state before the step: both copies start one on the first step."""
+        if not self._has_duplicates:
+            return super().step(closure)
+        self._buffered_before = {id(s) for s in self.state.values() if s.get("momentum_buffer") is not None}
+        try:
+            return super().step(closure)
+        finally:
+            self._buffered_before = None
+
+    def _starts_buffer(self, state: dict[str, Any]) -> bool:
+        if self._buffered_before is not None:
+            return id(state) not in self._buffered_before
+        return state.get("momentum_buffer") is None
+
     def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                        group: dict[str, Any]) -> None:
         lr, momentum = float(group["lr"]), float(group["momentum"])
@@ -54,7 +72,7 @@ class SGD(Optimizer):
         if weight_decay != 0:
             grad = grad + weight_decay * param
         if momentum != 0:
-            if state.get("momentum_buffer") is None:
+            if self._starts_buffer(state):
                 state["momentum_buffer"] = Tensor._make(np.array(grad))  # (a copy, an array even for a 0-d grad)
                 buffer = state["momentum_buffer"]._data
             else:
@@ -77,7 +95,7 @@ class SGD(Optimizer):
                 grad = effective_grad(grad, param, weight_decay, maximize, work(0, param))
             if uses_momentum:
                 buffer = state.get("momentum_buffer")
-                if buffer is None:
+                if buffer is None or self._buffered_before is not None and self._starts_buffer(state):
                     state["momentum_buffer"] = Tensor._make(np.array(grad))  # (a copy, an array even for a 0-d grad)
                     buffer = state["momentum_buffer"]._data
                 else:

@@ -15,12 +15,13 @@ none; see ``_erf_array`` for the method and its accuracy.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from shenjing._ops._util import check_tensor, float_input
-from shenjing._ops.activation import log_softmax, softmax
+from shenjing._ops import activation as _activation
 from shenjing._ops.elementwise import abs, exp, relu as _relu, sigmoid, tanh, where
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
@@ -34,6 +35,35 @@ def _apply(function: Any, input: Tensor, inplace: bool, *args: Any) -> Tensor:
     """``function(input, *args)``, written into ``input``'s memory when ``inplace`` (like ``x.relu_()``)."""
     check_tensor(input)
     return input._inplace(function, *args) if inplace else function(input, *args)
+
+
+# -- softmax with PyTorch's implicit dim ------------------------------------------------------------
+
+def _implicit_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """PyTorch's legacy choice of dim when none is given (0 for 0-, 1- and 3-d inputs, else 1), with its
+    deprecation warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  f"dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """exp(z_i) / sum_j exp(z_j) along ``dim``; without ``dim``, PyTorch's legacy choice (with a warning).
+
+    >>> import shenjing
+    >>> softmax(shenjing.tensor([0.0, 0.0]), dim=0)
+    tensor([0.5000, 0.5000])
+    """
+    if dim is None:
+        dim = _implicit_dim("softmax", check_tensor(input)._data.ndim, _stacklevel)
+    return _activation.softmax(input, dim, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """z_i - log(sum_j exp(z_j)) along ``dim``; without ``dim``, PyTorch's legacy choice (with a warning)."""
+    if dim is None:
+        dim = _implicit_dim("log_softmax", check_tensor(input)._data.ndim, _stacklevel)
+    return _activation.log_softmax(input, dim, dtype)
 
 
 # -- the error function ----------------------------------------------------------------------------
@@ -162,9 +192,10 @@ class Elu(Op):
         return np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * x.dtype.type(self.alpha))
 
     def backward(self, gy):
-        # d/dx = 1 for x > 0, alpha * e^x otherwise
+        # d/dx = alpha * e^x for x <= 0, 1 otherwise (also at NaN, as in PyTorch)
         (x,) = self.saved_tensors
-        return where(x > 0, gy, gy * exp(where(x > 0, 0.0, x)) * self.alpha)
+        negative = x <= 0
+        return where(negative, gy * exp(where(negative, x, 0.0)) * self.alpha, gy)
 
 
 def _elu(x: Tensor, alpha: float) -> Tensor:
@@ -195,9 +226,9 @@ class Hardtanh(Op):
         return np.clip(x, self.min_val, self.max_val)
 
     def backward(self, gy):
-        # the gradient passes strictly inside (min_val, max_val), as in PyTorch
+        # the gradient passes strictly inside (min_val, max_val) and at NaN, as in PyTorch
         (x,) = self.saved_tensors
-        return where((x > self.min_val) & (x < self.max_val), gy, 0.0)
+        return where((x <= self.min_val) | (x >= self.max_val), 0.0, gy)
 
 
 def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
@@ -237,11 +268,11 @@ class Threshold(Op):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return np.where(x > self.threshold, x, x.dtype.type(self.value))
+        return np.where(x <= self.threshold, x.dtype.type(self.value), x)  # (NaN stays NaN, as in PyTorch)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return where(x > self.threshold, gy, 0.0)
+        return where(x <= self.threshold, 0.0, gy)  # (NaN passes the gradient, as in PyTorch)
 
 
 def _threshold(x: Tensor, threshold: float, value: float) -> Tensor:

@@ -170,7 +170,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     size = abs(difference)
     if beta == 0:
         return _reduce(size, reduction)
-    return _reduce(where(size < beta, difference * difference * (0.5 / beta), size - 0.5 * beta), reduction)
+    # the quadratic branch takes the difference clamped to [-beta, beta]: where it is not chosen its
+    # gradient is then 0 (not 0 * inf = NaN at an infinite difference), as in PyTorch
+    small = clamp(difference, -beta, beta)
+    return _reduce(where(size < beta, small * small * (0.5 / beta), size - 0.5 * beta), reduction)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -185,7 +188,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         raise ValueError(f"huber_loss does not support non-positive values for delta, got {delta}")
     difference = _difference("huber_loss", input, target)
     size = abs(difference)
-    loss = where(size < delta, difference * difference * 0.5, (size - 0.5 * delta) * delta)
+    small = clamp(difference, -delta, delta)  # (as in smooth_l1_loss: no NaN gradient at an infinite difference)
+    loss = where(size < delta, small * small * 0.5, (size - 0.5 * delta) * delta)
     return _weighted_reduce(loss, weight, reduction, mean_divides_by_weight=False)
 
 
@@ -462,10 +466,14 @@ def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Tens
 
 # -- binary classification -------------------------------------------------------------------------
 
+_BCE_EPSILON = float(np.float32(1e-12))  # PyTorch's bound on x (1 - x) in the gradient, a float32 even for float64
+
+
 class BinaryCrossEntropy(Op):
     """l = -(t log x + (1 - t) log(1 - x)), each log clamped at -100 so that x = 0 or 1 stays finite.
 
-    dl/dx = (x - t) / max(x (1 - x), 1e-12); dl/dt = log(1 - x) - log(x) (clamped logs), as in PyTorch.
+    dl/dx = (x - t) / max(x (1 - x), 1e-12); dl/dt = log(1 - x) - log(x) (logs not clamped: +-inf at
+    x = 0 or 1), as in PyTorch.
     """
 
     def forward(self, x, t):
@@ -479,9 +487,9 @@ class BinaryCrossEntropy(Op):
         x, t = self.saved_tensors
         gx = gt = None
         if self.needs_input_grad[0]:
-            gx = gy * (x - t) / clamp(x * (1.0 - x), min=1e-12)
+            gx = gy * (x - t) / clamp(x * (1.0 - x), min=_BCE_EPSILON)
         if self.needs_input_grad[1]:
-            gt = gy * (clamp(log(1.0 - x), min=-100) - clamp(log(x), min=-100))
+            gt = gy * (log(1.0 - x) - log(x))
         return gx, gt
 
 
@@ -504,6 +512,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the input size "
                          f"({list(input.shape)}) is deprecated. Please ensure they have the same size.")
+    if target._data.dtype != input._data.dtype:
+        raise RuntimeError(f"binary_cross_entropy: Found dtype {target.dtype} but expected {input.dtype} "
+                           f"(the target must have the input's dtype; convert it with target.to(input.dtype))")
     values = input._data
     if values.size and not ((values >= 0) & (values <= 1)).all():
         raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy takes "
