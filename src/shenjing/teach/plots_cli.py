@@ -26,11 +26,9 @@ from typing import Any, Callable
 
 __all__ = ["add_commands"]
 
-DIGIT_MODELS = {"lenet": (1, 28), "mlp": (1, 28), "course-cnn": (3, 32)}
-
 
 def _user_error(message: str) -> Exception:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
 
     return UserError(message)
 
@@ -43,8 +41,11 @@ def _friendly(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpars
         try:
             return handler(args)
         except ImportError as error:
-            if "pip install shenjing[" in str(error):
-                raise _user_error(str(error)) from None
+            from shenjing.cli_base import missing_extra
+
+            friendly = missing_extra(error)
+            if friendly is not None:
+                raise friendly from None
             raise
         except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
             raise _user_error(f"cannot write or read {error.filename or 'a file'}: {error.strerror}") from None
@@ -88,9 +89,9 @@ def _featuremaps(args: argparse.Namespace) -> int:
         _wrote(out)
         return 0
 
-    from shenjing.cli import _load
+    from shenjing.cli_base import load_model_file
 
-    model, contents = _load(args.model)
+    model, contents = load_model_file(args.model)
     name = contents["model"]
     layers = fm.conv_layer_names(model)
     if not layers:
@@ -116,9 +117,11 @@ def _image_for(args: argparse.Namespace, name: str) -> tuple[Any, str]:
         if args.image is None:
             return XO_IMAGE[None], "seed 003's X"
         return _guard_image(args.image, lambda: _read_xo_image(args.image)), args.image
-    if name not in DIGIT_MODELS:
+    from shenjing.registry import MODELS
+
+    if MODELS[name].image is None:
         raise _user_error(f"featuremaps knows the images of digit models and xo; {args.model} holds '{name}'")
-    channels, size = DIGIT_MODELS[name]
+    channels, size = MODELS[name].image
     if args.image is None:
         from shenjing.recipes import digit_transform
         from shenjing.vision.datasets import MNIST
