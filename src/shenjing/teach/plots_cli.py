@@ -199,13 +199,14 @@ def _boundary(args: argparse.Namespace) -> int:
 
 # -- curves and gradients --------------------------------------------------------------------------
 
-def _read_history(path: str) -> Any:
+def _read_history(path: str) -> tuple[Any, str]:
+    """(the history, a title for its picture) from a JSON history, a fit checkpoint or a model file."""
     if not os.path.exists(path):
         raise _user_error(f"{path}: no such file")
     if path.endswith(".json"):
         try:
             with open(path, encoding="utf-8") as file:
-                return json.load(file)
+                return json.load(file), f"training curves of {os.path.basename(path)}"
         except (OSError, ValueError) as error:
             raise _user_error(f"{path}: not a JSON history ({error})") from None
     import shenjing
@@ -215,9 +216,22 @@ def _read_history(path: str) -> Any:
     except Exception as error:  # any failure to read it means: not a checkpoint
         raise _user_error(f"{path} is not a shenjing checkpoint ({error})") from None
     if not isinstance(state, dict) or "history" not in state:
-        raise _user_error(f"{path} holds no training history; curves reads the checkpoint that "
-                          f"fit(..., checkpoint=FILE) writes, or a JSON file of History.to_dict()")
-    return state["history"]
+        written_by = "; a model file written by `shenjing train` before it saved the history: train it again" \
+            if isinstance(state, dict) and state.get("format") == "shenjing-model" else ""
+        raise _user_error(f"{path} holds no training history{written_by}; curves reads the model files "
+                          f"`shenjing train` writes, the checkpoint that fit(..., checkpoint=FILE) writes, or a "
+                          f"JSON file of History.to_dict()")
+    return state["history"], _model_title(state, path)
+
+
+def _model_title(state: dict, path: str) -> str:
+    """The picture's title: the model's description for a model file, else the file's name."""
+    from shenjing.registry import MODELS
+
+    entry = MODELS.get(state.get("model")) if state.get("format") == "shenjing-model" else None
+    if entry is None:
+        return f"training curves of {os.path.basename(path)}"
+    return f"{os.path.basename(path)}: {entry.description}"
 
 
 def _curves(args: argparse.Namespace) -> int:
@@ -227,8 +241,7 @@ def _curves(args: argparse.Namespace) -> int:
         history: Any = curves.overfitting_demo()
         title = "early stopping: 60 noisy points, a 2-64-64-2 MLP"
     else:
-        history = _read_history(args.source)
-        title = f"training curves of {os.path.basename(args.source)}"
+        history, title = _read_history(args.source)
     epochs = history.epochs if hasattr(history, "epochs") else history.get("epochs", history)
     try:
         for entry in epochs:
