@@ -123,7 +123,7 @@ def _image_for(args: argparse.Namespace, name: str) -> tuple[Any, str]:
         raise _user_error(f"featuremaps knows the images of digit models and xo; {args.model} holds '{name}'")
     channels, size = MODELS[name].image
     if args.image is None:
-        from shenjing.recipes import digit_transform
+        from shenjing.digit_data import digit_transform
         from shenjing.vision.datasets import MNIST
 
         test = MNIST(None, train=False, transform=digit_transform(channels, size))
@@ -131,7 +131,7 @@ def _image_for(args: argparse.Namespace, name: str) -> tuple[Any, str]:
             raise _user_error(f"--digit must be between 0 and {len(test) - 1}, got {args.digit}")
         image, digit = test[args.digit]
         return image, f"test digit #{args.digit} (a {int(digit)})"
-    from shenjing.recipes import load_digit_image
+    from shenjing.digit_data import load_digit_image
 
     return _guard_image(args.image, lambda: load_digit_image(args.image, channels, size)), args.image
 
