@@ -168,12 +168,14 @@ def test_the_readme_seed_range_and_time_of_lenet(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     accuracies, times = [], []
     for seed in range(5):
-        started = time.perf_counter()
+        started = time.process_time()
         code, printed = run_cli(["train", "lenet", "--quiet", "--seed", str(seed)])
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
         accuracies.append(float(printed.split("test accuracy: ")[1].split("%")[0]))
     assert (min(accuracies), max(accuracies)) == (low, high)
-    assert min(times) < 2 * seconds
+    # CPU time, not wall time: on a shared machine the wall time of a run grows with the other work.
+    # The README's seconds are wall time on two free cores; NumPy's threads can spend up to both of them.
+    assert min(times) < 2 * 2 * seconds
 
 
 # -- 3. the README's commands exist ------------------------------------------------------------------
