@@ -28,12 +28,30 @@ def test_train_perceptron_reports_xor_failure(capsys):
     assert main(["train", "perceptron"]) == 0
     out = capsys.readouterr().out
     assert "AND  converged" in out and "OR   converged" in out and "NOT  converged" in out
-    assert "XOR  did not converge" in out
+    assert "XOR  did not converge within 100 epochs" in out
 
 
-def test_train_xor(capsys):
-    assert main(["train", "xor", "--quiet"]) == 0
+def test_train_perceptron_out_of_epochs_is_not_called_inseparable(capsys):
+    # AND needs 6 epochs of the rule from zero weights (w=(2,1), b=-3 by hand); 2 are not enough
+    assert main(["train", "perceptron", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    and_line = next(line for line in out.splitlines() if line.startswith("AND"))
+    assert "did not converge within 2 epochs" in and_line and "separable" not in and_line
+
+
+def test_train_xor_saves_a_model_that_evaluate_summary_and_curves_read(tmp_path, capsys):
+    out = tmp_path / "xor.shenjing"
+    assert main(["train", "xor", "--quiet", "--out", str(out)]) == 0
     assert "accuracy: 100%" in capsys.readouterr().out
+    assert main(["evaluate", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "accuracy: 100%" in table and "1 xor 1 -> 0.0" in table and "0 xor 1 -> 0.9" in table
+    # the network `train xor` trains is the one `summary xor` shows: 2 -> 4 sigmoid -> 1 sigmoid
+    assert main(["summary", "xor"]) == 0
+    summary = capsys.readouterr().out
+    assert "Sigmoid" in summary and "ReLU" not in summary and "Total params: 17" in summary  # (2+1)*4 + 4+1
+    assert main(["summary", str(out)]) == 0
+    assert "Total params: 17" in capsys.readouterr().out
 
 
 def test_train_xo_saves_a_model_that_evaluates(tmp_path, capsys):
@@ -49,7 +67,7 @@ def test_train_xo_saves_a_model_that_evaluates(tmp_path, capsys):
 def test_train_rnn(tmp_path, capsys):
     assert main(["train", "rnn", "--epochs", "3", "--quiet", "--out", str(tmp_path / "rnn.shenjing")]) == 0
     printed = capsys.readouterr().out
-    mse = float(printed.split("loss ")[1].split()[0].rstrip(","))
+    mse = float(printed.split("test mean squared error: ")[1].split()[0])
     assert mse < 0.1  # a sine wave's variance is 0.5: predicting the mean would give ~0.5
 
 
@@ -113,3 +131,67 @@ def test_unreadable_image(mlp_file, tmp_path, capsys):
     assert "cannot read this image" in err and len(err.strip().splitlines()) == 1
     assert main(["predict", str(mlp_file), str(tmp_path / "absent.png")]) == 2
     assert "no such image file" in capsys.readouterr().err
+
+
+def _digit_and_label():
+    from shenjing.vision.datasets import MNIST
+
+    test = MNIST(None, train=False)
+    return test.data[0].numpy(), int(test.targets[0].item())
+
+
+def _predicted(printed):
+    return int(printed.split(": ")[1].split()[0])
+
+
+def test_predict_reads_ink_on_a_transparent_background(mlp_file, tmp_path, capsys):
+    pil = pytest.importorskip("PIL.Image")
+    digit, label = _digit_and_label()
+    ink = np.kron(digit, np.ones((3, 3), np.uint8))  # MNIST's ink strength, 84x84
+    # what drawing apps and web canvases export: one ink colour, the stroke in the alpha channel,
+    # the background fully transparent (and black in RGB, which a plain greyscale conversion would see)
+    for name, colour in (("dark-ink", 0), ("light-ink", 255)):
+        rgba = np.zeros(ink.shape + (4,), np.uint8)
+        rgba[..., :3] = colour
+        rgba[..., 3] = ink
+        path = tmp_path / f"{name}.png"
+        pil.fromarray(rgba, "RGBA").save(path)
+        capsys.readouterr()
+        assert main(["predict", str(mlp_file), str(path)]) == 0
+        assert _predicted(capsys.readouterr().out) == label, name
+
+
+def test_predict_says_a_blank_image_holds_no_digit(mlp_file, tmp_path, capsys):
+    pil = pytest.importorskip("PIL.Image")
+    white = tmp_path / "white.png"
+    pil.new("L", (64, 64), 255).save(white)
+    clear = tmp_path / "clear.png"
+    pil.new("RGBA", (64, 64), (0, 0, 0, 0)).save(clear)
+    for path in (white, clear):
+        assert main(["predict", str(mlp_file), str(path)]) == 2
+        captured = capsys.readouterr()
+        assert "holds no digit" in captured.err and len(captured.err.strip().splitlines()) == 1
+        assert captured.out == ""
+
+
+def test_predict_without_pillow_is_one_clean_line(mlp_file, tmp_path):
+    code = ("import sys; sys.modules['PIL'] = None; sys.modules['PIL.Image'] = None; "
+            "from shenjing.cli import main; sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "predict", str(mlp_file), str(tmp_path / "digit.png")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("shenjing: error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "pip install" in result.stderr and "pillow" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_prints_words_not_a_dict_for_every_model(tmp_path, capsys):
+    xo, rnn = tmp_path / "xo.shenjing", tmp_path / "rnn.shenjing"
+    assert main(["train", "xo", "--epochs", "2", "--quiet", "--out", str(xo)]) == 0
+    assert main(["train", "rnn", "--epochs", "1", "--quiet", "--out", str(rnn)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(xo)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("xo: test accuracy ") and "{" not in out
+    assert main(["evaluate", str(rnn)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("rnn: test mean squared error ") and "{" not in out

@@ -172,10 +172,10 @@ def test_binary_ops_broadcast_like_torch(name, shapes, swap):
     check_op(op, op, a, b, numeric=False, dtypes=(np.float64,))
 
 
-def test_cli_version_and_xor(capsys):
+def test_cli_version_and_xor(capsys, tmp_path):
     from shenjing.cli import main
 
-    assert main(["train", "xor", "--epochs", "3000", "--quiet"]) == 0
+    assert main(["train", "xor", "--epochs", "3000", "--quiet", "--out", str(tmp_path / "xor.shenjing")]) == 0
     out = capsys.readouterr().out
     assert "accuracy: 100%" in out
     with pytest.raises(SystemExit):

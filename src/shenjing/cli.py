@@ -2,71 +2,212 @@
 
     shenjing --version
     shenjing train lenet|mlp|course-cnn|xo|rnn|perceptron|xor [--epochs N] [--batch-size B] [--lr LR]
-                   [--optimizer sgd|adam|adamw] [--seed S] [--out FILE] [--data-dir DIR] [--download]
+                   [--optimizer sgd|adam|adamw] [--hidden H] [--seed S] [--out FILE] [--data-dir DIR]
+                   [--download] [--resume CHECKPOINT] [--quiet]
     shenjing evaluate MODEL_FILE [--data-dir DIR] [--download]
     shenjing predict MODEL_FILE IMAGE [IMAGE ...]
 
-Mistakes in what the user gave (a missing dataset, an unreadable image, a file that is not a model)
-are reported in one line with exit code 2, without a traceback.
+and the teaching tools (``shenjing.teach``). Mistakes in what the user gave (a bad flag, a missing
+dataset, an unreadable image, a file that is not a model, a missing optional library) are reported
+in one line, ``shenjing: error: ...``, with exit code 2 and no traceback; a training run whose loss
+stops being finite exits with 1, an interrupted one with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from typing import Any, Sequence
+import tempfile
+from typing import Any, NoReturn, Sequence
+
+import numpy as np
 
 import shenjing
+from shenjing.cli_base import UserError, load_model_file, missing_extra
+
+__all__ = ["main", "build_parser", "UserError"]
 
 
-class UserError(Exception):
-    """A mistake in the command line or its inputs: reported in one line, exit code 2."""
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the command line's one-line form (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"shenjing: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _options(args: argparse.Namespace) -> Any:
-    from shenjing.recipes import TrainOptions
+def _whole_number_above_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text}")
+    return value
 
-    return TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                        seed=args.seed, out=args.out, data_dir=getattr(args, "data_dir", None),
-                        download=getattr(args, "download", False), progress=not args.quiet, hidden=args.hidden)
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
 
 
-def _train(args: argparse.Namespace) -> int:
-    from shenjing.recipes import RECIPES
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {text}")
+    return value
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+# -- train ---------------------------------------------------------------------------------------------
+
+def _train_options(args: argparse.Namespace) -> Any:
+    """The TrainOptions of this command line, after checking every flag against the model."""
+    from shenjing.recipes import RECIPES, TrainOptions, read_resume_file
+    from shenjing.registry import MODELS, TRAIN_FLAGS
 
     if args.model not in RECIPES:
         raise UserError(f"unknown model '{args.model}'; choose one of: {', '.join(RECIPES)}")
-    result = _user_data(lambda: RECIPES[args.model].train(_options(args)))
-    if args.model == "perceptron":
-        for gate, info in result["gates"].items():
-            verdict = f"converged in {info['epochs']} epochs" if info["converged"] else \
-                f"did not converge in {info['epochs']} epochs (not linearly separable)"
-            print(f"{gate.upper():4s} {verdict}: w={[round(w, 3) for w in info['weights']]}, "
-                  f"b={info['bias']:.3f}, accuracy {info['accuracy']:.0%}")
-        return 0
-    if args.model == "xor":
-        from shenjing.examples.xor import INPUTS
-
-        run = result["xor"]
-        print(f"loss {run.losses[0]:.4f} -> {run.losses[-1]:.4f}")
-        for inputs, prediction in zip(INPUTS, run.predictions):
-            print(f"  {int(inputs[0])} xor {int(inputs[1])} -> {prediction:.3f}")
-        print(f"accuracy: {run.accuracy:.0%}")
-        return 0
-    metrics = result["metrics"]
-    summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "accuracy")
-    if "accuracy" in metrics:
-        print(f"test accuracy: {metrics['accuracy']:.2%} ({summary})")
+    entry = MODELS[args.model]
+    given = [dest for dest in TRAIN_FLAGS if getattr(args, dest) not in (None, False)]
+    unused = [dest for dest in given if dest not in entry.train_flags]
+    if unused:
+        uses = ", ".join(_flag(d) for d in TRAIN_FLAGS if d in entry.train_flags)
+        raise UserError(f"`train {args.model}` does not use {', '.join(map(_flag, unused))}; it uses {uses}")
+    if args.download and not args.data_dir:
+        raise UserError("--download needs --data-dir (the folder to download MNIST into)")
+    progress = not args.quiet
+    if args.resume is None:
+        options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                               seed=0 if args.seed is None else args.seed, out=args.out, data_dir=args.data_dir,
+                               download=args.download, progress=progress, hidden=args.hidden)
     else:
-        print(f"test {summary}")
-    print(f"saved the model to {result['out']}")
+        others = [d for d in given if d not in ("resume", "out")]
+        if others:
+            raise UserError(f"--resume continues the interrupted run with its own settings; drop "
+                            f"{', '.join(map(_flag, others))}")
+        try:
+            state = read_resume_file(args.resume)
+        except FileNotFoundError:
+            raise UserError(f"{args.resume}: no such checkpoint") from None
+        except Exception as error:  # any failure to read it means: not a resumable checkpoint
+            raise UserError(f"{args.resume} cannot be resumed ({error})") from None
+        run = state["run"]
+        if run["model"] != args.model:
+            raise UserError(f"{args.resume} is a checkpoint of '{run['model']}', not '{args.model}': "
+                            f"`shenjing train {run['model']} --resume {args.resume}`")
+        settings = dict(run["settings"])
+        settings["out"] = args.out or settings["out"] or f"{args.model}.shenjing"
+        options = TrainOptions(**settings, progress=progress, resume=args.resume)
+        epochs = options.epochs or RECIPES[args.model].epochs
+        print(f"resuming {args.model} from {args.resume} after epoch {int(state['epoch'])} of {epochs}")
+    if entry.saved:
+        options.out = options.out or f"{args.model}.shenjing"
+        _check_writable(options.out)
+    return options
+
+
+def _check_writable(path: str) -> None:
+    """UserError unless a file can be written at ``path`` (its folder exists and takes new files)."""
+    if os.path.isdir(path):
+        raise UserError(f"--out {path} is a folder; give a file name, such as {os.path.join(path, 'model.shenjing')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"--out {path}: the folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UserError(f"--out {path}: cannot write in {folder} ({error.strerror})") from None
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UserError(f"--out {path}: the file exists and cannot be overwritten")
+
+
+def _plan(name: str, options: Any) -> str:
+    from shenjing.recipes import OPTIMIZERS, RECIPES, learning_rate
+
+    recipe = RECIPES[name]
+    lr, source = learning_rate(options, recipe)
+    optimizer = OPTIMIZERS[options.optimizer or recipe.optimizer]
+    epochs = options.epochs or recipe.epochs
+    return (f"training {name}: {epochs} epoch{'s' * (epochs != 1)}, batch size "
+            f"{options.batch_size or recipe.batch_size}, {optimizer} with learning rate {lr:g} ({source})")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from shenjing.recipes import RECIPES, NonFiniteLoss, TrainingInterrupted
+
+    options = _train_options(args)
+    name = args.model
+    recipe = RECIPES[name]
+    if recipe.optimizer is not None and not options.resume:
+        print(_plan(name, options))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported below, in one line
+            result = _user_data(lambda: recipe.train(options))
+    except NonFiniteLoss as error:
+        kept = f"; {options.out} was left as it was" if options.out and os.path.exists(options.out) else ""
+        print(f"shenjing: error: {error}: training stopped and nothing was saved{kept}. The learning rate is "
+              f"probably too large: try a smaller --lr", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as stop:
+        if stop.checkpoint is None:
+            print("shenjing: interrupted before the first epoch ended; nothing was saved", file=sys.stderr)
+        else:
+            print(f"shenjing: interrupted; the {stop.epochs_done} finished epoch(s) are saved in {stop.checkpoint}. "
+                  f"Continue with: shenjing train {name} --resume {stop.checkpoint}", file=sys.stderr)
+        return 130
+    if name == "perceptron":
+        _report_perceptron(result)
+        return 0
+    if name == "xor":
+        print(f"loss {result['first_loss']:.4f} -> {result['metrics']['loss']:.4f}")
+        _print_truth_table(result["inputs"], result["predictions"])
+    else:
+        metrics = result["metrics"]
+        if "accuracy" in metrics:
+            print(f"test accuracy: {metrics['accuracy']:.2%} (loss {metrics['loss']:.4f}, training loss "
+                  f"{metrics['train_loss']:.4f})")
+        else:
+            print(f"test mean squared error: {metrics['loss']:.4f} (training {metrics['train_loss']:.4f})")
+    print(f"saved the model and its training history to {result['out']} "
+          f"(shenjing evaluate {result['out']}; shenjing curves {result['out']})")
     return 0
+
+
+def _report_perceptron(result: dict) -> None:
+    for gate, info in result["gates"].items():
+        verdict = f"converged in {info['epochs']} epochs" if info["converged"] else \
+            f"did not converge within {result['epochs']} epochs"
+        print(f"{gate.upper():4s} {verdict}: w={[round(w, 3) for w in info['weights']]}, "
+              f"b={info['bias']:.3f}, accuracy {info['accuracy']:.0%}")
+    if not result["gates"]["xor"]["converged"]:
+        print("XOR is not linearly separable: no line puts (0,1) and (1,0) on one side and (0,0) and (1,1) on the "
+              "other, so the rule can never finish an epoch without mistakes (seed 004)")
+
+
+def _print_truth_table(inputs: Sequence[Sequence[float]], predictions: Sequence[float]) -> None:
+    for pair, prediction in zip(inputs, predictions):
+        print(f"  {int(pair[0])} xor {int(pair[1])} -> {prediction:.3f}")
+    correct = sum((p > 0.5) == (int(a) != int(b)) for (a, b), p in zip(inputs, predictions))
+    print(f"accuracy: {correct / len(inputs):.0%}")
 
 
 def _user_data(action: Any) -> Any:
     """Run ``action``; missing or broken user files become one-line errors."""
-    from shenjing.recipes import ModelFileError
+    from shenjing.registry import ModelFileError
 
     try:
         return action()
@@ -85,49 +226,57 @@ def _names_a_file(error: BaseException) -> bool:
     return "/" in text or "\\" in text or ".gz" in text or "ubyte" in text or "checkpoint" in text
 
 
-def _load(path: str) -> tuple[Any, dict]:
-    from shenjing.recipes import load_model
-
-    try:
-        return load_model(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such model file") from None
-    except Exception as error:  # any failure to read it means: not a usable model file
-        raise UserError(f"{path} is not a shenjing model file ({error})") from None
-
+# -- evaluate and predict ----------------------------------------------------------------------------------
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from shenjing.recipes import TrainOptions, digit_loaders
+    from shenjing.registry import MODELS
 
-    model, contents = _load(args.model_file)
+    model, contents = load_model_file(args.model_file)
     name = contents["model"]
-    if name not in ("lenet", "mlp", "course-cnn"):
-        print(f"{name}: saved test metrics {contents.get('metrics', {})}")
+    entry = MODELS[name]
+    if name == "xor":
+        from shenjing.examples.xor import INPUTS
+
+        with shenjing.no_grad():
+            predictions = model(shenjing.tensor(INPUTS)).reshape(-1).tolist()
+        print(f"{name}: the network's output for each input pair")
+        _print_truth_table(INPUTS, predictions)
         return 0
-    channels, size = (3, 32) if name == "course-cnn" else (1, 28)
-    options = TrainOptions(data_dir=args.data_dir, download=args.download)
-    _, test_loader = _user_data(lambda: digit_loaders(options, 500, channels, size, augment=False))
+    if entry.image is None:
+        print(f"{name}: {entry.describe(contents.get('metrics', {}))} (measured on its test data when it was "
+              f"trained)")
+        return 0
+    if args.download and not args.data_dir:
+        raise UserError("--download needs --data-dir (the folder to download MNIST into)")
+    from shenjing.recipes import TrainOptions, digit_loaders
     from shenjing.train import evaluate
 
+    channels, size = entry.image
+    options = TrainOptions(data_dir=args.data_dir, download=args.download)
+    _, test_loader = _user_data(lambda: digit_loaders(options, 500, channels, size, augment=False))
     metrics = evaluate(model, test_loader, shenjing.nn.CrossEntropyLoss(), progress=not args.quiet)
-    print(f"{name}: test accuracy {metrics['accuracy']:.2%}, loss {metrics['loss']:.4f} "
-          f"on {len(test_loader.dataset)} digits")
+    print(f"{name}: {entry.describe(metrics)} on {len(test_loader.dataset)} test digits")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from shenjing.recipes import load_digit_image
+    from shenjing.digit_data import NoDigitError, load_digit_image
+    from shenjing.registry import MODELS
 
-    model, contents = _load(args.model_file)
+    model, contents = load_model_file(args.model_file)
     name = contents["model"]
-    if name not in ("lenet", "mlp", "course-cnn"):
-        raise UserError(f"predict works with digit models (lenet, mlp, course-cnn); {args.model_file} holds '{name}'")
-    channels, size = (3, 32) if name == "course-cnn" else (1, 28)
+    digit_models = [n for n, e in MODELS.items() if e.image is not None]
+    if MODELS[name].image is None:
+        raise UserError(f"predict works with digit models ({', '.join(digit_models)}); {args.model_file} "
+                        f"holds '{name}'")
+    channels, size = MODELS[name].image
     for path in args.images:
         try:
             image = load_digit_image(path, channels, size)
         except FileNotFoundError:
             raise UserError(f"{path}: no such image file") from None
+        except NoDigitError as error:
+            raise UserError(f"{path} {error}") from None
         except (OSError, ValueError) as error:
             raise UserError(f"{path}: cannot read this image ({error})") from None
         with shenjing.no_grad():
@@ -138,27 +287,34 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the parser ------------------------------------------------------------------------------------------
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shenjing", description="shenjing: neural networks on NumPy")
+    from shenjing.registry import MODELS
+
+    parser = _Parser(prog="shenjing", description="shenjing: neural networks on NumPy, with PyTorch's API")
     parser.add_argument("--version", action="version", version=f"shenjing {shenjing.__version__}")
     commands = parser.add_subparsers(dest="command")
 
+    models = "; ".join(f"{name}: {entry.description}" for name, entry in MODELS.items())
     train = commands.add_parser("train", help="train one of the course's models",
-                                description="Train a model; `shenjing train lenet` is the main job.")
-    train.add_argument("model", help="lenet, mlp, course-cnn, xo, rnn, perceptron or xor")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
+                                description=f"Train a model; `shenjing train lenet` is the main job. {models}.")
+    train.add_argument("model", help=", ".join(MODELS))
+    train.add_argument("--epochs", type=_whole_number_above_zero)
+    train.add_argument("--batch-size", type=_whole_number_above_zero)
+    train.add_argument("--lr", type=_learning_rate,
+                       help="learning rate (default: the recipe's for its optimiser, else the optimiser's default)")
     train.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
-    train.add_argument("--hidden", type=int, help="hidden units (mlp, xo, rnn, xor)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--hidden", type=_whole_number_above_zero, help="hidden units (mlp, xo, rnn, xor)")
+    train.add_argument("--seed", type=_seed, help="random seed (default 0)")
     train.add_argument("--out", help="where to save the model (default: MODEL.shenjing)")
     train.add_argument("--data-dir", help="a folder with the MNIST files (default: the bundled 5,000 digits)")
     train.add_argument("--download", action="store_true", help="download MNIST into --data-dir if missing")
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run from its checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("evaluate", help="test a saved model on the test digits")
+    evaluate = commands.add_parser("evaluate", help="test a saved model (digit models: on the test digits)")
     evaluate.add_argument("model_file")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--download", action="store_true")
@@ -186,6 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except UserError as error:
         print(f"shenjing: error: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        friendly = missing_extra(error)
+        if friendly is None:
+            raise
+        print(f"shenjing: error: {friendly}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("shenjing: interrupted", file=sys.stderr)

@@ -54,12 +54,47 @@ class History:
     def __len__(self) -> int:
         return len(self.epochs)
 
+    def __str__(self) -> str:
+        """A short table: every column of the first three and the last two epochs.
+
+        >>> print(History([{"epoch": 1, "loss": 0.6931, "lr": 0.1}, {"epoch": 2, "loss": 0.5, "lr": 0.1}]))
+        History of 2 epochs
+        epoch    loss   lr
+            1  0.6931  0.1
+            2     0.5  0.1
+        """
+        notes = [f"stopped early, best epoch {self.best_epoch}" if self.stopped_early else "",
+                 f"best epoch {self.best_epoch}" if self.best_epoch is not None and not self.stopped_early else ""]
+        note = "; ".join(n for n in notes if n)
+        title = f"History of {len(self.epochs)} epoch{'s' * (len(self.epochs) != 1)}" + (f" ({note})" if note else "")
+        if not self.epochs:
+            return title
+        columns = list(dict.fromkeys(key for entry in self.epochs for key in entry))
+        shown: list[dict[str, Any] | None] = list(self.epochs)
+        if len(shown) > 6:
+            shown = shown[:3] + [None] + shown[-2:]
+        cells = [[_cell(entry.get(c)) if entry is not None else "..." for c in columns] for entry in shown]
+        widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+        lines = [title, "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+        lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
+        return "\n".join(line.rstrip() for line in lines)
+
+    __repr__ = __str__
+
     def to_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "History":
         return cls([dict(e) for e in data["epochs"]], bool(data["stopped_early"]), data["best_epoch"])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 class EarlyStopping:

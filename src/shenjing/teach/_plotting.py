@@ -11,7 +11,7 @@ import io
 import os
 from typing import Any
 
-PLOT_EXTRA_HINT = "pip install shenjing[plot]"
+PLOT_EXTRA_HINT = "pip install shenjing[plot] (from a clone: pip install -e '.[plot]')"
 
 # Colours a colour-blind reader can tell apart (Okabe and Ito), used for classes and optimisers.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]

@@ -13,53 +13,19 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["add_commands"]
 
 FORMATS = ("text", "markdown", "html")
 
 
-@dataclass
-class _ModelInfo:
-    make: Callable[[], Any]
-    input_size: tuple[int, ...]
-    classes: int | None  # number of classes for a classifier; None for a regression output
+def _model(spec: str) -> tuple[Any, Any, str]:
+    """A model by name, or from a model file written by ``shenjing train``: (model, registry entry, name)."""
+    from shenjing.cli_base import model_by_name_or_file
 
-
-def _models() -> dict[str, _ModelInfo]:
-    from shenjing.models import MLP, CourseCNN, ElmanRNN, LeNet5, Perceptron, XorNet
-    from shenjing.recipes import build_model
-
-    return {
-        "lenet": _ModelInfo(LeNet5, (1, 28, 28), 10),
-        "course-cnn": _ModelInfo(CourseCNN, (3, 32, 32), 10),
-        "mlp": _ModelInfo(lambda: MLP([784, 256, 128, 10]), (1, 28, 28), 10),
-        "xo": _ModelInfo(lambda: build_model("xo", {}), (1, 9, 9), 2),
-        "rnn": _ModelInfo(ElmanRNN, (20, 1), None),
-        "xor": _ModelInfo(XorNet, (2,), None),
-        "perceptron": _ModelInfo(lambda: Perceptron(2), (2,), None),
-    }
-
-
-def _model(spec: str) -> tuple[Any, _ModelInfo, str]:
-    """A model by name, or from a model file written by ``shenjing train``."""
-    from shenjing.cli import UserError, _load
-
-    models = _models()
-    if spec in models:
-        info = models[spec]
-        return info.make(), info, spec
-    if not Path(spec).exists():
-        raise UserError(f"'{spec}' is neither a model name ({', '.join(models)}) nor an existing model file")
-    model, contents = _load(spec)
-    name = contents["model"]
-    info = models.get(name)
-    if info is None:
-        raise UserError(f"{spec} holds a '{name}' model, which this command does not know")
-    return model, info, name
+    return model_by_name_or_file(spec)
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -80,7 +46,7 @@ def _emit(text: str, out: str | None) -> None:
 # -- trace --------------------------------------------------------------------------------------------
 
 def _traces(what: str, lr: float | None) -> list[Any]:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
     from shenjing.teach import trace_nets
 
     if what == "bp-example":
@@ -99,7 +65,7 @@ def _traces(what: str, lr: float | None) -> list[Any]:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
 
     if args.digits < 1 or args.digits > 15:
         raise UserError(f"--digits must be between 1 and 15, got {args.digits}")
@@ -126,11 +92,11 @@ def _titled(table: Any, title: str) -> Any:
 # -- summary and explain --------------------------------------------------------------------------------
 
 def _summary(args: argparse.Namespace) -> int:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
     from shenjing.teach.summary import summary
 
-    model, info, _ = _model(args.model)
-    size = tuple(args.input_size) if args.input_size else info.input_size
+    model, entry, _ = _model(args.model)
+    size = tuple(args.input_size) if args.input_size else entry.input_size
     if any(v <= 0 for v in size) or args.batch_size <= 0:
         raise UserError("--input-size and --batch-size must be positive")
     try:
@@ -142,7 +108,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
     from shenjing.teach.summary import explain_conv, explain_pool
 
     try:
@@ -160,7 +126,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _graphs(what: str) -> list[tuple[str, Any]]:
     """(title, Graph) pairs for a built-in example, a trace file or a model."""
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
     from shenjing.teach import trace_nets
     from shenjing.teach.graph import build_graph, graph_of_build
 
@@ -178,9 +144,9 @@ def _graphs(what: str) -> list[tuple[str, Any]]:
         return [(Path(what).stem, graph_of_build(source.build, source.grad_output))]
     import shenjing
 
-    model, info, name = _model(what)
+    model, entry, name = _model(what)
     shenjing.manual_seed(0)
-    x = shenjing.randn(2, *info.input_size)
+    x = shenjing.randn(2, *entry.input_size)
     loss = (model(x) ** 2).sum() / 2
     if not loss.requires_grad:
         raise UserError(f"{name}'s output is not differentiable (no computational graph behind it)")
@@ -189,7 +155,7 @@ def _graphs(what: str) -> list[tuple[str, Any]]:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
     from shenjing.teach.graph import GraphvizNotFound
 
     graphs = _graphs(args.what)
@@ -216,21 +182,21 @@ def _gradcheck(args: argparse.Namespace) -> int:
     import numpy as np
 
     import shenjing
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
     from shenjing.teach.gradcheck import check_model_gradients
 
     shenjing.manual_seed(args.seed)  # the same random weights every time
-    model, info, name = _model(args.model)
+    model, entry, name = _model(args.model)
     if name == "perceptron":
         raise UserError("the perceptron learns by its mistake-driven rule, not by gradients: nothing to check")
     if args.batch_size <= 0 or (args.elements is not None and args.elements <= 0):
         raise UserError("--batch-size and --elements must be positive")
     rng = np.random.default_rng(args.seed)
-    x = rng.standard_normal((args.batch_size, *info.input_size))
+    x = rng.standard_normal((args.batch_size, *entry.input_size))
     with shenjing.no_grad():
         out_shape = tuple(model(shenjing.tensor(x, dtype=shenjing.float32)).shape)
-    if info.classes:
-        target = rng.integers(0, info.classes, size=args.batch_size)
+    if entry.classes:
+        target = rng.integers(0, entry.classes, size=args.batch_size)
     else:
         target = rng.standard_normal(out_shape)
     report = check_model_gradients(model, x, target, eps=args.eps, max_elements=args.elements, seed=args.seed,

@@ -26,11 +26,9 @@ from typing import Any, Callable
 
 __all__ = ["add_commands"]
 
-DIGIT_MODELS = {"lenet": (1, 28), "mlp": (1, 28), "course-cnn": (3, 32)}
-
 
 def _user_error(message: str) -> Exception:
-    from shenjing.cli import UserError
+    from shenjing.cli_base import UserError
 
     return UserError(message)
 
@@ -43,8 +41,11 @@ def _friendly(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpars
         try:
             return handler(args)
         except ImportError as error:
-            if "pip install shenjing[" in str(error):
-                raise _user_error(str(error)) from None
+            from shenjing.cli_base import missing_extra
+
+            friendly = missing_extra(error)
+            if friendly is not None:
+                raise friendly from None
             raise
         except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
             raise _user_error(f"cannot write or read {error.filename or 'a file'}: {error.strerror}") from None
@@ -88,9 +89,9 @@ def _featuremaps(args: argparse.Namespace) -> int:
         _wrote(out)
         return 0
 
-    from shenjing.cli import _load
+    from shenjing.cli_base import load_model_file
 
-    model, contents = _load(args.model)
+    model, contents = load_model_file(args.model)
     name = contents["model"]
     layers = fm.conv_layer_names(model)
     if not layers:
@@ -116,11 +117,13 @@ def _image_for(args: argparse.Namespace, name: str) -> tuple[Any, str]:
         if args.image is None:
             return XO_IMAGE[None], "seed 003's X"
         return _guard_image(args.image, lambda: _read_xo_image(args.image)), args.image
-    if name not in DIGIT_MODELS:
+    from shenjing.registry import MODELS
+
+    if MODELS[name].image is None:
         raise _user_error(f"featuremaps knows the images of digit models and xo; {args.model} holds '{name}'")
-    channels, size = DIGIT_MODELS[name]
+    channels, size = MODELS[name].image
     if args.image is None:
-        from shenjing.recipes import digit_transform
+        from shenjing.digit_data import digit_transform
         from shenjing.vision.datasets import MNIST
 
         test = MNIST(None, train=False, transform=digit_transform(channels, size))
@@ -128,7 +131,7 @@ def _image_for(args: argparse.Namespace, name: str) -> tuple[Any, str]:
             raise _user_error(f"--digit must be between 0 and {len(test) - 1}, got {args.digit}")
         image, digit = test[args.digit]
         return image, f"test digit #{args.digit} (a {int(digit)})"
-    from shenjing.recipes import load_digit_image
+    from shenjing.digit_data import load_digit_image
 
     return _guard_image(args.image, lambda: load_digit_image(args.image, channels, size)), args.image
 
@@ -196,13 +199,14 @@ def _boundary(args: argparse.Namespace) -> int:
 
 # -- curves and gradients --------------------------------------------------------------------------
 
-def _read_history(path: str) -> Any:
+def _read_history(path: str) -> tuple[Any, str]:
+    """(the history, a title for its picture) from a JSON history, a fit checkpoint or a model file."""
     if not os.path.exists(path):
         raise _user_error(f"{path}: no such file")
     if path.endswith(".json"):
         try:
             with open(path, encoding="utf-8") as file:
-                return json.load(file)
+                return json.load(file), f"training curves of {os.path.basename(path)}"
         except (OSError, ValueError) as error:
             raise _user_error(f"{path}: not a JSON history ({error})") from None
     import shenjing
@@ -212,9 +216,22 @@ def _read_history(path: str) -> Any:
     except Exception as error:  # any failure to read it means: not a checkpoint
         raise _user_error(f"{path} is not a shenjing checkpoint ({error})") from None
     if not isinstance(state, dict) or "history" not in state:
-        raise _user_error(f"{path} holds no training history; curves reads the checkpoint that "
-                          f"fit(..., checkpoint=FILE) writes, or a JSON file of History.to_dict()")
-    return state["history"]
+        written_by = "; a model file written by `shenjing train` before it saved the history: train it again" \
+            if isinstance(state, dict) and state.get("format") == "shenjing-model" else ""
+        raise _user_error(f"{path} holds no training history{written_by}; curves reads the model files "
+                          f"`shenjing train` writes, the checkpoint that fit(..., checkpoint=FILE) writes, or a "
+                          f"JSON file of History.to_dict()")
+    return state["history"], _model_title(state, path)
+
+
+def _model_title(state: dict, path: str) -> str:
+    """The picture's title: the model's description for a model file, else the file's name."""
+    from shenjing.registry import MODELS
+
+    entry = MODELS.get(state.get("model")) if state.get("format") == "shenjing-model" else None
+    if entry is None:
+        return f"training curves of {os.path.basename(path)}"
+    return f"{os.path.basename(path)}: {entry.description}"
 
 
 def _curves(args: argparse.Namespace) -> int:
@@ -224,8 +241,7 @@ def _curves(args: argparse.Namespace) -> int:
         history: Any = curves.overfitting_demo()
         title = "early stopping: 60 noisy points, a 2-64-64-2 MLP"
     else:
-        history = _read_history(args.source)
-        title = f"training curves of {os.path.basename(args.source)}"
+        history, title = _read_history(args.source)
     epochs = history.epochs if hasattr(history, "epochs") else history.get("epochs", history)
     try:
         for entry in epochs:

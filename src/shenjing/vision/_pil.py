@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-INSTALL_HINT = "pip install shenjing[vision]"
+INSTALL_HINT = "pip install shenjing[vision] (from a clone: pip install -e '.[vision]')"
 
 
 def pil_image_module() -> Any | None:
@@ -26,7 +26,7 @@ def require_pil(what: str) -> Any:
     module = pil_image_module()
     if module is None:
         raise ImportError(f"{what} needs pillow, the optional image library, which is not installed: "
-                          f"{INSTALL_HINT} (or pip install pillow)")
+                          f"{INSTALL_HINT}, or pip install pillow")
     return module
 
 
