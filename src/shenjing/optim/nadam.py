@@ -25,7 +25,7 @@ class NAdam(FlaggedOptimizer):
     >>> opt = NAdam([w], lr=0.1)
     >>> (w * 3).sum().backward(); opt.step()
     >>> w
-    tensor([0.8999], requires_grad=True)
+    tensor([0.8944], requires_grad=True)
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
