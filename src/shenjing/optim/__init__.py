@@ -6,6 +6,7 @@ from shenjing.optim.adam import Adam, AdamW
 from shenjing.optim.adamax import Adamax
 from shenjing.optim.adaptive import Adadelta, Adagrad, RMSprop
 from shenjing.optim.asgd import ASGD
+from shenjing.optim.lbfgs import LBFGS
 from shenjing.optim.nadam import NAdam
 from shenjing.optim.optimizer import Optimizer
 from shenjing.optim.radam import RAdam
@@ -14,4 +15,4 @@ from shenjing.optim.sgd import SGD
 from shenjing.optim import lr_scheduler  # noqa: E402
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "Rprop", "ASGD", "lr_scheduler"]
+           "Rprop", "ASGD", "LBFGS", "lr_scheduler"]
