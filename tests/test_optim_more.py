@@ -4,6 +4,7 @@ PyTorch's after every step, in float32 and float64, and the multi-tensor path (f
 specification's numbers (foreach=False) to the bit. The parameters mix shapes (a 0-d one too) and
 dtypes, sit in two groups with different learning rates, and some have no gradient on some steps."""
 
+import copy
 import itertools
 
 import numpy as np
@@ -114,3 +115,241 @@ def test_both_paths_equal_torch_and_each_other(name, options):
     for step, (t_step, s_step, m_step) in enumerate(zip(theirs, spec, multi)):
         _assert_same(s_step, t_step, f"step {step + 1}")
         _assert_same(m_step, s_step, f"foreach against the specification, step {step + 1}", exact=True)
+
+
+# -- state_dict: PyTorch's layout, and resuming ------------------------------------------------------
+
+RESUMED = [("Adamax", dict(lr=0.01, weight_decay=0.1)), ("NAdam", dict(lr=0.01, decoupled_weight_decay=True,
+                                                                      weight_decay=0.1)),
+           ("RAdam", dict(lr=0.01)), ("Rprop", dict(lr=0.01)), ("ASGD", dict(lr=0.05, t0=2)),
+           ("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)),
+           ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)), ("Adagrad", dict(lr=0.1)),
+           ("Adadelta", dict())]
+
+
+def _to_numpy(value):
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value)
+    return value.detach().numpy() if hasattr(value, "detach") else value
+
+
+def _compare_state_dicts(ours, theirs):
+    assert [sorted(g) for g in ours["param_groups"]] == [sorted(g) for g in theirs["param_groups"]]
+    assert [list(g) for g in ours["param_groups"]] == [list(g) for g in theirs["param_groups"]]
+    for a, b in zip(ours["param_groups"], theirs["param_groups"]):
+        assert {k: v for k, v in a.items() if k != "lr"} == {k: v for k, v in b.items() if k != "lr"}
+        assert a["lr"] == pytest.approx(b["lr"])
+    assert list(ours["state"]) == list(theirs["state"])
+    for index in theirs["state"]:
+        assert list(ours["state"][index]) == list(theirs["state"][index]), index
+        for key, value in theirs["state"][index].items():
+            mine, expected = _to_numpy(ours["state"][index][key]), _to_numpy(value)
+            assert np.shape(mine) == np.shape(expected), (index, key)
+            np.testing.assert_allclose(np.asarray(mine, np.float64), np.asarray(expected, np.float64), rtol=3e-5,
+                                       atol=3e-6, err_msg=f"{index}, {key}")
+
+
+@pytest.mark.parametrize("name,options", RESUMED, ids=[c[0] for c in RESUMED])
+def test_state_dict_has_torchs_layout_and_resumes_exactly(name, options):
+    rng = np.random.default_rng(6)
+    initial = [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES)]
+    gradients = _gradients(seed=7)
+    half = len(gradients) // 2
+    # uninterrupted, in shenjing and in PyTorch
+    params, optimizer = _make(sj, name, options, initial, None)
+    t_params, t_optimizer = _make(torch, name, options, initial, None)
+    for step, step_grads in enumerate(gradients):
+        _feed(sj, params, step_grads)
+        optimizer.step()
+        _feed(torch, t_params, step_grads)
+        t_optimizer.step()
+        if step == half - 1:
+            saved = optimizer.state_dict()
+            saved_params = [p.detach().numpy().copy() for p in params]
+            _compare_state_dicts(saved, t_optimizer.state_dict())
+            torch_saved = copy.deepcopy(t_optimizer.state_dict())  # (PyTorch's holds its live tensors)
+    # a fresh optimiser on the saved weights, loaded from shenjing's state_dict (then from PyTorch's)
+    for source in (saved, torch_saved):
+        resumed_params, resumed = _make(sj, name, options, saved_params, None)
+        resumed.load_state_dict(source)
+        for step_grads in gradients[half:]:
+            _feed(sj, resumed_params, step_grads)
+            resumed.step()
+        for i, (a, b) in enumerate(zip(resumed_params, params)):
+            if source is saved:
+                np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=f"parameter {i}")
+            else:
+                np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **TOLERANCE[DTYPES[i]])
+    _compare_state_dicts(optimizer.state_dict(), t_optimizer.state_dict())
+
+
+# -- PyTorch's flags on a CPU ------------------------------------------------------------------------
+
+CAPTURABLE = ["Adam", "AdamW", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD"]
+DIFFERENTIABLE = CAPTURABLE + ["SGD", "Adagrad"]
+FUSED = ["SGD", "Adam", "AdamW", "Adagrad"]
+
+
+def _raised(make):
+    try:
+        make()
+    except Exception as error:  # noqa: BLE001 - the type is what is compared
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("name", CAPTURABLE)
+def test_capturable_step_fails_on_cpu_as_torch(name):
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        p = lib.ones(2, requires_grad=True)
+        p.grad = lib.ones(2)
+        optimizer = getattr(module, name)([p], capturable=True)
+        with pytest.raises(AssertionError, match="capturable=True"):
+            optimizer.step()
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+def test_differentiable_step_as_torch(name):
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        p = lib.ones(2, requires_grad=True)
+        p.grad = lib.ones(2)
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            getattr(module, name)([p], differentiable=True).step()
+    # a parameter that doesn't require grad takes the plain update
+    results = []
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        p = lib.tensor([1.0, -2.0])
+        p.grad = lib.tensor([0.5, 0.25])
+        getattr(module, name)([p], differentiable=True).step()
+        results.append(p.numpy().copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_fused_checks_and_update_as_torch(name):
+    for options in (dict(fused=True, foreach=True), dict(fused=True, differentiable=True)):
+        ours = _raised(lambda: getattr(optim, name)([sj.ones(2, requires_grad=True)], **options))
+        theirs = _raised(lambda: getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **options))
+        assert ours is theirs is RuntimeError
+    rng = np.random.default_rng(9)
+    initial = [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES)]
+    gradients = _gradients(seed=10, steps=3)
+    theirs = _run(torch, name, dict(lr=0.01, fused=True), initial, gradients, foreach=None)
+    ours = _run(sj, name, dict(lr=0.01, fused=True), initial, gradients, foreach=None)
+    _assert_same(ours[-1], theirs[-1], "fused")
+
+
+BAD_OPTIONS = [("Adamax", dict(lr=-1)), ("Adamax", dict(betas=(1.0, 0.9))), ("Adamax", dict(eps=-1)),
+               ("Adamax", dict(weight_decay=-1)), ("NAdam", dict(momentum_decay=-1)), ("NAdam", dict(betas=(0.9, -1))),
+               ("RAdam", dict(lr=-1e-3)), ("RAdam", dict(weight_decay=-0.1)), ("Rprop", dict(etas=(1.1, 1.2))),
+               ("Rprop", dict(etas=(0.5, 0.9))), ("Rprop", dict(lr=-1)), ("ASGD", dict(lr=-1)),
+               ("ASGD", dict(weight_decay=-1)), ("LBFGS", dict(lr=-1))]
+
+
+@pytest.mark.parametrize("name,options", BAD_OPTIONS, ids=[_case_id(c) for c in BAD_OPTIONS])
+def test_bad_options_raise_torchs_error(name, options):
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **options)
+    with pytest.raises(ValueError) as ours:
+        getattr(optim, name)([sj.ones(2, requires_grad=True)], **options)
+    assert str(ours.value) == str(theirs.value)
+
+
+# -- LBFGS ---------------------------------------------------------------------------------------------
+
+def _lbfgs_run(lib, dtype, steps, **options):
+    rng = np.random.default_rng(11)
+    A, b = rng.standard_normal((6, 4)).astype(dtype), rng.standard_normal(6).astype(dtype)
+    w = lib.tensor(rng.standard_normal(4).astype(dtype), requires_grad=True)
+    v = lib.tensor(rng.standard_normal(2).astype(dtype), requires_grad=True)
+    A, b = lib.tensor(A), lib.tensor(b)
+    optimizer = (optim if lib is sj else torch.optim).LBFGS([w, v], **options)
+
+    def closure():
+        optimizer.zero_grad()
+        residual = A @ w - b
+        loss = (residual * residual).sum() + ((v - 1) ** 4).sum() + 0.1 * (w ** 4).sum() + v[0] * w[1]
+        loss.backward()
+        return loss
+
+    losses = [float(optimizer.step(closure).detach()) for _ in range(steps)]
+    return losses, [w.detach().numpy().copy(), v.detach().numpy().copy()], optimizer
+
+
+LBFGS_CASES = _grid(line_search_fn=[None, "strong_wolfe"], dtype=[np.float64, np.float32],
+                    options=[dict(), dict(max_iter=5, history_size=3, lr=0.5), dict(max_iter=4, max_eval=6)])
+
+
+@pytest.mark.parametrize("case", LBFGS_CASES, ids=[f"{c['line_search_fn']}-{c['dtype'].__name__}-{c['options']}"
+                                                   for c in LBFGS_CASES])
+def test_lbfgs_equals_torch(case):
+    dtype, options = case["dtype"], dict(case["options"], line_search_fn=case["line_search_fn"])
+    steps = 3 if dtype == np.float64 else 1
+    if dtype == np.float32 and not case["options"]:
+        # (20 float32 iterations end near the optimum, where the rounding of the dot products decides)
+        options["max_iter"] = 6
+    ours, our_params, our_optimizer = _lbfgs_run(sj, dtype, steps, **options)
+    theirs, their_params, their_optimizer = _lbfgs_run(torch, dtype, steps, **options)
+    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours, theirs, **tolerance)
+    for a, b in zip(our_params, their_params):
+        np.testing.assert_allclose(a, b, **tolerance)
+    our_state, their_state = our_optimizer.state_dict(), their_optimizer.state_dict()
+    assert our_state["param_groups"] == their_state["param_groups"]
+    assert list(our_state["state"]) == list(their_state["state"]) == [0]
+    assert list(our_state["state"][0]) == list(their_state["state"][0])
+    for key in ("func_evals", "n_iter"):
+        assert our_state["state"][0][key] == their_state["state"][0][key]
+    for key in ("d", "prev_flat_grad"):
+        np.testing.assert_allclose(_to_numpy(our_state["state"][0][key]), _to_numpy(their_state["state"][0][key]),
+                                   **tolerance)
+    assert len(our_state["state"][0]["old_dirs"]) == len(their_state["state"][0]["old_dirs"])
+
+
+def test_lbfgs_resumes_from_its_state_dict_and_torchs():
+    options = dict(max_iter=4, history_size=5, line_search_fn="strong_wolfe")
+    full, full_params, _ = _lbfgs_run(sj, np.float64, 4, **options)
+    for lib in (sj, torch):
+        _, params, first = _lbfgs_run(lib, np.float64, 2, **options)
+        saved = first.state_dict()
+        # continue from the saved weights with a fresh optimiser and the same problem
+        rest, rest_params, _ = _resume_lbfgs(saved, params, 2, **options)
+        np.testing.assert_allclose(rest, full[2:], rtol=1e-12)
+        for a, b in zip(rest_params, full_params):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _resume_lbfgs(saved, params, steps, **options):
+    rng = np.random.default_rng(11)
+    A, b = rng.standard_normal((6, 4)), rng.standard_normal(6)
+    w, v = (sj.tensor(np.array(p, np.float64), requires_grad=True) for p in params)
+    A, b = sj.tensor(A), sj.tensor(b)
+    optimizer = optim.LBFGS([w, v], **options)
+    optimizer.load_state_dict(saved)
+
+    def closure():
+        optimizer.zero_grad()
+        residual = A @ w - b
+        loss = (residual * residual).sum() + ((v - 1) ** 4).sum() + 0.1 * (w ** 4).sum() + v[0] * w[1]
+        loss.backward()
+        return loss
+
+    losses = [float(optimizer.step(closure).detach()) for _ in range(steps)]
+    return losses, [w.detach().numpy().copy(), v.detach().numpy().copy()], optimizer
+
+
+def test_lbfgs_refuses_groups_and_unknown_line_search_as_torch():
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        a, b = lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)
+        with pytest.raises(ValueError, match="doesn't support per-parameter options"):
+            module.LBFGS([{"params": [a]}, {"params": [b]}])
+        optimizer = module.LBFGS([a], line_search_fn="backtracking")
+
+        def closure():
+            optimizer.zero_grad()
+            loss = (a * a).sum()
+            loss.backward()
+            return loss
+
+        with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+            optimizer.step(closure)
