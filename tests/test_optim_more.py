@@ -15,7 +15,7 @@ import shenjing as sj
 from shenjing import optim
 
 STEPS = 8
-SHAPES = [(3, 4), (5,), (2, 3), (), (4, 1)]
+SHAPES = [(3, 4), (5,), (2, 3, 2), (), (4, 1)]
 DTYPES = [np.float32, np.float32, np.float64, np.float32, np.float64]
 TOLERANCE = {np.float32: dict(rtol=3e-5, atol=3e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -39,6 +39,8 @@ CASES = (
                                                      maximize=[False, True])]
     + [("ASGD", dict(lr=0.05, **o)) for o in _grid(lambd=[1e-4, 0.1], alpha=[0.75, 0.3], t0=[1e6, 3],
                                                     weight_decay=[0.0, 0.1], maximize=[False, True])]
+    + [("Adafactor", dict(**o)) for o in _grid(lr=[0.01, 0.3], weight_decay=[0.0, 0.1], maximize=[False, True])]
+    + [("Adafactor", dict(eps=(1e-3, 1e-2), d=1.5, beta2_decay=-0.5))]
 )
 
 
@@ -353,3 +355,76 @@ def test_lbfgs_refuses_groups_and_unknown_line_search_as_torch():
 
         with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
             optimizer.step(closure)
+
+
+# -- Muon, SparseAdam, swap_in_optimizer_params_and_state ------------------------------------------
+
+MUON_CASES = _grid(nesterov=[True, False], adjust_lr_fn=[None, "match_rms_adamw"], weight_decay=[0.1, 0.0])
+
+
+@pytest.mark.parametrize("options", MUON_CASES, ids=[str(c) for c in MUON_CASES])
+def test_muon_equals_torch_to_bfloat16_precision(options):
+    rng = np.random.default_rng(12)
+    shapes = [(3, 5), (6, 2), (4, 4)]
+    initial = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    gradients = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(4)]
+    finals = []
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        params = [lib.tensor(a.copy(), requires_grad=True) for a in initial]
+        optimizer = module.Muon(params, lr=0.02, **options)
+        for step_grads in gradients:
+            _feed(lib, params, step_grads)
+            optimizer.step()
+        finals.append([(p.detach().numpy().copy(), _state_arrays(optimizer, p)) for p in params])
+    # the orthogonalised update is bfloat16 in PyTorch: agreement to a few bfloat16 ulps of lr * update
+    for (ours, our_state), (theirs, their_state) in zip(*finals):
+        np.testing.assert_allclose(ours, theirs, atol=0.02 * 2 ** -7 * 4)
+        assert list(our_state) == list(their_state) == ["momentum_buffer"]
+        np.testing.assert_allclose(our_state["momentum_buffer"], their_state["momentum_buffer"], rtol=1e-6)
+
+
+def test_muon_refuses_what_torch_refuses():
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        with pytest.raises(ValueError, match="Muon only supports 2D parameters"):
+            module.Muon([lib.ones(3, requires_grad=True)])
+        with pytest.raises(ValueError, match="Adjust learning rate function"):
+            module.Muon([lib.ones(2, 2, requires_grad=True)], adjust_lr_fn="other")
+
+
+def test_sparse_adam_refuses_dense_gradients_as_torch():
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        p = lib.ones(3, requires_grad=True)
+        optimizer = module.SparseAdam([p])
+        optimizer.step()  # no gradient: nothing to do
+        p.grad = lib.ones(3)
+        with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
+            optimizer.step()
+        with pytest.raises(ValueError, match="Invalid beta parameter at index 1"):
+            module.SparseAdam([p], betas=(0.9, 1.0))
+
+
+def test_swap_in_params_and_state_equals_torch():
+    results = []
+    for lib, module in ((sj, optim), (torch, torch.optim)):
+        w = lib.tensor([1.0, -2.0, 0.5], requires_grad=True)
+        optimizer = module.Adam([w], lr=0.1)
+        w.grad = lib.tensor([0.3, -0.1, 0.2])
+        optimizer.step()
+        saved = copy.deepcopy(optimizer.state_dict())
+        saved["param_groups"][0]["lr"] = 0.5
+        other = lib.tensor([0.0, 1.0, 2.0], requires_grad=True)
+        other.grad = lib.tensor([1.0, 1.0, -1.0])
+        with module.swap_in_optimizer_params_and_state(optimizer, {"w": other}, saved):
+            optimizer.step()
+            inside_lr = optimizer.param_groups[0]["lr"]
+        assert optimizer.param_groups[0]["params"][0] is w and optimizer.param_groups[0]["lr"] == 0.1
+        results.append((w.detach().numpy().copy(), other.detach().numpy().copy(), inside_lr,
+                        _to_numpy(saved["state"][0]["exp_avg"]).copy(), float(_to_numpy(saved["state"][0]["step"]))))
+        with pytest.raises(RuntimeError, match="different number of parameter groups"):
+            with module.swap_in_optimizer_params_and_state(optimizer, {"w": other}, {"state": {}, "param_groups": []}):
+                pass
+    (w1, o1, lr1, m1, s1), (w2, o2, lr2, m2, s2) = results
+    np.testing.assert_allclose(w1, w2, rtol=1e-6)
+    np.testing.assert_allclose(o1, o2, rtol=1e-6)
+    np.testing.assert_allclose(m1, m2, rtol=1e-6)
+    assert lr1 == lr2 == 0.5 and s1 == s2 == 2.0
