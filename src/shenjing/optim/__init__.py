@@ -16,8 +16,8 @@ from shenjing.optim.rprop import Rprop
 from shenjing.optim.sgd import SGD
 from shenjing.optim.sparse_adam import SparseAdam
 from shenjing.optim.swap_in import swap_in_optimizer_params_and_state
-from shenjing.optim import lr_scheduler  # noqa: E402
+from shenjing.optim import lr_scheduler, swa_utils  # noqa: E402
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
            "Rprop", "ASGD", "LBFGS", "Adafactor", "Muon", "SparseAdam",
-           "swap_in_optimizer_params_and_state", "lr_scheduler"]
+           "swap_in_optimizer_params_and_state", "lr_scheduler", "swa_utils"]
