@@ -58,15 +58,17 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable[[ParamList, ParamList
 
 
 def get_swa_multi_avg_fn() -> Callable[[ParamList, ParamList, Any], None]:
-    """An in-place equal-weight update of a list of averages over n models: a <- a + (w - a) / (n + 1)."""
+    """An in-place equal-weight update of a list of averages over n models: a <- a + (w - a) / (n + 1)
+    (a lerp). Integer tensors are refused, as PyTorch's (whose integer division there is an error)."""
 
     def swa_update(averaged_params: ParamList, current_params: ParamList, num_averaged: Any) -> None:
         count = float(num_averaged)
         for average, current in zip(averaged_params, current_params):
-            if np.issubdtype(average._data.dtype, np.floating):
-                _lerp_into(average._data, current._data, 1 / (count + 1))
-            else:
-                average._data[...] = average._data + (current._data - average._data) * (1.0 / (count + 1))
+            if not np.issubdtype(average._data.dtype, np.floating):
+                raise RuntimeError(f"get_swa_multi_avg_fn: cannot average a tensor of dtype {average.dtype} (an "
+                                   f"integer buffer such as BatchNorm's num_batches_tracked, with use_buffers=True): "
+                                   f"integer division is not supported, as in PyTorch")
+            _lerp_into(average._data, current._data, 1 / (count + 1))
             average._bump_version()
 
     return swa_update
@@ -140,10 +142,14 @@ class AveragedModel(Module):
                 average._data[...] = current._data
                 average._bump_version()
         else:
-            averaged = [average for average, _ in pairs]
-            latest = [current for _, current in pairs]
-            if self.multi_avg_fn is not None:
-                self.multi_avg_fn(averaged, latest, self.n_averaged)
+            if self.multi_avg_fn is not None:  # called once per dtype, as PyTorch groups the tensors
+                by_dtype: dict[np.dtype, tuple[list[Tensor], list[Tensor]]] = {}
+                for average, current in pairs:
+                    run = by_dtype.setdefault(average._data.dtype, ([], []))
+                    run[0].append(average)
+                    run[1].append(current)
+                for run_averaged, run_latest in by_dtype.values():
+                    self.multi_avg_fn(run_averaged, run_latest, self.n_averaged)
             elif self.avg_fn is None:  # the equal-weight mean, a + (w - a) / (n + 1), as PyTorch's on a CPU
                 for average, current in pairs:
                     average._data[...] = average._data + (current._data - average._data) / (count + 1)
