@@ -40,8 +40,8 @@ class LBFGS(Optimizer):
     ...     loss.backward()
     ...     return loss
     >>> _ = opt.step(closure)
-    >>> w
-    tensor([1., 1.], requires_grad=True)
+    >>> [round(value, 4) for value in w.tolist()]
+    [1.0, 1.0]
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
