@@ -297,6 +297,19 @@ def test_stepping_the_scheduler_before_the_optimizer_warns_as_torch():
             scheduler.step()  # the right order: no warning
 
 
+def test_a_deep_copy_of_a_scheduled_optimizer_steps_its_own_parameters():
+    optimizer = _optimizer(sj)
+    optim.lr_scheduler.StepLR(optimizer, step_size=2)
+    duplicate = copy.deepcopy(optimizer)
+    for group in duplicate.param_groups:
+        for p in group["params"]:
+            p.grad = sj.ones(p.shape)
+    duplicate.step()
+    assert all(float(p.detach().numpy().sum()) == 0 for g in optimizer.param_groups for p in g["params"])
+    assert all(float(p.detach().numpy().sum()) < 0 for g in duplicate.param_groups for p in g["params"])
+    assert duplicate._opt_called and not getattr(optimizer, "_opt_called", False)
+
+
 def test_replacing_optimizer_step_after_the_scheduler_warns_as_torch():
     for lib in (sj, torch):
         optimizer = _optimizer(lib)

@@ -10,6 +10,7 @@ PyTorch's does.
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 import weakref
@@ -147,18 +148,28 @@ def per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
 
 def _track_optimizer_steps(optimizer: Optimizer) -> None:
     """Make ``optimizer.step`` record that it ran (``optimizer._opt_called``), for the warning about
-    stepping the scheduler first. (hack!) As PyTorch does, this wraps the step method of this one
-    optimiser object, whatever its class; it holds the optimiser weakly."""
+    stepping the scheduler first. (hack!) As PyTorch does, this replaces the step method of this one
+    optimiser object, whatever its class, by a wrapper (``_StepTracker``)."""
     if getattr(optimizer.step, "_wrapped_by_lr_sched", False):
         return
-    method = optimizer.step.__func__
-    optimizer_ref = weakref.ref(optimizer)
+    optimizer.step = _StepTracker(optimizer, optimizer.step.__func__)  # type: ignore[method-assign]
 
-    @functools.wraps(method)
-    def step(*args: Any, **kwargs: Any) -> Any:
-        owner = optimizer_ref()
+
+class _StepTracker:
+    """An optimiser's step method that sets ``_opt_called`` first. It holds the optimiser weakly, and a
+    deep copy of the optimiser gets a tracker of its own (not one that steps the original)."""
+
+    _wrapped_by_lr_sched = True
+
+    def __init__(self, optimizer: Optimizer, method: Any) -> None:
+        self._optimizer_ref = weakref.ref(optimizer)
+        self._method = method
+        functools.update_wrapper(self, method)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        owner = self._optimizer_ref()
         owner._opt_called = True
-        return method(owner, *args, **kwargs)
+        return self._method(owner, *args, **kwargs)
 
-    step._wrapped_by_lr_sched = True  # type: ignore[attr-defined]
-    optimizer.step = step  # type: ignore[method-assign]
+    def __deepcopy__(self, memo: dict[int, Any]) -> "_StepTracker":
+        return _StepTracker(copy.deepcopy(self._optimizer_ref(), memo), self._method)
