@@ -245,15 +245,24 @@ BAD_OPTIONS = [("Adamax", dict(lr=-1)), ("Adamax", dict(betas=(1.0, 0.9))), ("Ad
                ("Adamax", dict(weight_decay=-1)), ("NAdam", dict(momentum_decay=-1)), ("NAdam", dict(betas=(0.9, -1))),
                ("RAdam", dict(lr=-1e-3)), ("RAdam", dict(weight_decay=-0.1)), ("Rprop", dict(etas=(1.1, 1.2))),
                ("Rprop", dict(etas=(0.5, 0.9))), ("Rprop", dict(lr=-1)), ("ASGD", dict(lr=-1)),
-               ("ASGD", dict(weight_decay=-1)), ("LBFGS", dict(lr=-1))]
+               ("ASGD", dict(weight_decay=-1)), ("LBFGS", dict(lr=-1)),
+               ("SGD", dict(lr=-0.1)), ("SGD", dict(momentum=-0.5)), ("SGD", dict(weight_decay=-1)),
+               ("SGD", dict(nesterov=True)), ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1)),
+               ("Adam", dict(eps=-1.0)), ("Adam", dict(betas=(0.9, 1.0))), ("AdamW", dict(weight_decay=-0.1)),
+               ("RMSprop", dict(alpha=-0.1)), ("RMSprop", dict(momentum=-1)), ("Adagrad", dict(lr_decay=-1)),
+               ("Adagrad", dict(initial_accumulator_value=-1)), ("Adadelta", dict(rho=1.5)),
+               ("Adafactor", dict(lr=-1)), ("Adafactor", dict(beta2_decay=0.5)), ("Adafactor", dict(d=0.5)),
+               ("Adafactor", dict(eps=(-1, 1e-3))), ("Adafactor", dict(eps=(None, -1))),
+               ("Muon", dict(lr=-1)), ("Muon", dict(momentum=-1)), ("SparseAdam", dict(eps=-1))]
 
 
 @pytest.mark.parametrize("name,options", BAD_OPTIONS, ids=[_case_id(c) for c in BAD_OPTIONS])
 def test_bad_options_raise_torchs_error(name, options):
+    shape = (2, 2) if name == "Muon" else (2,)
     with pytest.raises(ValueError) as theirs:
-        getattr(torch.optim, name)([torch.ones(2, requires_grad=True)], **options)
+        getattr(torch.optim, name)([torch.ones(shape, requires_grad=True)], **options)
     with pytest.raises(ValueError) as ours:
-        getattr(optim, name)([sj.ones(2, requires_grad=True)], **options)
+        getattr(optim, name)([sj.ones(shape, requires_grad=True)], **options)
     assert str(ours.value) == str(theirs.value)
 
 
