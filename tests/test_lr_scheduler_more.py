@@ -287,7 +287,7 @@ def test_stepping_the_scheduler_before_the_optimizer_warns_as_torch():
     for lib in (sj, torch):
         optimizer = _optimizer(lib)
         scheduler = _module(lib).lr_scheduler.StepLR(optimizer, step_size=2)
-        with pytest.warns(UserWarning, match="Detected call of `lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`"):
+        with pytest.warns(UserWarning, match="Detected call of `lr_scheduler.step\\(\\)` before `optimizer"):
             scheduler.step()
         optimizer = _optimizer(lib)
         scheduler = _module(lib).lr_scheduler.StepLR(optimizer, step_size=2)

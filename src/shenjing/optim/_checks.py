@@ -87,7 +87,8 @@ class ScalarStateLoading:
         rest = {index: {k: v for k, v in values.items() if k not in self._scalar_state}
                 for index, values in saved_state.items()}
         super().load_state_dict({**state_dict, "state": rest})  # type: ignore[misc]
-        param_of = {index: p for saved, group in zip(state_dict["param_groups"], self.param_groups)  # type: ignore[attr-defined]
+        groups = self.param_groups  # type: ignore[attr-defined]
+        param_of = {index: p for saved, group in zip(state_dict["param_groups"], groups)
                     for index, p in zip(saved["params"], group["params"])}
         for index, values in scalars.items():
             state = self.state[param_of[index]]  # type: ignore[attr-defined]
