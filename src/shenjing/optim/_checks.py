@@ -35,6 +35,8 @@ class FlaggedOptimizer(Optimizer):
 def check_step_flags(group: dict[str, Any]) -> None:
     """Raise as PyTorch's step does on a CPU for ``capturable=True``, and for ``differentiable=True``
     with a parameter that requires grad."""
+    if not (group.get("capturable") or group.get("differentiable")):
+        return
     with_grad = [p for p in group["params"] if p.grad is not None]
     if not with_grad:
         return

@@ -106,7 +106,18 @@ class SequentialLR(_Combination):
 
 
 class ChainedScheduler(_Combination):
-    """Every scheduler steps, in order, at each ``step()``: their factors multiply (chainable forms)."""
+    """Every scheduler steps, in order, at each ``step()``: their factors multiply (chainable forms).
+
+    >>> import shenjing
+    >>> from shenjing.optim.lr_scheduler import ConstantLR, ExponentialLR
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = ChainedScheduler([ConstantLR(opt, factor=0.5, total_iters=2), ExponentialLR(opt, gamma=0.9)])
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [0.5, 0.45, 0.81, 0.729, 0.6561]
+    """
 
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
         if len(schedulers) < 1:
@@ -127,7 +138,17 @@ class ChainedScheduler(_Combination):
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` when the monitored value (``step(metric)``) has not improved (by
     ``threshold``, relative or absolute) for more than ``patience`` epochs; then wait ``cooldown`` epochs;
-    never below ``min_lr``, and only by more than ``eps``."""
+    never below ``min_lr``, and only by more than ``eps``.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> lrs = []
+    >>> for loss in [1.0, 1.0, 1.0, 1.0, 0.5]:
+    ...     lrs.append(scheduler.get_last_lr()[0]); opt.step(); scheduler.step(loss)
+    >>> lrs
+    [1.0, 1.0, 1.0, 0.5, 0.5]
+    """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,

@@ -41,6 +41,15 @@ class CyclicLR(LRScheduler):
     steps up and ``step_size_down`` down (Smith, 2017); the height is scaled per cycle ('triangular': 1,
     'triangular2': halved each cycle) or per step ('exp_range': gamma ** step), or by ``scale_fn``.
     Momentum moves the opposite way between ``max_momentum`` and ``base_momentum``. Step once per batch.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    >>> lrs = []
+    >>> for _ in range(7):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [0.1, 0.55, 1.0, 0.55, 0.1, 0.55, 1.0]
     """
 
     def __init__(self, optimizer: Optimizer, base_lr: float | list[float], max_lr: float | list[float],
@@ -120,7 +129,17 @@ class CyclicLR(LRScheduler):
 class CosineAnnealingWarmRestarts(LRScheduler):
     """Cosine annealing restarted every T_i epochs (Loshchilov & Hutter, SGDR): T_0 first, each period
     ``T_mult`` times the last; lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi T_cur / T_i)) / 2.
-    ``step(epoch)`` accepts fractional epochs (a step per batch)."""
+    ``step(epoch)`` accepts fractional epochs (a step per batch).
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = CosineAnnealingWarmRestarts(opt, T_0=3)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [1.0, 0.75, 0.25, 1.0, 0.75, 0.25]
+    """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
@@ -179,7 +198,17 @@ class OneCycleLR(LRScheduler):
     """Smith's one-cycle policy, stepped once per batch: lr rises from max_lr / div_factor to max_lr over
     ``pct_start`` of the steps, then anneals (cosine or linear) to max_lr / (div_factor * final_div_factor);
     ``three_phase`` comes back down to the start before the final annealing. Momentum (or Adam's beta1)
-    moves the opposite way between ``max_momentum`` and ``base_momentum``."""
+    moves the opposite way between ``max_momentum`` and ``base_momentum``.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = OneCycleLR(opt, max_lr=1.0, total_steps=6)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [0.04, 0.9944, 0.8117, 0.4626, 0.1335, 0.0]
+    """
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,

@@ -195,7 +195,17 @@ def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
 
 class SWALR(LRScheduler):
     """Anneal each group's lr to ``swa_lr`` over ``anneal_epochs`` epochs (cosine or linear), then hold it:
-    lr_t = swa_lr * alpha_t + lr_0 * (1 - alpha_t), alpha_t = anneal(t / anneal_epochs)."""
+    lr_t = swa_lr * alpha_t + lr_0 * (1 - alpha_t), alpha_t = anneal(t / anneal_epochs).
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = SWALR(opt, swa_lr=0.1, anneal_epochs=3, anneal_strategy="linear")
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [1.0, 0.7, 0.4, 0.1, 0.1, 0.1]
+    """
 
     def __init__(self, optimizer: Optimizer, swa_lr: float | list[float], anneal_epochs: int = 10,
                  anneal_strategy: str = "cos", last_epoch: int = -1) -> None:
