@@ -129,6 +129,34 @@ def test_state_dicts_resume_exactly(name, options):
     assert resumed_momenta == momenta
 
 
+def test_state_dicts_survive_shenjing_save_and_load(tmp_path):
+    """A scheduler's state_dict written by shenjing.save and read by shenjing.load resumes exactly (a
+    MultiStepLR's Counter of milestones comes back as a plain dict)."""
+    for name, options in [("MultiStepLR", dict(milestones=[3, 5, 5, 8])), ("OneCycleLR", dict(max_lr=0.5,
+                                                                                             total_steps=20))]:
+        optimizer = _optimizer(sj)
+        scheduler = getattr(optim.lr_scheduler, name)(optimizer, **options)
+        for _ in range(4):
+            optimizer.step()
+            scheduler.step()
+        sj.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp_path / "s.pt")
+        saved = sj.load(tmp_path / "s.pt")
+        resumed_optimizer = _optimizer(sj)
+        resumed = getattr(optim.lr_scheduler, name)(resumed_optimizer, **options)
+        resumed_optimizer.load_state_dict(saved["optimizer"])
+        resumed.load_state_dict(saved["scheduler"])
+        for epoch in (None, None, 9, None):
+            for which, which_optimizer in ((scheduler, optimizer), (resumed, resumed_optimizer)):
+                which_optimizer.step()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # (the epoch argument's deprecation)
+                    if epoch is not None and name == "MultiStepLR":
+                        which.step(epoch)
+                    else:
+                        which.step()
+            assert resumed.get_last_lr() == scheduler.get_last_lr()
+
+
 # -- combinations -----------------------------------------------------------------------------------
 
 def _combined(lib, kind):
