@@ -241,6 +241,7 @@ def test_cosine_schedule_formula():
     opt = optim.SGD([w], lr=1.0)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
     for epoch in range(1, 11):
+        opt.step()
         scheduler.step()
         assert scheduler.get_last_lr()[0] == pytest.approx((1 + math.cos(math.pi * epoch / 10)) / 2)
 
@@ -261,15 +262,22 @@ def test_reduce_on_plateau_equals_torch():
 
 
 def test_scheduler_state_dict_resumes():
+    # as in PyTorch, the scheduler is resumed together with its optimiser (the schedules are chainable:
+    # each step scales the lr now in the optimiser's groups)
     w = sj.zeros(1, requires_grad=True)
     opt = optim.SGD([w], lr=1.0)
     scheduler = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     for _ in range(3):
+        opt.step()
         scheduler.step()
-    state = scheduler.state_dict()
+    state, optimizer_state = scheduler.state_dict(), opt.state_dict()
     opt2 = optim.SGD([sj.zeros(1, requires_grad=True)], lr=1.0)
     resumed = optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    opt2.load_state_dict(optimizer_state)
     resumed.load_state_dict(state)
-    scheduler.step()
-    resumed.step()
+    for _ in range(2):
+        opt.step()
+        scheduler.step()
+        opt2.step()
+        resumed.step()
     assert resumed.get_last_lr() == scheduler.get_last_lr() == [0.25]

@@ -13,13 +13,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.optim.optimizer import (Optimizer, check_foreach, check_in_range, check_non_negative, effective_grad,
+from shenjing.optim._checks import FlaggedOptimizer, check_fused
+from shenjing.optim.optimizer import (check_foreach, check_in_range, check_non_negative, effective_grad,
                                      lerp_, next_step, scalars)
 
 __all__ = ["Adam", "AdamW"]
 
 
-class Adam(Optimizer):
+class Adam(FlaggedOptimizer):
     """Adam (Kingma & Ba, 2015), with optional AMSGrad (divide by the largest v seen). State: 'step',
     'exp_avg' (m), 'exp_avg_sq' (v) and, with ``amsgrad``, 'max_exp_avg_sq'.
 
@@ -32,10 +33,13 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 foreach: bool | None = None, maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
+        check_fused(fused, foreach, differentiable)
         super().__init__(params, dict(lr=lr, betas=_pair(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     @staticmethod
@@ -128,8 +132,10 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None) -> None:
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
 
 

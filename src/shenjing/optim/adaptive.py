@@ -7,13 +7,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.optim.optimizer import (Optimizer, check_foreach, check_in_range, check_non_negative, effective_grad,
+from shenjing.optim._checks import FlaggedOptimizer, check_fused
+from shenjing.optim.optimizer import (check_foreach, check_in_range, check_non_negative, effective_grad,
                                      lerp_, next_step, scalars)
 
 __all__ = ["RMSprop", "Adagrad", "Adadelta"]
 
 
-class RMSprop(Optimizer):
+class RMSprop(FlaggedOptimizer):
     """s <- alpha s + (1 - alpha) g^2;  w <- w - lr g / (sqrt(s) + eps), g = grad + weight_decay w.
 
     ``centered`` divides by an estimate of the standard deviation, sqrt(s - a^2) with
@@ -22,10 +23,11 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 foreach: bool | None = None, maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, foreach=foreach, maximize=maximize))
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
     @staticmethod
     def _check_options(options: dict[str, Any]) -> None:
@@ -110,17 +112,18 @@ class RMSprop(Optimizer):
                 param -= t
 
 
-class Adagrad(Optimizer):
+class Adagrad(FlaggedOptimizer):
     """s <- s + g^2;  w <- w - lr_t g / (sqrt(s) + eps), lr_t = lr / (1 + (t - 1) lr_decay),
     g = grad + weight_decay w. State: 'step', 'sum' (made for every parameter at construction, as in
     PyTorch, starting at ``initial_accumulator_value``)."""
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      foreach=foreach, maximize=maximize))
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None) -> None:
+        check_fused(fused, foreach, differentiable)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
         for group in self.param_groups:
             for p in group["params"]:
                 self._init_state(self.state[p], p._data, group)
@@ -176,15 +179,16 @@ class Adagrad(Optimizer):
             param -= t
 
 
-class Adadelta(Optimizer):
+class Adadelta(FlaggedOptimizer):
     """s <- rho s + (1 - rho) g^2;  d = sqrt(u + eps) / sqrt(s + eps) * g;
     u <- rho u + (1 - rho) d^2;  w <- w - lr d, g = grad + weight_decay w. No learning rate to tune
     (lr=1 by default). State: 'step', 'square_avg' (s), 'acc_delta' (u)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, foreach: bool | None = None, *, maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, foreach=foreach,
-                                      maximize=maximize))
+                 weight_decay: float = 0, foreach: bool | None = None, *, capturable: bool = False,
+                 maximize: bool = False, differentiable: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable))
 
     @staticmethod
     def _check_options(options: dict[str, Any]) -> None:

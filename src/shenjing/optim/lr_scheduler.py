@@ -1,99 +1,237 @@
-"""Learning-rate schedules: call ``scheduler.step()`` once per epoch (OneCycleLR: once per batch).
+"""Learning-rate schedules: call ``scheduler.step()`` once per epoch (OneCycleLR, CyclicLR: once per batch).
 
-Each scheduler computes the learning rate of every parameter group from the epoch count
-``last_epoch``; ``get_last_lr()`` returns the rates now in use. Formulas follow PyTorch's.
+Each scheduler sets the learning rate of every parameter group; ``get_last_lr()`` returns the rates now
+in use. The updates are PyTorch's chainable form (each step scales the rates now in the groups, so
+schedulers compose: ``ChainedScheduler``, ``SequentialLR``), with the closed form where PyTorch has one;
+the sequences are PyTorch's to the last bit. This module holds the schedules given by a formula of the
+epoch; the cyclic ones, the combinations and ``ReduceLROnPlateau`` are in ``_lr_cyclic`` and
+``_lr_combined``, re-exported here.
 """
 
 from __future__ import annotations
 
 import math
+import types
 from bisect import bisect_right
-from typing import Any, Callable, Sequence
+from collections import Counter
+from typing import Any, Callable, Iterable, Sequence
 
+from shenjing.optim._lr_base import LRScheduler, group_values
 from shenjing.optim.optimizer import Optimizer
 
-__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "OneCycleLR", "ReduceLROnPlateau"]
+__all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+           "SequentialLR", "CosineAnnealingLR", "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
+           "CosineAnnealingWarmRestarts", "OneCycleLR", "PolynomialLR", "LRScheduler"]
 
 
-class LRScheduler:
-    """Base class: remembers each group's initial lr and sets ``group['lr']`` on every ``step()``."""
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            if last_epoch == -1:
-                group.setdefault("initial_lr", group["lr"])
-            elif "initial_lr" not in group:
-                raise KeyError("param 'initial_lr' is not specified in param_groups when resuming an optimizer")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self.step()
-
-    def get_lr(self) -> list[float]:
-        raise NotImplementedError
-
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def step(self, epoch: int | None = None) -> None:
-        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"
-                and not callable(value)}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
+class _LRScheduler(LRScheduler):
+    """The old name of ``LRScheduler`` (a subclass, as in PyTorch)."""
 
 
-_LRScheduler = LRScheduler
+class _LambdaScheduler(LRScheduler):
+    """A schedule given by one function of the epoch per group; ``state_dict`` keeps the functions'
+    attributes where they are callable objects (a function or lambda is left out, as in PyTorch)."""
 
-
-class LambdaLR(LRScheduler):
-    """lr = initial_lr * lr_lambda(epoch) (one function, or one per group)."""
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable],
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
         count = len(optimizer.param_groups)
-        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * count
-        if len(self.lr_lambdas) != count:
-            raise ValueError(f"Expected {count} lr_lambdas, but got {len(self.lr_lambdas)}")
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != count:
+                raise ValueError(f"Expected {count} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * count
+        self._check_lambdas()
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
-        return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+    def _check_lambdas(self) -> None:
+        """Raise where a function is not callable (MultiplicativeLR checks; LambdaLR doesn't, as in PyTorch)."""
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else dict(f.__dict__)
+                               for f in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved_lambdas = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for function, saved in zip(self.lr_lambdas, saved_lambdas):
+            if saved is not None:
+                function.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaScheduler):
+    """lr = initial_lr * lr_lambda(epoch) (one function, or one per group).
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = LambdaLR(opt, lambda epoch: 0.5 ** epoch)
+    >>> for _ in range(2):
+    ...     opt.step(); scheduler.step()
+    >>> scheduler.get_last_lr()
+    [0.25]
+    """
+
+    def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """lr <- lr * lr_lambda(epoch) at every step after the first.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 0.25, 0.125]
+    """
+
+    def _check_lambdas(self) -> None:
+        for function in self.lr_lambdas:
+            if not callable(function):
+                raise TypeError(f"lr_lambda should be a function, but got {type(function).__name__}")
+
+    def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        if self._is_initial:
+            return group_values(self.optimizer, "lr")
+        return [group["lr"] * f(self.last_epoch) for f, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
 class StepLR(LRScheduler):
-    """lr = initial_lr * gamma ** (epoch // step_size)."""
+    """lr = initial_lr * gamma ** (epoch // step_size): multiplied by gamma every ``step_size`` epochs.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(scheduler.get_last_lr()[0]); opt.step(); scheduler.step()
+    >>> lrs
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = step_size
+        self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return group_values(self.optimizer, "lr")
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
         return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
-    """lr = initial_lr * gamma ** (number of milestones passed)."""
+    """lr = initial_lr * gamma ** (number of milestones passed); a milestone listed twice counts twice."""
 
-    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.milestones, self.gamma = sorted(milestones), gamma
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        return [base * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base in self.base_lrs]
+        self._warn_if_called_outside_step()
+        if self.last_epoch not in self.milestones:
+            return group_values(self.optimizer, "lr")
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)  # (a saved Counter may come back as a plain dict)
+
+    def _get_closed_form_lr(self) -> list[float]:
+        milestones = sorted(self.milestones.elements())
+        return [base * self.gamma ** bisect_right(milestones, self.last_epoch) for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """lr = initial_lr * factor for the first ``total_iters`` epochs, then initial_lr.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if factor > 1.0 or factor < 0:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in self.optimizer.param_groups]
+        if self.last_epoch != self.total_iters:
+            return group_values(self.optimizer, "lr")
+        return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        factor = self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
+        return [base * factor for base in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """lr = initial_lr * (start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters):
+    a linear warm-up (or decay) over ``total_iters`` epochs.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     lrs.append(scheduler.get_last_lr()[0]); opt.step(); scheduler.step()
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return group_values(self.optimizer, "lr")
+        change = self.end_factor - self.start_factor
+        # the ratio of this epoch's factor to the last one's
+        ratio = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
+        return [group["lr"] * ratio for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        change = self.end_factor - self.start_factor
+        return [base * (self.start_factor + change * min(self.total_iters, self.last_epoch) / self.total_iters)
+                for base in self.base_lrs]
 
 
 class ExponentialLR(LRScheduler):
@@ -104,155 +242,74 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        if self._is_initial:
+            return group_values(self.optimizer, "lr")
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
         return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
 
 
+class PolynomialLR(LRScheduler):
+    """lr = initial_lr * (1 - min(epoch, total_iters) / total_iters) ** power.
+
+    >>> import shenjing
+    >>> opt = shenjing.optim.SGD([shenjing.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = PolynomialLR(opt, total_iters=4, power=2.0)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 4)); opt.step(); scheduler.step()
+    >>> lrs
+    [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_if_called_outside_step()
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return group_values(self.optimizer, "lr")
+        ratio = ((1.0 - self.last_epoch / self.total_iters) /
+                 (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * ratio for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base in self.base_lrs]
+
+
 class CosineAnnealingLR(LRScheduler):
-    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2."""
+    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2, continued as a cosine
+    wave past T_max (the chainable form, as PyTorch's: each step scales lr - eta_min by the ratio of two
+    consecutive cosine terms)."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max = T_max
+        self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-        return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
+        self._warn_if_called_outside_step()
+        epoch, period, low = self.last_epoch, self.T_max, self.eta_min
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return group_values(self.optimizer, "lr")
+        if self._step_count == 1 and epoch > 0:  # resumed at a later epoch: the closed form
+            return [low + (base - low) * (1 + math.cos(epoch * math.pi / period)) / 2 for base in self.base_lrs]
+        if (epoch - 1 - period) % (2 * period) == 0:  # the bottom of a wave: the ratio would divide by zero
+            return [group["lr"] + (base - low) * (1 - math.cos(math.pi / period)) / 2
+                    for base, group in zip(self.base_lrs, groups)]
+        ratio = (1 + math.cos(math.pi * epoch / period)) / (1 + math.cos(math.pi * (epoch - 1) / period))
+        return [ratio * (group["lr"] - low) + low for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base in self.base_lrs]
 
 
-class OneCycleLR(LRScheduler):
-    """Smith's one-cycle policy, stepped once per batch: lr rises from max_lr/div_factor to max_lr over
-    ``pct_start`` of the steps, then anneals to max_lr/(div_factor*final_div_factor); momentum (or
-    Adam's beta1) moves the opposite way between base_momentum and max_momentum."""
-
-    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float], total_steps: int | None = None,
-                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
-                 max_momentum: float = 0.95, div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False, last_epoch: int = -1) -> None:
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-            total_steps = epochs * steps_per_epoch
-        if total_steps <= 0:
-            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-        if not 0 <= pct_start <= 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
-        self.total_steps = total_steps
-        self._anneal = _cosine_anneal if anneal_strategy == "cos" else _linear_anneal
-        up = float(pct_start * total_steps) - 1
-        if three_phase:
-            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (2 * up, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                            (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
-        else:
-            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(optimizer.param_groups)
-        self.cycle_momentum = cycle_momentum
-        for group, top in zip(optimizer.param_groups, max_lrs):
-            if last_epoch == -1:
-                group["initial_lr"] = top / div_factor
-                group["max_lr"] = top
-                group["min_lr"] = group["initial_lr"] / final_div_factor
-            if cycle_momentum:
-                if "momentum" not in group and "betas" not in group:
-                    raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-                group["max_momentum"], group["base_momentum"] = max_momentum, base_momentum
-                if last_epoch == -1:
-                    self._set_momentum(group, max_momentum)
-        super().__init__(optimizer, last_epoch)
-
-    @staticmethod
-    def _set_momentum(group: dict, value: float) -> None:
-        if "betas" in group:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
-
-    def get_lr(self) -> list[float]:
-        step = self.last_epoch
-        if step > self.total_steps:
-            raise ValueError(f"Tried to step {step} times. The specified number of total steps is "
-                             f"{self.total_steps}")
-        lrs = []
-        for group in self.optimizer.param_groups:
-            start = 0.0
-            for i, (end, lr_from, lr_to, momentum_from, momentum_to) in enumerate(self._phases):
-                if step <= end or i == len(self._phases) - 1:
-                    fraction = (step - start) / (end - start)
-                    lr = self._anneal(group[lr_from], group[lr_to], fraction)
-                    if self.cycle_momentum:
-                        momentum = self._anneal(group[momentum_from], group[momentum_to], fraction)
-                        self._set_momentum(group, momentum)
-                    break
-                start = end
-            lrs.append(lr)
-        return lrs
-
-
-def _cosine_anneal(start: float, end: float, fraction: float) -> float:
-    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
-
-
-def _linear_anneal(start: float, end: float, fraction: float) -> float:
-    return (end - start) * fraction + start
-
-
-class ReduceLROnPlateau:
-    """Multiply the lr by ``factor`` when the monitored value (``step(metric)``) stops improving for
-    ``patience`` epochs; then wait ``cooldown`` epochs; never below ``min_lr``."""
-
-    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float | Sequence[float] = 0.0, eps: float = 1e-8) -> None:
-        if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode {mode} is unknown!")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
-        self.optimizer = optimizer
-        self.mode, self.factor, self.patience = mode, factor, patience
-        self.threshold, self.threshold_mode, self.cooldown, self.eps = threshold, threshold_mode, cooldown, eps
-        count = len(optimizer.param_groups)
-        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * count
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = self.cooldown_counter = 0
-        self.last_epoch = 0
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
-
-    def _is_better(self, value: float) -> bool:
-        if self.mode == "min":
-            bound = self.best * (1 - self.threshold) if self.threshold_mode == "rel" else self.best - self.threshold
-            return value < bound
-        bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold
-        return value > bound
-
-    def step(self, metrics: Any) -> None:
-        value = float(metrics)
-        self.last_epoch += 1
-        if self._is_better(value):
-            self.best, self.num_bad_epochs = value, 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:
-            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
-                new_lr = max(group["lr"] * self.factor, min_lr)
-                if group["lr"] - new_lr > self.eps:
-                    group["lr"] = new_lr
-            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
+from shenjing.optim._lr_combined import ChainedScheduler, ReduceLROnPlateau, SequentialLR  # noqa: E402
+from shenjing.optim._lr_cyclic import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR  # noqa: E402

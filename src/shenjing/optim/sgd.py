@@ -7,13 +7,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.optim.optimizer import (Optimizer, check_foreach, check_non_negative, check_real, effective_grad,
+from shenjing.optim._checks import FlaggedOptimizer, check_fused
+from shenjing.optim.optimizer import (check_foreach, check_non_negative, check_real, effective_grad,
                                      scalars)
 
 __all__ = ["SGD"]
 
 
-class SGD(Optimizer):
+class SGD(FlaggedOptimizer):
     """w <- w - lr g, where g = grad + weight_decay w (negated first with ``maximize``); with momentum,
     b <- momentum b + (1 - dampening) g (b = g on the first step) and g <- b, or g + momentum b with
     ``nesterov``. State: 'momentum_buffer' (only with momentum, as in PyTorch).
@@ -26,11 +27,13 @@ class SGD(Optimizer):
     tensor([0.7000], requires_grad=True)
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
-                 foreach: bool | None = None) -> None:
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None) -> None:
+        check_fused(fused, foreach, differentiable)
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize, foreach=foreach))
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     @staticmethod
     def _check_options(options: dict[str, Any]) -> None:
