@@ -14,10 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
-
-from shenjing._tensor import Tensor
-
 from shenjing.optim.optimizer import Optimizer, check_in_range
 
 _CAPTURABLE_DEVICES = "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']"
@@ -71,39 +67,3 @@ def check_betas(betas: Any) -> None:
     for i, beta in enumerate(betas):
         check_in_range(f"beta parameter at index {i}", beta, 0.0, 1.0, high_included=False)
 
-
-class ScalarStateLoading:
-    """Mixin for optimisers that keep 0-d float32 state entries besides 'step' (NAdam's 'mu_product',
-    ASGD's 'eta' and 'mu'): ``load_state_dict`` loads those as numbers in the saved dtype (so a resumed
-    run goes on exactly), everything else as ``Optimizer.load_state_dict`` does."""
-
-    _scalar_state: tuple[str, ...] = ()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        saved_state = state_dict["state"]
-        scalars: dict[Any, dict[str, Any]] = {}
-        for index, values in saved_state.items():
-            for name in self._scalar_state:
-                if name in values:
-                    scalars.setdefault(index, {})[name] = _loaded_scalar(name, values[name], index)
-        rest = {index: {k: v for k, v in values.items() if k not in self._scalar_state}
-                for index, values in saved_state.items()}
-        super().load_state_dict({**state_dict, "state": rest})  # type: ignore[misc]
-        groups = self.param_groups  # type: ignore[attr-defined]
-        param_of = {index: p for saved, group in zip(state_dict["param_groups"], groups)
-                    for index, p in zip(saved["params"], group["params"])}
-        for index, values in scalars.items():
-            state = self.state[param_of[index]]  # type: ignore[attr-defined]
-            state.update(values)
-            order = list(saved_state[index])
-            self.state[param_of[index]] = {name: state[name] for name in order}  # type: ignore[attr-defined]
-
-
-def _loaded_scalar(name: str, value: Any, index: Any) -> Tensor:
-    if isinstance(value, Tensor):
-        value = value._data
-    value = np.asarray(value)
-    if value.ndim != 0:
-        raise ValueError(f"loaded state dict has a '{name}' of shape {tuple(value.shape)} for parameter {index!r}; "
-                         f"expected a number")
-    return Tensor._make(np.array(value, dtype=np.float32))

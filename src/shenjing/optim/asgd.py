@@ -7,13 +7,13 @@ from typing import Any, Iterable
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.optim._checks import FlaggedOptimizer, ScalarStateLoading
+from shenjing.optim._checks import FlaggedOptimizer
 from shenjing.optim.optimizer import check_foreach, check_non_negative, effective_grad, next_step
 
 __all__ = ["ASGD"]
 
 
-class ASGD(ScalarStateLoading, FlaggedOptimizer):
+class ASGD(FlaggedOptimizer):
     """w <- w (1 - lambd eta) - eta g (g = grad + weight_decay w);  ax <- ax + mu (w - ax) (ax = w while
     mu is 1); then eta <- lr / (1 + lambd lr t)^alpha and mu <- 1 / max(1, t - t0), so averaging starts
     after t0 steps (Polyak & Juditsky, 1992). ``ax`` is the averaged weight. State: 'step', 'eta', 'mu'

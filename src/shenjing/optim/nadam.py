@@ -7,13 +7,13 @@ from typing import Any, Iterable
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.optim._checks import FlaggedOptimizer, ScalarStateLoading, check_betas
+from shenjing.optim._checks import FlaggedOptimizer, check_betas
 from shenjing.optim.optimizer import check_foreach, check_non_negative, effective_grad, lerp_, next_step
 
 __all__ = ["NAdam"]
 
 
-class NAdam(ScalarStateLoading, FlaggedOptimizer):
+class NAdam(FlaggedOptimizer):
     """mu_t = b1 (1 - 0.96^(t psi) / 2) (psi = momentum_decay), P_t = mu_1 ... mu_t;
     m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,  d = sqrt(v / (1 - b2^t)) + eps,
     w <- w - lr (1 - mu_t) / (1 - P_t) g / d - lr mu_{t+1} / (1 - P_t mu_{t+1}) m / d.

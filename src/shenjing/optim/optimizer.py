@@ -37,7 +37,13 @@ __all__ = ["Optimizer"]
 
 
 class Optimizer:
-    """Holds ``param_groups`` (dicts with 'params' and options) and ``state`` (keyed by parameter)."""
+    """Holds ``param_groups`` (dicts with 'params' and options) and ``state`` (keyed by parameter).
+
+    ``_scalar_state`` names the per-parameter state entries besides 'step' that are numbers, kept as 0-d
+    float32 tensors as PyTorch keeps them (NAdam's 'mu_product', ASGD's 'eta' and 'mu'); ``load_state_dict``
+    loads them that way."""
+
+    _scalar_state: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self._check_options(defaults)
@@ -199,7 +205,7 @@ class Optimizer:
             if values:
                 group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
                 self._check_state_names(values, index, {**group, **options[self.param_groups.index(group)]})
-            state[p] = {name: _loaded(name, value, p, index) for name, value in values.items()}
+            state[p] = {name: _loaded(name, value, p, index, self._scalar_state) for name, value in values.items()}
         for group, loaded in zip(self.param_groups, options):
             group.update(loaded)
         self.state = state
@@ -350,16 +356,17 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _loaded(name: str, value: Any, param: Tensor, index: Any) -> Any:
-    """One loaded state value as this optimiser keeps it: 'step' a 0-d float32 tensor, a buffer a copy
-    in the parameter's dtype (it must have the parameter's shape); other values (None, numbers) as given."""
+def _loaded(name: str, value: Any, param: Tensor, index: Any, scalars: tuple[str, ...] = ()) -> Any:
+    """One loaded state value as this optimiser keeps it: 'step' (and the optimiser's other ``scalars``) a 0-d
+    float32 tensor, a buffer a copy in the parameter's dtype (it must have the parameter's shape); other
+    values (None, numbers) as given."""
     if isinstance(value, Tensor):
         value = value._data
     elif not isinstance(value, np.ndarray) and hasattr(value, "__array__"):
         value = np.asarray(value)  # another library's tensor
-    if name == "step":
+    if name == "step" or name in scalars:
         if np.ndim(value) != 0:
-            raise ValueError(f"loaded state dict has a 'step' of shape {np.shape(value)} for parameter {index!r}; "
+            raise ValueError(f"loaded state dict has a '{name}' of shape {np.shape(value)} for parameter {index!r}; "
                              f"expected a number")
         return Tensor._make(np.array(value, dtype=np.float32))
     if not isinstance(value, np.ndarray):

@@ -11,7 +11,14 @@ from shenjing.vision.transforms.functional import InterpolationMode
 from shenjing.vision.transforms.transforms import (
     CenterCrop, Compose, Grayscale, Lambda, Normalize, Pad, PILToTensor, RandomAffine, RandomCrop,
     RandomHorizontalFlip, RandomRotation, RandomVerticalFlip, Resize, ToPILImage, ToTensor)
+from shenjing.vision.transforms.augment import (
+    ColorJitter, ConvertImageDtype, FiveCrop, GaussianBlur, LinearTransformation, RandomAdjustSharpness, RandomApply,
+    RandomAutocontrast, RandomChoice, RandomEqualize, RandomErasing, RandomGrayscale, RandomInvert, RandomOrder,
+    RandomPosterize, RandomResizedCrop, RandomSolarize, TenCrop)
 
 __all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Lambda", "Pad", "Resize",
            "CenterCrop", "RandomCrop", "RandomRotation", "RandomAffine", "RandomHorizontalFlip",
-           "RandomVerticalFlip", "Grayscale", "InterpolationMode", "functional"]
+           "RandomVerticalFlip", "Grayscale", "InterpolationMode", "functional", "ColorJitter", "ConvertImageDtype",
+           "FiveCrop", "GaussianBlur", "LinearTransformation", "RandomAdjustSharpness", "RandomApply",
+           "RandomAutocontrast", "RandomChoice", "RandomEqualize", "RandomErasing", "RandomGrayscale", "RandomInvert",
+           "RandomOrder", "RandomPosterize", "RandomResizedCrop", "RandomSolarize", "TenCrop"]

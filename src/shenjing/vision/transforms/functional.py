@@ -27,11 +27,13 @@ from shenjing._creation import from_numpy
 from shenjing._dtype import get_default_dtype
 from shenjing._tensor import Tensor
 from shenjing.vision._pil import is_pil_image, require_pil
-from shenjing.vision.transforms import _array
+from shenjing.vision.transforms import _array, _color
 
 __all__ = ["InterpolationMode", "get_dimensions", "get_image_size", "to_tensor", "pil_to_tensor", "to_pil_image",
            "normalize", "pad", "resize", "crop", "center_crop", "hflip", "vflip", "rotate", "affine",
-           "rgb_to_grayscale", "to_grayscale"]
+           "rgb_to_grayscale", "to_grayscale", "resized_crop", "five_crop", "ten_crop", "adjust_brightness",
+           "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_sharpness", "invert", "posterize",
+           "solarize", "autocontrast", "equalize", "gaussian_blur", "erase", "convert_image_dtype"]
 
 
 class InterpolationMode(Enum):
@@ -362,3 +364,143 @@ def rgb_to_grayscale(image: Any, num_output_channels: int = 1) -> Any:
 
 
 to_grayscale = rgb_to_grayscale
+
+
+# -- crops of several windows ----------------------------------------------------------------------
+
+def resized_crop(image: Any, top: int, left: int, height: int, width: int, size: int | Sequence[int],
+                 interpolation: InterpolationMode | str = "bilinear", antialias: bool | None = True) -> Any:
+    """``crop`` then ``resize`` to ``size``."""
+    return resize(crop(image, top, left, height, width), size, interpolation, antialias=antialias)
+
+
+def five_crop(image: Any, size: int | Sequence[int]) -> tuple:
+    """(top-left, top-right, bottom-left, bottom-right, centre) crops of ``size``."""
+    crop_h, crop_w = _size_pair(size, "size")
+    _, height, width = get_dimensions(image)
+    if crop_w > width or crop_h > height:
+        raise ValueError(f"Requested crop size {(crop_h, crop_w)} is bigger than input size {(height, width)}")
+    return (crop(image, 0, 0, crop_h, crop_w), crop(image, 0, width - crop_w, crop_h, crop_w),
+            crop(image, height - crop_h, 0, crop_h, crop_w),
+            crop(image, height - crop_h, width - crop_w, crop_h, crop_w), center_crop(image, [crop_h, crop_w]))
+
+
+def ten_crop(image: Any, size: int | Sequence[int], vertical_flip: bool = False) -> tuple:
+    """``five_crop`` of the image, then of its mirror image (``vflip`` if ``vertical_flip``, else ``hflip``)."""
+    return five_crop(image, size) + five_crop(vflip(image) if vertical_flip else hflip(image), size)
+
+
+# -- colour (kernels in _color) ----------------------------------------------------------------------
+
+def _check_factor(name: str, factor: float) -> None:
+    if factor < 0:
+        raise ValueError(f"{name} ({factor}) is not non-negative.")
+
+
+def adjust_brightness(image: Any, brightness_factor: float) -> Any:
+    """x * factor, clipped (0: black, 1: unchanged)."""
+    _check_factor("brightness_factor", brightness_factor)
+    return _apply(image, lambda a: _color.adjust_brightness(a, brightness_factor))
+
+
+def adjust_contrast(image: Any, contrast_factor: float) -> Any:
+    """Blend with the mean grey level (0: flat grey, 1: unchanged)."""
+    _check_factor("contrast_factor", contrast_factor)
+    return _apply(image, lambda a: _color.adjust_contrast(a, contrast_factor))
+
+
+def adjust_saturation(image: Any, saturation_factor: float) -> Any:
+    """Blend with the grey image (0: grey, 1: unchanged, 2: twice as saturated)."""
+    _check_factor("saturation_factor", saturation_factor)
+    return _apply(image, lambda a: _color.adjust_saturation(a, saturation_factor))
+
+
+def adjust_hue(image: Any, hue_factor: float) -> Any:
+    """Turn the hue by ``hue_factor`` of a full turn (in [-0.5, 0.5])."""
+    return _apply(image, lambda a: _color.adjust_hue(a, hue_factor))
+
+
+def adjust_sharpness(image: Any, sharpness_factor: float) -> Any:
+    """Blend with a smoothed copy (0: smoothed, 1: unchanged, 2: sharper)."""
+    _check_factor("sharpness_factor", sharpness_factor)
+    return _apply(image, lambda a: _color.adjust_sharpness(a, sharpness_factor))
+
+
+def invert(image: Any) -> Any:
+    """bound - x (bound: 1 for floats, 255 for uint8)."""
+    return _apply(image, _color.invert)
+
+
+def posterize(image: Any, bits: int) -> Any:
+    """Keep the top ``bits`` bits of each uint8 value."""
+    return _apply(image, lambda a: _color.posterize(a, bits))
+
+
+def solarize(image: Any, threshold: float) -> Any:
+    """Invert the values at or above ``threshold``."""
+    return _apply(image, lambda a: _color.solarize(a, threshold))
+
+
+def autocontrast(image: Any) -> Any:
+    """Stretch each channel's range to the full range."""
+    return _apply(image, _color.autocontrast)
+
+
+def equalize(image: Any) -> Any:
+    """Equalise each channel's histogram (uint8 images)."""
+    return _apply(image, _color.equalize)
+
+
+def gaussian_blur(image: Any, kernel_size: int | Sequence[int], sigma: float | Sequence[float] | None = None) -> Any:
+    """Blur with a Gaussian kernel: ``kernel_size`` (x, y), odd and positive; ``sigma`` (x, y), by default
+    0.3 ((k - 1) / 2 - 1) + 0.8 as torchvision computes it."""
+    sizes = [kernel_size, kernel_size] if isinstance(kernel_size, int) else list(kernel_size)
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if any(k <= 0 or k % 2 == 0 for k in sizes):
+        raise ValueError(f"kernel_size should have odd and positive integers. Got {kernel_size}")
+    if sigma is None:
+        sigmas = [0.3 * ((k - 1) * 0.5 - 1) + 0.8 for k in sizes]
+    else:
+        sigmas = [float(sigma)] * 2 if isinstance(sigma, numbers.Number) else [float(s) for s in sigma]
+        sigmas = sigmas * 2 if len(sigmas) == 1 else sigmas
+    if any(s <= 0 for s in sigmas):
+        raise ValueError(f"sigma should have positive values. Got {sigma}")
+    return _apply(image, lambda a: _color.gaussian_blur(a, (sizes[0], sizes[1]), (sigmas[0], sigmas[1])))
+
+
+def erase(image: Tensor, i: int, j: int, h: int, w: int, v: Any, inplace: bool = False) -> Tensor:
+    """The tensor image with the rectangle rows i..i+h, columns j..j+w set to ``v`` (a tensor that broadcasts)."""
+    if not isinstance(image, Tensor):
+        raise TypeError(f"erase works on tensor images, got {type(image).__name__}")
+    target = image if inplace else image.clone()
+    values = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+    target._data[..., i:i + h, j:j + w] = values
+    target._version_counter[0] += 1
+    return target
+
+
+def convert_image_dtype(image: Tensor, dtype: Any = None) -> Tensor:
+    """A tensor image in another dtype with its values rescaled: integers hold 0..max, floats 0..1; float to
+    integer multiplies by (max + 1 - 0.001) and truncates, as torchvision."""
+    from shenjing._dtype import as_dtype, float32
+
+    target = float32 if dtype is None else as_dtype(dtype)
+    array = image.numpy()
+    if array.dtype == target.numpy:
+        return image
+    if array.dtype.kind == "f" and target.numpy.kind == "f":
+        result = array.astype(target.numpy)
+    elif array.dtype.kind == "f":
+        top = float(np.iinfo(target.numpy).max)
+        result = (array * (top + 1.0 - 1e-3)).astype(target.numpy)
+    elif target.numpy.kind == "f":
+        result = (array / float(np.iinfo(array.dtype).max)).astype(target.numpy)
+    else:
+        source_bits, target_bits = np.iinfo(array.dtype).bits, np.iinfo(target.numpy).bits
+        if source_bits > target_bits:
+            result = (array.astype(np.int64) >> (source_bits - target_bits)).astype(target.numpy)
+        else:
+            factor = (np.iinfo(target.numpy).max + 1) // (np.iinfo(array.dtype).max + 1)
+            result = array.astype(target.numpy) * factor
+    return from_numpy(np.ascontiguousarray(result))
