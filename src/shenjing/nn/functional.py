@@ -12,6 +12,7 @@ from shenjing.nn._functional.padding import *  # noqa: F401,F403
 from shenjing.nn._functional.vision import *  # noqa: F401,F403
 from shenjing.nn._functional.dropout import *  # noqa: F401,F403
 from shenjing.nn._functional.normalization import *  # noqa: F401,F403
+from shenjing.nn._functional.group_norm import *  # noqa: F401,F403
 from shenjing.nn._functional.sparse import *  # noqa: F401,F403
 from shenjing.nn._functional.linear import *  # noqa: F401,F403
 from shenjing.nn._functional.recurrent import *  # noqa: F401,F403
