@@ -11,6 +11,7 @@ from shenjing.nn._functional.conv_transpose import *  # noqa: F401,F403
 from shenjing.nn._functional.pooling import *  # noqa: F401,F403
 from shenjing.nn._functional.padding import *  # noqa: F401,F403
 from shenjing.nn._functional.vision import *  # noqa: F401,F403
+from shenjing.nn._functional.shuffle import *  # noqa: F401,F403
 from shenjing.nn._functional.dropout import *  # noqa: F401,F403
 from shenjing.nn._functional.normalization import *  # noqa: F401,F403
 from shenjing.nn._functional.group_norm import *  # noqa: F401,F403

@@ -14,3 +14,7 @@ from shenjing.nn.modules.instancenorm import *  # noqa: F401,F403
 from shenjing.nn.modules.sparse import *  # noqa: F401,F403
 from shenjing.nn.modules.rnn import *  # noqa: F401,F403
 from shenjing.nn.modules.loss import *  # noqa: F401,F403
+from shenjing.nn.modules.padding import *  # noqa: F401,F403
+from shenjing.nn.modules.pixelshuffle import *  # noqa: F401,F403
+from shenjing.nn.modules.upsampling import *  # noqa: F401,F403
+from shenjing.nn.modules.fold import *  # noqa: F401,F403
