@@ -19,3 +19,6 @@ from shenjing.nn._functional.sparse import *  # noqa: F401,F403
 from shenjing.nn._functional.linear import *  # noqa: F401,F403
 from shenjing.nn._functional.recurrent import *  # noqa: F401,F403
 from shenjing.nn._functional.loss import *  # noqa: F401,F403
+from shenjing.nn._functional.likelihood_loss import *  # noqa: F401,F403
+from shenjing.nn._functional.margin_loss import *  # noqa: F401,F403
+from shenjing.nn._functional.distance import *  # noqa: F401,F403
