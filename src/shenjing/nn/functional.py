@@ -6,6 +6,7 @@ Each kind of op lives in its own file under ``shenjing/nn/_functional/``; this m
 from shenjing._ops.activation import log_softmax, one_hot, softmax  # noqa: F401
 from shenjing._ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 from shenjing.nn._functional.activation import *  # noqa: F401,F403
+from shenjing.nn._functional.activation_more import *  # noqa: F401,F403
 from shenjing.nn._functional.conv import *  # noqa: F401,F403
 from shenjing.nn._functional.conv_transpose import *  # noqa: F401,F403
 from shenjing.nn._functional.pooling import *  # noqa: F401,F403
