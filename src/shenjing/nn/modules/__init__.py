@@ -2,6 +2,7 @@
 
 from shenjing.nn.modules.module import *  # noqa: F401,F403
 from shenjing.nn.modules.container import *  # noqa: F401,F403
+from shenjing.nn.modules.parameter_container import *  # noqa: F401,F403
 from shenjing.nn.modules.flatten import *  # noqa: F401,F403
 from shenjing.nn.modules.linear import *  # noqa: F401,F403
 from shenjing.nn.modules.conv import *  # noqa: F401,F403
