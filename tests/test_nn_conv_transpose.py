@@ -76,7 +76,8 @@ def test_conv_transpose2d_layer_matches_torch(args, kwargs, shape):
 
 
 def test_conv_transpose1d_layer_matches_torch_and_output_size():
-    layer = check_module(nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1), torch.nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1),
+    layer = check_module(nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1),
+                         torch.nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1),
                          RNG.standard_normal((2, 2, 5)))
     assert repr(layer) == repr(torch.nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1))
     torch_layer = torch.nn.ConvTranspose1d(2, 3, 3, stride=2, padding=1).double()

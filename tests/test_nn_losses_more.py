@@ -78,7 +78,8 @@ def test_multilabel_soft_margin_loss(reduction):
 def test_triplet_margin_loss(reduction, p, swap):
     a, pos, neg = (RNG.standard_normal((4, 3)) for _ in range(3))
     check_op(lambda a, b, c: F.triplet_margin_loss(a, b, c, margin=2.0, p=p, swap=swap, reduction=reduction),
-             lambda a, b, c: TF.triplet_margin_loss(a, b, c, margin=2.0, p=p, swap=swap, reduction=reduction), a, pos, neg)
+             lambda a, b, c: TF.triplet_margin_loss(a, b, c, margin=2.0, p=p, swap=swap, reduction=reduction),
+             a, pos, neg)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -154,7 +155,8 @@ LOSS_LAYERS = [  # (name, kwargs, inputs builder)
                                                        signs(3).array)),
     ("MultiLabelMarginLoss", dict(), lambda: (RNG.standard_normal((2, 4)), np.array([[1, 3, -1, 0], [0, 1, 2, 3]]))),
     ("MultiLabelSoftMarginLoss", dict(), lambda: (RNG.standard_normal((2, 4)), (RNG.random((2, 4)) < 0.5) * 1.0)),
-    ("TripletMarginLoss", dict(margin=1.5, p=1.0, swap=True), lambda: tuple(RNG.standard_normal((3, 4)) for _ in range(3))),
+    ("TripletMarginLoss", dict(margin=1.5, p=1.0, swap=True),
+     lambda: tuple(RNG.standard_normal((3, 4)) for _ in range(3))),
     ("TripletMarginWithDistanceLoss", dict(margin=0.5), lambda: tuple(RNG.standard_normal((3, 4)) for _ in range(3))),
     ("GaussianNLLLoss", dict(full=True), lambda: (RNG.standard_normal((3, 2)), RNG.standard_normal((3, 2)),
                                                   RNG.random((3, 2)) + 0.5)),

@@ -44,7 +44,8 @@ def test_group_norm_layer_matches_torch(affine):
 def test_instance_norm_matches_torch(shape):
     x = RNG.standard_normal(shape) * 3 - 1
     w, b = RNG.standard_normal(shape[1]), RNG.standard_normal(shape[1])
-    check_op(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), lambda x, w, b: TF.instance_norm(x, weight=w, bias=b),
+    check_op(lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+             lambda x, w, b: TF.instance_norm(x, weight=w, bias=b),
              x, w, b)
 
 
@@ -76,7 +77,8 @@ def test_instance_norm_layers_match_torch(cls, shape, affine, track):
 
 def test_instance_norm_eval_uses_running_stats_and_unbatched_input():
     x = RNG.standard_normal((2, 3, 4))
-    sj_layer, torch_layer = nn.InstanceNorm1d(3, track_running_stats=True), torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    sj_layer = nn.InstanceNorm1d(3, track_running_stats=True)
+    torch_layer = torch.nn.InstanceNorm1d(3, track_running_stats=True)
     sj_layer.double()
     torch_layer.double()
     sj_layer(sj.tensor(x)), torch_layer(torch.tensor(x))
@@ -117,4 +119,5 @@ def test_local_response_norm_layer_and_errors():
 def test_group_norm_repr_and_state_dict_like_torch():
     for args, kwargs in [((2, 6), {}), ((3, 3), {"affine": False}), ((1, 4), {"eps": 1e-3})]:
         assert repr(nn.GroupNorm(*args, **kwargs)) == repr(torch.nn.GroupNorm(*args, **kwargs))
-        assert list(nn.GroupNorm(*args, **kwargs).state_dict()) == list(torch.nn.GroupNorm(*args, **kwargs).state_dict())
+        expected = list(torch.nn.GroupNorm(*args, **kwargs).state_dict())
+        assert list(nn.GroupNorm(*args, **kwargs).state_dict()) == expected

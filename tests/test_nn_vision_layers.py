@@ -71,7 +71,8 @@ def test_upsample_layer_matches_torch(kwargs, shape):
                                          ("UpsamplingBilinear2d", dict(scale_factor=2)),
                                          ("UpsamplingBilinear2d", dict(size=5))])
 def test_fixed_mode_upsampling_layers_match_torch(cls, kwargs):
-    layer = check_module(getattr(nn, cls)(**kwargs), getattr(torch.nn, cls)(**kwargs), RNG.standard_normal((1, 2, 3, 3)))
+    layer = check_module(getattr(nn, cls)(**kwargs), getattr(torch.nn, cls)(**kwargs),
+                         RNG.standard_normal((1, 2, 3, 3)))
     assert repr(layer) == repr(getattr(torch.nn, cls)(**kwargs))
 
 
@@ -105,7 +106,8 @@ def test_pixel_unshuffle_matches_torch(shape, r):
 
 @pytest.mark.parametrize("shape, groups", [((2, 6, 3), 2), ((1, 6, 2, 2), 3), ((1, 4, 1, 2, 1), 4)])
 def test_channel_shuffle_matches_torch(shape, groups):
-    check_op(lambda x: F.channel_shuffle(x, groups), lambda x: TF.channel_shuffle(x, groups), RNG.standard_normal(shape))
+    check_op(lambda x: F.channel_shuffle(x, groups), lambda x: TF.channel_shuffle(x, groups),
+             RNG.standard_normal(shape))
     layer = check_module(nn.ChannelShuffle(groups), torch.nn.ChannelShuffle(groups), RNG.standard_normal(shape))
     assert repr(layer) == repr(torch.nn.ChannelShuffle(groups))
 

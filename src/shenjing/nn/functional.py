@@ -18,6 +18,7 @@ from shenjing.nn._functional.normalization import *  # noqa: F401,F403
 from shenjing.nn._functional.group_norm import *  # noqa: F401,F403
 from shenjing.nn._functional.sparse import *  # noqa: F401,F403
 from shenjing.nn._functional.linear import *  # noqa: F401,F403
+from shenjing.nn._functional.attention import *  # noqa: F401,F403
 from shenjing.nn._functional.recurrent import *  # noqa: F401,F403
 from shenjing.nn._functional.loss import *  # noqa: F401,F403
 from shenjing.nn._functional.likelihood_loss import *  # noqa: F401,F403

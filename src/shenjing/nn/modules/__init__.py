@@ -23,3 +23,5 @@ from shenjing.nn.modules.fold import *  # noqa: F401,F403
 from shenjing.nn.modules.distance import *  # noqa: F401,F403
 from shenjing.nn.modules.margin_loss import *  # noqa: F401,F403
 from shenjing.nn.modules.likelihood_loss import *  # noqa: F401,F403
+from shenjing.nn.modules.attention import *  # noqa: F401,F403
+from shenjing.nn.modules.transformer import *  # noqa: F401,F403
