@@ -14,8 +14,10 @@ from shenjing.nn._functional.padding import *  # noqa: F401,F403
 from shenjing.nn._functional.vision import *  # noqa: F401,F403
 from shenjing.nn._functional.shuffle import *  # noqa: F401,F403
 from shenjing.nn._functional.dropout import *  # noqa: F401,F403
+from shenjing.nn._functional.dropout_more import *  # noqa: F401,F403
 from shenjing.nn._functional.normalization import *  # noqa: F401,F403
 from shenjing.nn._functional.group_norm import *  # noqa: F401,F403
+from shenjing.nn._functional.rms_norm import *  # noqa: F401,F403
 from shenjing.nn._functional.sparse import *  # noqa: F401,F403
 from shenjing.nn._functional.linear import *  # noqa: F401,F403
 from shenjing.nn._functional.attention import *  # noqa: F401,F403

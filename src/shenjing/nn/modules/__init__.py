@@ -11,6 +11,7 @@ from shenjing.nn.modules.pooling import *  # noqa: F401,F403
 from shenjing.nn.modules.activation import *  # noqa: F401,F403
 from shenjing.nn.modules.activation_more import *  # noqa: F401,F403
 from shenjing.nn.modules.dropout import *  # noqa: F401,F403
+from shenjing.nn.modules.dropout_more import *  # noqa: F401,F403
 from shenjing.nn.modules.normalization import *  # noqa: F401,F403
 from shenjing.nn.modules.instancenorm import *  # noqa: F401,F403
 from shenjing.nn.modules.sparse import *  # noqa: F401,F403

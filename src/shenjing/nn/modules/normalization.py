@@ -1,4 +1,4 @@
-"""Normalisation layers: ``BatchNorm1d`` / ``BatchNorm2d`` / ``BatchNorm3d`` and ``LayerNorm``."""
+"""Normalisation layers: ``BatchNorm1d`` / ``BatchNorm2d`` / ``BatchNorm3d``, ``LayerNorm`` and ``RMSNorm``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from shenjing._dtype import int64
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
 from shenjing.nn._functional.normalization import batch_norm, layer_norm
+from shenjing.nn._functional.rms_norm import rms_norm
 from shenjing.nn.modules.module import Module
 from shenjing.nn.parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm"]
 
 
 class _BatchNorm(Module):
@@ -185,3 +186,37 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims:
+    y = x / sqrt(mean(x^2) + eps) * weight (``eps=None``: the dtype's machine epsilon). Parameter
+    ``weight`` (ones), of shape ``normalized_shape``, when ``elementwise_affine``.
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.RMSNorm(4)
+    RMSNorm((4,), eps=None, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """Weight 1."""
+        if self.weight is not None:
+            with no_grad():
+                self.weight.fill_(1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
