@@ -116,3 +116,55 @@ def test_conv_transpose_default_init_bounds_like_torch():
     layer = nn.ConvTranspose2d(8, 2, 3, groups=2)  # fan_in = out_channels/groups * 9 = 9
     assert layer.weight.abs().max().item() <= 1 / 3 and layer.weight.abs().max().item() > 0.25
     assert tuple(layer.weight.shape) == (8, 1, 3, 3)
+
+
+# -- 3-D ------------------------------------------------------------------------------------------
+
+CASES_3D = [  # (x shape, w shape, kwargs)
+    ((2, 2, 3, 4, 3), (3, 2, 2, 3, 2), {}),
+    ((1, 4, 4, 3, 5), (4, 2, 3, 2, 2), {"stride": (2, 1, 2), "padding": (1, 0, 1), "groups": 2}),
+    ((1, 2, 5, 4, 4), (2, 2, 2, 2, 2), {"dilation": (2, 1, 1), "padding": "same"}),
+    ((2, 3, 3, 3), (2, 2, 2, 2, 2), {"stride": 2}),  # unbatched
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES_3D)
+def test_conv3d_matches_torch(x_shape, w_shape, kwargs):
+    x, w, b = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape), RNG.standard_normal(w_shape[0])
+    check_op(lambda x, w, b: F.conv3d(x, w, b, **kwargs), lambda x, w, b: TF.conv3d(x, w, b, **kwargs), x, w, b)
+
+
+CASES_T3D = [
+    ((2, 3, 2, 3, 2), (3, 2, 2, 3, 2), {}),
+    ((1, 4, 3, 2, 3), (4, 1, 3, 2, 2), {"stride": (2, 1, 2), "padding": (1, 0, 1), "output_padding": (1, 0, 1),
+                                       "groups": 2}),
+    ((1, 2, 2, 2, 3), (2, 2, 2, 2, 2), {"dilation": (2, 1, 1), "stride": 3, "output_padding": (2, 1, 0)}),
+    ((3, 2, 2, 2), (3, 2, 2, 2, 2), {"stride": 2}),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES_T3D)
+def test_conv_transpose3d_matches_torch(x_shape, w_shape, kwargs):
+    groups = kwargs.get("groups", 1)
+    x, w, b = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape), RNG.standard_normal(w_shape[1] * groups)
+    check_op(lambda x, w, b: F.conv_transpose3d(x, w, b, **kwargs),
+             lambda x, w, b: TF.conv_transpose3d(x, w, b, **kwargs), x, w, b)
+
+
+@pytest.mark.parametrize("args, kwargs", [((2, 4, 3), {}), ((4, 2, (2, 3, 1)), {"stride": 2, "padding": 1,
+                                                                                 "groups": 2, "bias": False}),
+                                          ((2, 2, 2), {"padding_mode": "reflect", "padding": 1})])
+def test_conv3d_layer_matches_torch(args, kwargs):
+    layer = check_module(nn.Conv3d(*args, **kwargs), torch.nn.Conv3d(*args, **kwargs),
+                         RNG.standard_normal((2, args[0], 4, 5, 3)))
+    assert repr(layer) == repr(torch.nn.Conv3d(*args, **kwargs))
+    assert list(layer.state_dict()) == list(torch.nn.Conv3d(*args, **kwargs).state_dict())
+
+
+def test_conv_transpose3d_layer_matches_torch():
+    args = dict(in_channels=2, out_channels=4, kernel_size=(2, 3, 2), stride=2, padding=(0, 1, 0), output_padding=1)
+    layer = check_module(nn.ConvTranspose3d(**args), torch.nn.ConvTranspose3d(**args),
+                         RNG.standard_normal((1, 2, 2, 3, 2)))
+    assert repr(layer) == repr(torch.nn.ConvTranspose3d(**args))
+    with pytest.raises(RuntimeError, match=r"expects input \[N, 2, D, H, W\]"):
+        nn.Conv3d(2, 2, 2)(sj.randn(1, 3, 4, 4, 4))
