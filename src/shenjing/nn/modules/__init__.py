@@ -9,6 +9,7 @@ from shenjing.nn.modules.conv import *  # noqa: F401,F403
 from shenjing.nn.modules.conv_transpose import *  # noqa: F401,F403
 from shenjing.nn.modules.conv3d import *  # noqa: F401,F403
 from shenjing.nn.modules.pooling import *  # noqa: F401,F403
+from shenjing.nn.modules.pooling_more import *  # noqa: F401,F403
 from shenjing.nn.modules.activation import *  # noqa: F401,F403
 from shenjing.nn.modules.activation_more import *  # noqa: F401,F403
 from shenjing.nn.modules.dropout import *  # noqa: F401,F403
