@@ -209,3 +209,68 @@ def test_nll_loss_2d_is_deprecated_nll_loss():
         warnings.simplefilter("ignore")
         expected = torch.nn.NLLLoss2d()(torch.tensor(x), torch.tensor(t)).item()
     assert abs(layer(sj.tensor(x), sj.tensor(t)).item() - expected) < 1e-12
+
+
+# -- CTC ------------------------------------------------------------------------------------------
+
+def _ctc_case(steps=6, batch=3, classes=4, max_target=3, seed=0):
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((steps, batch, classes))
+    target_lengths = rng.integers(1, max_target + 1, batch)
+    targets = rng.integers(1, classes, (batch, max_target))
+    input_lengths = rng.integers(max(target_lengths) * 2, steps + 1, batch)
+    return logits, targets, input_lengths, target_lengths
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_ctc_loss_matches_torch_through_log_softmax(reduction):
+    logits, targets, input_lengths, target_lengths = _ctc_case()
+    check_op(lambda z, t, i, l: F.ctc_loss(F.log_softmax(z, 2), t, i, l, reduction=reduction),
+             lambda z, t, i, l: TF.ctc_loss(TF.log_softmax(z, 2), t, i, l, reduction=reduction),
+             logits, Const(targets), Const(input_lengths), Const(target_lengths))
+
+
+def test_ctc_loss_gradient_wrt_log_probs_is_torch_s():
+    logits, targets, input_lengths, target_lengths = _ctc_case(steps=7, batch=2, classes=5, seed=3)
+    log_probs = torch.log_softmax(torch.tensor(logits), 2).numpy()
+    check_op(lambda lp, t, i, l: F.ctc_loss(lp, t, i, l), lambda lp, t, i, l: TF.ctc_loss(lp, t, i, l),
+             log_probs, Const(targets), Const(input_lengths), Const(target_lengths), numeric=False)
+
+
+def test_ctc_loss_concatenated_targets_blank_and_repeats_match_torch():
+    logits = RNG.standard_normal((8, 2, 4))
+    targets = np.array([2, 2, 1, 3, 3])  # sample 0: (2, 2, 1) (a repeat needs a blank between), sample 1: (3, 3)
+    for blank in (0, 3):
+        labels = np.where(targets == blank, 1, targets) if blank else targets
+        check_op(lambda z, t: F.ctc_loss(F.log_softmax(z, 2), t, (8, 7), (3, 2), blank=blank),
+                 lambda z, t: TF.ctc_loss(TF.log_softmax(z, 2), t, (8, 7), (3, 2), blank=blank),
+                 logits, Const(labels))
+
+
+def test_ctc_loss_impossible_alignment_and_zero_infinity_like_torch():
+    logits = RNG.standard_normal((2, 1, 3))  # 2 steps cannot emit 3 labels
+    for zero_infinity in (False, True):
+        args = (torch.tensor([[1, 2, 1]]), torch.tensor([2]), torch.tensor([3]))
+        expected = TF.ctc_loss(torch.log_softmax(torch.tensor(logits), 2), *args, reduction="sum",
+                               zero_infinity=zero_infinity)
+        ours = F.ctc_loss(F.log_softmax(sj.tensor(logits), 2), sj.tensor([[1, 2, 1]]), sj.tensor([2]),
+                          sj.tensor([3]), reduction="sum", zero_infinity=zero_infinity)
+        assert ours.item() == expected.item()
+
+
+def test_ctc_loss_layer_unbatched_and_errors():
+    logits, targets, input_lengths, target_lengths = _ctc_case(seed=5)
+    layer = nn.CTCLoss(blank=0, zero_infinity=True)
+    assert repr(layer) == repr(torch.nn.CTCLoss(blank=0, zero_infinity=True))
+    lp = torch.log_softmax(torch.tensor(logits), 2)
+    expected = torch.nn.CTCLoss(zero_infinity=True)(lp, torch.tensor(targets), torch.tensor(input_lengths),
+                                                    torch.tensor(target_lengths))
+    ours = layer(sj.tensor(lp.numpy()), sj.tensor(targets), sj.tensor(input_lengths), sj.tensor(target_lengths))
+    assert abs(ours.item() - expected.item()) < 1e-10
+    single = TF.ctc_loss(lp[:, 0], torch.tensor(targets[0]), torch.tensor(input_lengths[0]),
+                         torch.tensor(target_lengths[0]), reduction="none")
+    ours = F.ctc_loss(sj.tensor(lp[:, 0].numpy()), sj.tensor(targets[0]), sj.tensor(input_lengths[0]),
+                      sj.tensor(target_lengths[0]), reduction="none")
+    assert ours.shape == single.shape and abs(ours.item() - single.item()) < 1e-10
+    with pytest.raises(RuntimeError, match="Expected input_lengths to have value at most 6"):
+        F.ctc_loss(sj.tensor(lp.numpy()), sj.tensor(targets), [7, 6, 6], [1, 1, 1])

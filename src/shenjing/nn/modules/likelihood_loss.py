@@ -1,14 +1,15 @@
-"""Likelihood loss layers: ``GaussianNLLLoss``, ``PoissonNLLLoss`` and the deprecated ``NLLLoss2d``."""
+"""Likelihood loss layers: ``GaussianNLLLoss``, ``PoissonNLLLoss``, ``CTCLoss`` and the deprecated ``NLLLoss2d``."""
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from shenjing._tensor import Tensor
 from shenjing.nn._functional import likelihood_loss as F
 from shenjing.nn.modules.loss import NLLLoss, _Loss
 
-__all__ = ["GaussianNLLLoss", "PoissonNLLLoss", "NLLLoss2d"]
+__all__ = ["GaussianNLLLoss", "PoissonNLLLoss", "CTCLoss", "NLLLoss2d"]
 
 
 class GaussianNLLLoss(_Loss):
@@ -56,3 +57,21 @@ class NLLLoss2d(NLLLoss):
                       "https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.", FutureWarning,
                       stacklevel=2)
         super().__init__(*args, **kwargs)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (see ``F.ctc_loss``).
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.CTCLoss()
+    CTCLoss()
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
