@@ -21,6 +21,7 @@ from shenjing.nn._functional.normalization import *  # noqa: F401,F403
 from shenjing.nn._functional.group_norm import *  # noqa: F401,F403
 from shenjing.nn._functional.rms_norm import *  # noqa: F401,F403
 from shenjing.nn._functional.sparse import *  # noqa: F401,F403
+from shenjing.nn._functional.embedding_bag import *  # noqa: F401,F403
 from shenjing.nn._functional.linear import *  # noqa: F401,F403
 from shenjing.nn._functional.attention import *  # noqa: F401,F403
 from shenjing.nn._functional.recurrent import *  # noqa: F401,F403

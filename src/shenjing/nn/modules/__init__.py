@@ -17,6 +17,7 @@ from shenjing.nn.modules.dropout_more import *  # noqa: F401,F403
 from shenjing.nn.modules.normalization import *  # noqa: F401,F403
 from shenjing.nn.modules.instancenorm import *  # noqa: F401,F403
 from shenjing.nn.modules.sparse import *  # noqa: F401,F403
+from shenjing.nn.modules.embedding_bag import *  # noqa: F401,F403
 from shenjing.nn.modules.rnn import *  # noqa: F401,F403
 from shenjing.nn.modules.loss import *  # noqa: F401,F403
 from shenjing.nn.modules.padding import *  # noqa: F401,F403
