@@ -45,7 +45,8 @@ def test_embedding_bag_per_sample_weights_match_torch():
 
 def test_embedding_bag_layer_matches_torch():
     layer = check_module(nn.EmbeddingBag(10, 3, mode="sum", padding_idx=0),
-                         torch.nn.EmbeddingBag(10, 3, mode="sum", padding_idx=0), RNG.integers(0, 10, 8), np.array([0, 3, 5]))
+                         torch.nn.EmbeddingBag(10, 3, mode="sum", padding_idx=0), RNG.integers(0, 10, 8),
+                         np.array([0, 3, 5]))
     assert repr(layer) == repr(torch.nn.EmbeddingBag(10, 3, mode="sum", padding_idx=0))
     assert repr(nn.EmbeddingBag(10, 3, max_norm=1.0)) == repr(torch.nn.EmbeddingBag(10, 3, max_norm=1.0))
     assert list(layer.state_dict()) == ["weight"]
