@@ -14,6 +14,7 @@ from shenjing.nn._functional.pooling import *  # noqa: F401,F403
 from shenjing.nn._functional.pooling_more import *  # noqa: F401,F403
 from shenjing.nn._functional.padding import *  # noqa: F401,F403
 from shenjing.nn._functional.vision import *  # noqa: F401,F403
+from shenjing.nn._functional.grid import *  # noqa: F401,F403
 from shenjing.nn._functional.shuffle import *  # noqa: F401,F403
 from shenjing.nn._functional.dropout import *  # noqa: F401,F403
 from shenjing.nn._functional.dropout_more import *  # noqa: F401,F403
