@@ -78,7 +78,8 @@ def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None =
     dtype = theta._data.dtype
     axes = [_base_coordinates(n, align_corners, dtype) for n in spatial]  # (D,) H, W
     mesh = np.meshgrid(*axes, indexing="ij")
-    base = np.stack(list(mesh[::-1]) + [np.ones_like(mesh[0])], axis=-1).reshape(1, -1, len(spatial) + 1)  # x, y, (z), 1
+    points = list(mesh[::-1]) + [np.ones_like(mesh[0])]  # x, y, (z), 1
+    base = np.stack(points, axis=-1).reshape(1, -1, len(spatial) + 1)
     grid = Tensor._make(base).matmul(theta.transpose(1, 2))  # (N, prod(spatial), dims)
     return grid.reshape(size[0], *spatial, len(spatial))
 
