@@ -1,5 +1,6 @@
-"""Normalisation layers beyond batch and layer norm: ``InstanceNorm1d/2d/3d``, ``GroupNorm`` and
-``LocalResponseNorm`` (see ``shenjing.nn._functional.group_norm`` for the maps)."""
+"""Normalisation layers beyond batch and layer norm: ``InstanceNorm1d/2d/3d``, ``GroupNorm``,
+``LocalResponseNorm`` and the legacy ``CrossMapLRN2d`` (see ``shenjing.nn._functional.group_norm`` for
+the maps, ``shenjing._ops.cross_map_lrn`` for the last)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 
 from shenjing._creation import ones, tensor, zeros
 from shenjing._dtype import int64
+from shenjing._ops.cross_map_lrn import CrossMapLrn
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
 from shenjing.nn._functional.group_norm import group_norm, instance_norm, local_response_norm
 from shenjing.nn.modules.module import Module
 from shenjing.nn.parameter import Parameter
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "LocalResponseNorm"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 class _InstanceNorm(Module):
@@ -187,6 +189,30 @@ class LocalResponseNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """Legacy local response normalisation of (N, C, H, W) input across channels, as PyTorch's (Lua Torch's)
+    ``CrossMapLRN2d``: y = x * (k + alpha / size * sum of x^2 over a channel window)^-beta.
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.CrossMapLRN2d(3)
+    CrossMapLRN2d(3, alpha=0.0001, beta=0.75, k=1)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim != 4:
+            shape = getattr(input, "ndim", None)
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {shape}D instead.")
+        return CrossMapLrn(self.size, self.alpha, self.beta, self.k)(input)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
