@@ -24,6 +24,7 @@ from shenjing.nn.modules.padding import *  # noqa: F401,F403
 from shenjing.nn.modules.pixelshuffle import *  # noqa: F401,F403
 from shenjing.nn.modules.upsampling import *  # noqa: F401,F403
 from shenjing.nn.modules.fold import *  # noqa: F401,F403
+from shenjing.nn.modules.lazy import *  # noqa: F401,F403
 from shenjing.nn.modules.distance import *  # noqa: F401,F403
 from shenjing.nn.modules.margin_loss import *  # noqa: F401,F403
 from shenjing.nn.modules.likelihood_loss import *  # noqa: F401,F403
