@@ -179,7 +179,8 @@ class _LazyNorm(_LazyModule):
 def _lazy_norm(eager: type) -> type:
     name = f"Lazy{eager.__name__}"
     doc = f"""``{eager.__name__}`` whose num_features is read from the first input's dim 1."""
-    return type(name, (_LazyNorm, eager), {"_eager": eager, "__doc__": doc, "__module__": __name__, "__qualname__": name})
+    return type(name, (_LazyNorm, eager), {"_eager": eager, "__doc__": doc, "__module__": __name__,
+                                           "__qualname__": name})
 
 
 LazyBatchNorm1d = _lazy_norm(BatchNorm1d)
