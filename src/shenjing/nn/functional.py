@@ -31,3 +31,4 @@ from shenjing.nn._functional.likelihood_loss import *  # noqa: F401,F403
 from shenjing.nn._functional.margin_loss import *  # noqa: F401,F403
 from shenjing.nn._functional.distance import *  # noqa: F401,F403
 from shenjing.nn._functional.misc import *  # noqa: F401,F403
+from shenjing.nn._functional.linear_cross_entropy import *  # noqa: F401,F403
