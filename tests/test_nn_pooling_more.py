@@ -124,3 +124,40 @@ def test_pooling_more_errors():
     y, i = F.max_pool2d(sj.randn(1, 1, 4, 4), 2, return_indices=True)
     with pytest.raises(ValueError, match="invalid output_size"):
         F.max_unpool2d(y, i, 2, output_size=(9, 9))
+
+
+# -- fractional max pooling -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("spatial, shape, kernel, kwargs", [
+    (2, (2, 3, 9, 8), (2, 3), dict(output_size=(4, 5))), (2, (1, 2, 10, 10), 3, dict(output_ratio=(0.5, 0.5))),
+    (2, (2, 7, 7), 2, dict(output_size=3)), (3, (1, 2, 7, 6, 8), (2, 3, 2), dict(output_size=(4, 3, 5))),
+    (3, (1, 1, 6, 6, 6), 2, dict(output_ratio=(0.5, 0.6, 0.7)))])
+def test_fractional_max_pool_matches_torch_for_the_same_samples(spatial, shape, kernel, kwargs):
+    batch_channels = shape[:2] if len(shape) == spatial + 2 else (1, shape[0])
+    samples = Const(RNG.random(batch_channels + (spatial,)))
+    name = f"fractional_max_pool{spatial}d"
+    check_op(lambda x, s: getattr(F, name)(x, kernel, _random_samples=s.to(x.dtype), **kwargs),
+             lambda x, s: getattr(TF, name)(x, kernel, _random_samples=s.to(x.dtype), **kwargs),
+             RNG.standard_normal(shape), samples)
+    x, s = RNG.standard_normal(shape), samples.array
+    (y, i) = getattr(F, name)(sj.tensor(x), kernel, return_indices=True, _random_samples=sj.tensor(s), **kwargs)
+    (ty, ti) = getattr(TF, name)(torch.tensor(x), kernel, return_indices=True, _random_samples=torch.tensor(s),
+                                 **kwargs)
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+def test_fractional_max_pool_layers_like_torch():
+    for name, kwargs in (("FractionalMaxPool2d", dict(output_size=3)),
+                         ("FractionalMaxPool3d", dict(output_ratio=0.5))):
+        assert repr(getattr(nn, name)(2, **kwargs)) == repr(getattr(torch.nn, name)(2, **kwargs))
+    y = nn.FractionalMaxPool2d(2, output_ratio=0.5)(sj.randn(2, 3, 8, 8))
+    assert y.shape == (2, 3, 4, 4)
+    with pytest.raises(ValueError, match="requires specifying either an output size, or a pooling ratio"):
+        nn.FractionalMaxPool2d(2)
+    with pytest.raises(ValueError, match=r"output_ratio must be between 0 and 1 \(got 1.5\)"):
+        nn.FractionalMaxPool2d(2, output_ratio=1.5)
+    with pytest.raises(RuntimeError, match="Expect _random_samples to have the same dtype as input"):
+        F.fractional_max_pool2d(sj.randn(1, 1, 4, 4), 2, output_size=2, _random_samples=sj.rand(1, 1, 2).double())
+    with pytest.raises(RuntimeError, match="pool height 3 too large relative to input height 4"):
+        F.fractional_max_pool2d(sj.randn(1, 1, 4, 4), 3, output_size=3)

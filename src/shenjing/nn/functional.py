@@ -12,6 +12,7 @@ from shenjing.nn._functional.conv_transpose import *  # noqa: F401,F403
 from shenjing.nn._functional.conv3d import *  # noqa: F401,F403
 from shenjing.nn._functional.pooling import *  # noqa: F401,F403
 from shenjing.nn._functional.pooling_more import *  # noqa: F401,F403
+from shenjing.nn._functional.fractional_pool import *  # noqa: F401,F403
 from shenjing.nn._functional.padding import *  # noqa: F401,F403
 from shenjing.nn._functional.vision import *  # noqa: F401,F403
 from shenjing.nn._functional.grid import *  # noqa: F401,F403

@@ -1,17 +1,19 @@
 """More pooling layers: ``MaxPool3d``, ``AvgPool3d``, ``AdaptiveAvgPool3d``, ``AdaptiveMaxPool3d``,
-``LPPool1d/2d/3d`` and ``MaxUnpool1d/2d/3d`` (see ``shenjing.nn._functional.pooling_more``)."""
+``LPPool1d/2d/3d``, ``MaxUnpool1d/2d/3d`` (see ``shenjing.nn._functional.pooling_more``) and
+``FractionalMaxPool2d/3d`` (``shenjing.nn._functional.fractional_pool``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from shenjing._tensor import Tensor
+from shenjing.nn._functional import fractional_pool as FR
 from shenjing.nn._functional import pooling_more as F
 from shenjing.nn._functional.conv import as_tuple
 from shenjing.nn.modules.module import Module
 
 __all__ = ["MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
-           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 
 class MaxPool3d(Module):
@@ -211,3 +213,54 @@ class MaxUnpool3d(_MaxUnpoolNd):
 
     _spatial = 3
     _function = staticmethod(F.max_unpool3d)
+
+
+class _FractionalMaxPoolNd(Module):
+    _spatial = 2
+
+    def __init__(self, kernel_size: Any, output_size: Any = None, output_ratio: Any = None,
+                 return_indices: bool = False, _random_samples: Tensor | None = None) -> None:
+        super().__init__()
+        n = self._spatial
+        self.kernel_size = as_tuple(kernel_size, n, "kernel_size")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = as_tuple(output_size, n, "output_size") if output_size is not None else None
+        self.output_ratio = None
+        if output_ratio is not None:
+            self.output_ratio = tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * n
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{type(self).__name__} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input: Tensor) -> Any:
+        function = FR.fractional_max_pool2d if self._spatial == 2 else FR.fractional_max_pool3d
+        return function(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                        _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Fractional max pooling of (N, C, H, W) input (see ``F.fractional_max_pool2d``).
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.FractionalMaxPool2d(3, output_ratio=0.5)(shenjing.randn(1, 2, 10, 12)).shape
+    shenjing.Size([1, 2, 5, 6])
+    """
+
+    _spatial = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Fractional max pooling of (N, C, T, H, W) input (see ``F.fractional_max_pool3d``).
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.FractionalMaxPool3d(2, output_size=3)(shenjing.randn(1, 1, 5, 5, 5)).shape
+    shenjing.Size([1, 1, 3, 3, 3])
+    """
+
+    _spatial = 3
