@@ -31,3 +31,4 @@ from shenjing.nn.modules.likelihood_loss import *  # noqa: F401,F403
 from shenjing.nn.modules.attention import *  # noqa: F401,F403
 from shenjing.nn.modules.transformer import *  # noqa: F401,F403
 from shenjing.nn.modules.linear_cross_entropy import *  # noqa: F401,F403
+from shenjing.nn.modules.adaptive import *  # noqa: F401,F403
