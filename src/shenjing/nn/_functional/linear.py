@@ -11,7 +11,7 @@ from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
-__all__ = ["linear", "maxout"]
+__all__ = ["linear", "bilinear", "maxout"]
 
 
 class Linear(Op):
@@ -176,6 +176,43 @@ def _check_layer(shape: tuple[int, ...], dtype: np.dtype, weight: Tensor, bias: 
     if b.dtype != w.dtype:
         raise RuntimeError(f"linear: expected bias and weight to have the same dtype, but got {bias.dtype} "
                            f"and {weight.dtype}")
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y_k = x1^T W_k x2 + b_k: a bilinear form per output feature.
+
+    Shapes: input1 (*, in1), input2 (*, in2) with the same leading dims, weight (out, in1, in2),
+    bias (out,) -> (*, out). Computed as two products: t = x1 @ W (viewed (in1, out*in2)), then
+    y = sum over in2 of t * x2.
+
+    >>> import shenjing
+    >>> w = shenjing.tensor([[[1.0, 0.0], [0.0, 2.0]]])  # x1^T diag(1, 2) x2
+    >>> bilinear(shenjing.tensor([[1.0, 1.0]]), shenjing.tensor([[3.0, 4.0]]), w)
+    tensor([[11.]])
+    """
+    for name, tensor in (("input1", input1), ("input2", input2), ("weight", weight)):
+        check_tensor(tensor, f"bilinear(): {name}")
+    if weight.ndim != 3:
+        raise RuntimeError(f"bilinear(): weight must be 3-dimensional (out_features, in1_features, in2_features), "
+                           f"got weight of size {list(weight.shape)}")
+    out_features, in1, in2 = weight.shape
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}")
+    if tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} and "
+                           f"{list(input2.shape[:-1])}")
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {input1.shape[-1]} but "
+                           f"expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but "
+                           f"expected {in2}")
+    if bias is not None and tuple(bias.shape) != (out_features,):
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {list(bias.shape)} but expected "
+                           f"[{out_features}]")
+    mixed = input1.matmul(weight.permute(1, 0, 2).reshape(in1, out_features * in2))  # (*, out * in2)
+    y = (mixed.reshape(*input1.shape[:-1], out_features, in2) * input2.unsqueeze(-2)).sum(-1)
+    return y if bias is None else y + bias
 
 
 def maxout(input: Tensor, weight: Tensor, bias: Tensor | None, pieces: int) -> Tensor:

@@ -18,7 +18,8 @@ from shenjing._tensor import Tensor
 from shenjing.nn._functional.conv import as_tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
+           "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
 
 # The checks below run on every call and keep nothing between calls: a layer's attributes changed after
 # construction or after a first call are used by the next call. ``who`` is the function's name, or the
@@ -310,3 +311,27 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     tensor([[[5., 4.]]])
     """
     return adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``max_pool1d(..., return_indices=True)``: the pooled values and the positions of the maxima."""
+    return max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``max_pool2d(..., return_indices=True)``: the pooled values and the positions h*W + w of the maxima."""
+    return max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool1d(..., return_indices=True)``."""
+    return adaptive_max("adaptive_max_pool1d", 1, input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any,
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool2d(..., return_indices=True)``."""
+    return adaptive_max("adaptive_max_pool2d", 2, input, output_size, True)

@@ -8,13 +8,36 @@ state_dict keys read ``'0.weight'``, ``'layers.2.bias'``, as in PyTorch.
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict, abc
 from itertools import groupby
 from typing import Any, Iterable, Iterator, Mapping
 
 from shenjing.nn.modules.module import Module, _indent
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict"]
+__all__ = ["Container", "Sequential", "ModuleList", "ModuleDict"]
+
+
+class Container(Module):
+    """Deprecated (as in PyTorch): a Module whose keyword arguments become its children. Subclass
+    ``Module`` instead.
+
+    >>> import warnings
+    >>> from shenjing import nn
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     nn.Container(act=nn.ReLU())
+    Container(
+      (act): ReLU()
+    )
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+                      "Subclass that instead.", stacklevel=2)
+        for name, module in kwargs.items():
+            self.add_module(name, module)
 
 
 def _absolute_index(index: Any, length: int) -> int:

@@ -1,4 +1,5 @@
-"""Fully connected layers: ``Linear`` (y = x W^T + b), ``Identity`` and the course's ``Maxout``."""
+"""Fully connected layers: ``Linear`` (y = x W^T + b), ``Bilinear`` (y = x1^T W x2 + b), ``Identity`` and
+the course's ``Maxout``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Any
 
 from shenjing._creation import rand
 from shenjing._tensor import Tensor
-from shenjing.nn._functional.linear import linear, maxout
+from shenjing.nn._functional.linear import bilinear, linear, maxout
 from shenjing.nn.modules.module import Module
 from shenjing.nn.parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Maxout"]
+__all__ = ["Identity", "Linear", "Bilinear", "Maxout"]
 
 
 def _check_size(layer: str, name: str, value: Any) -> int:
@@ -83,6 +84,43 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    """y_k = x1^T W_k x2 + b_k (see ``F.bilinear``).
+
+    Parameters: ``weight`` (out_features, in1_features, in2_features) and ``bias`` (out_features,), both
+    from U(-1/sqrt(in1_features), 1/sqrt(in1_features)) (PyTorch's default).
+    Shapes: (*, in1_features), (*, in2_features) -> (*, out_features).
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> layer = nn.Bilinear(3, 2, 4)
+    >>> layer
+    Bilinear(in1_features=3, in2_features=2, out_features=4, bias=True)
+    >>> layer(shenjing.randn(5, 3), shenjing.randn(5, 2)).shape
+    shenjing.Size([5, 4])
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.in1_features = _check_size("Bilinear", "in1_features", in1_features)
+        self.in2_features = _check_size("Bilinear", "in2_features", in2_features)
+        self.out_features = _check_size("Bilinear", "out_features", out_features)
+        bound = 1.0 / math.sqrt(in1_features)
+        self.weight = _uniform((out_features, in1_features, in2_features), bound, dtype)
+        if bias:
+            self.bias = _uniform((out_features,), bound, dtype)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 
 class Maxout(Module):

@@ -1,4 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d`` / ``BatchNorm2d`` / ``BatchNorm3d`` and ``LayerNorm``."""
+"""Normalisation layers: ``BatchNorm1d`` / ``BatchNorm2d`` / ``BatchNorm3d``, ``SyncBatchNorm`` (its
+single-process behaviour), ``LayerNorm`` and ``RMSNorm``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from shenjing._dtype import int64
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
 from shenjing.nn._functional.normalization import batch_norm, layer_norm
+from shenjing.nn._functional.rms_norm import rms_norm
 from shenjing.nn.modules.module import Module
 from shenjing.nn.parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "RMSNorm"]
 
 
 class _BatchNorm(Module):
@@ -148,6 +150,49 @@ class BatchNorm3d(_BatchNorm):
     _layout = "[N, {C}, D, H, W]"
 
 
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation synchronised across processes; shenjing runs in one process, where it is
+    batch normalisation of any (N, C, *) input, as PyTorch's is without ``torch.distributed`` set up.
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.SyncBatchNorm(3)(shenjing.randn(4, 3, 2, 2)).shape
+    shenjing.Size([4, 3, 2, 2])
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group: Any = None, device: Any = None, dtype: Any = None,
+                 *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def _check_input(self, input: Tensor) -> None:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{self!r} expects a Tensor input, got {type(input).__name__}")
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+        if input.shape[1] != self.num_features:
+            raise RuntimeError(f"{self!r} expects input [N, {self.num_features}, *] with {self.num_features} "
+                               f"channels in dim 1, got {list(input.shape)}")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """``module`` with every BatchNorm1d/2d/3d layer in it replaced by a SyncBatchNorm holding the same
+        parameters and buffers (a BatchNorm itself is returned as a new SyncBatchNorm)."""
+        converted = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group, bias=module.bias is not None)
+            if module.affine:
+                converted.weight, converted.bias = module.weight, module.bias
+            converted.running_mean, converted.running_var = module.running_mean, module.running_var
+            converted.num_batches_tracked = module.num_batches_tracked
+            converted.training = module.training
+        for name, child in module.named_children():
+            converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return converted
+
+
 class LayerNorm(Module):
     """Normalise each sample over its trailing ``normalized_shape`` dims, then scale and shift.
 
@@ -185,3 +230,37 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims:
+    y = x / sqrt(mean(x^2) + eps) * weight (``eps=None``: the dtype's machine epsilon). Parameter
+    ``weight`` (ones), of shape ``normalized_shape``, when ``elementwise_affine``.
+
+    >>> import shenjing
+    >>> from shenjing import nn
+    >>> nn.RMSNorm(4)
+    RMSNorm((4,), eps=None, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """Weight 1."""
+        if self.weight is not None:
+            with no_grad():
+                self.weight.fill_(1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
