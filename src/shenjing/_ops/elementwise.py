@@ -19,7 +19,7 @@ from shenjing.autograd.node import Op
 
 
 __all__ = ["divide", "add", "sub", "mul", "div", "true_divide", "multiply", "subtract", "neg", "negative",
-           "floor_divide", "remainder", "fmod", "pow", "square", "exp", "expm1", "log", "log1p", "sqrt",
+           "floor_divide", "remainder", "pow", "square", "exp", "expm1", "log", "log1p", "sqrt",
            "rsqrt", "reciprocal", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "absolute", "sign",
            "floor", "ceil", "round", "clamp", "clip", "maximum", "minimum", "where", "cast", "clone"]
 
@@ -170,8 +170,6 @@ def remainder(input: Any, other: Any) -> Tensor:
     """``input % other`` with the sign of ``other`` (Python's convention, like PyTorch)."""
     return _binary(Remainder, input, other)
 
-
-fmod = remainder
 
 
 # -- powers and exponentials -----------------------------------------------------------------------
