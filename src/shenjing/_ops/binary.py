@@ -87,7 +87,7 @@ class CopySign(Op):
 
     def backward(self, g):
         a, out = self.saved_tensors
-        return where(a == 0, 0.0, g * out / where(a == 0, 1.0, a)), None
+        return where(a == 0, 0.0, g * out / where(a == 0, 1.0, a)), g * 0.0
 
 
 class Fmod(Op):
@@ -141,11 +141,13 @@ def hypot(input: Tensor, other: Tensor) -> Tensor:
 
 def logaddexp(input: Tensor, other: Tensor) -> Tensor:
     """log(e^input + e^other), without overflow."""
+    _float_only("logaddexp", input, other)
     return _float_binary(LogAddExp, input, other)
 
 
 def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
     """log2(2^input + 2^other), without overflow."""
+    _float_only("logaddexp2", input, other)
     return _float_binary(lambda: LogAddExp(base2=True), input, other)
 
 
@@ -174,16 +176,28 @@ def fmin(input: Tensor, other: Tensor) -> Tensor:
     return _binary(lambda: FMax(False), input, other)
 
 
+class XLogY(Op):
+    """x log y, 0 where x == 0 (unless y is nan); d/dx = log y (0 where x == 0 and y <= 0), d/dy = x / y."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            product = x * np.log(y)
+        return np.where((x == 0) & ~np.isnan(y), 0, product).astype(product.dtype, copy=False)
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = where((x == 0) & (y <= 0), 0.0, xlogy(g, y))
+        if self.needs_input_grad[1]:
+            gy = g * x / y
+        return gx, gy
+
+
 def xlogy(input: Any, other: Any) -> Tensor:
     """input * log(other), and 0 where input is 0 (unless other is nan)."""
-    x, y = as_operand(input), as_operand(other)
-    dtype = _dtype.result_type(x, y)
-    dtype = dtype if dtype.is_floating_point else _dtype.get_default_dtype()
-    x = cast_to(x, dtype) if isinstance(x, Tensor) else Tensor._make(np.asarray(x, dtype.numpy))
-    y = cast_to(y, dtype) if isinstance(y, Tensor) else Tensor._make(np.asarray(y, dtype.numpy))
-    zero_x = (x == 0) & ~Tensor._make(np.isnan(y._data))
-    safe_y = where(zero_x, 1.0, y)
-    return where(zero_x, 0.0, x * log(safe_y))
+    return _float_binary(XLogY, input, other)
 
 
 def float_power(input: Any, exponent: Any) -> Tensor:
