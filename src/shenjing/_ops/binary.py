@@ -66,7 +66,8 @@ class LogAddExp(Op):
         return "Logaddexp2Backward0" if self.base2 else "LogaddexpBackward0"
 
     def forward(self, a, b):
-        out = np.logaddexp2(a, b) if self.base2 else np.logaddexp(a, b)
+        with np.errstate(invalid="ignore"):
+            out = np.logaddexp2(a, b) if self.base2 else np.logaddexp(a, b)
         self.save_for_backward(a, b, out)
         return out
 

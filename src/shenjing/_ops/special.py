@@ -460,7 +460,8 @@ class I0(Op):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return np.i0(x).astype(x.dtype, copy=False)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.i0(x).astype(x.dtype, copy=False)
 
     def backward(self, gy):
         (x,) = self.saved_tensors
