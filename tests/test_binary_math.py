@@ -335,3 +335,8 @@ def test_searchsorted_with_sorter_and_errors():
         sj.searchsorted(sj.tensor([[1, 2], [3, 4]]), sj.tensor([[1], [2], [3]]))
     with pytest.raises(RuntimeError):
         torch.searchsorted(torch.tensor([[1, 2], [3, 4]]), torch.tensor([[1], [2], [3]]))
+
+
+def test_rsub():
+    check_op(lambda a, b: sj.rsub(a, b, alpha=2), lambda a, b: torch.rsub(a, b, alpha=2), normal(3, 4), normal(4))
+    np.testing.assert_allclose(sj.rsub(sj.tensor([1.0, 2.0]), 5).numpy(), torch.rsub(torch.tensor([1.0, 2.0]), 5).numpy())

@@ -325,3 +325,62 @@ def test_diff_errors_and_numbers():
     with pytest.raises(RuntimeError):
         torch.diff(torch.tensor(1.0))
     np.testing.assert_array_equal(sj.diff(sj.tensor([1, 4, 9]), n=3).numpy(), torch.diff(torch.tensor([1, 4, 9]), n=3).numpy())
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(spacing=0.5), dict(dim=1, edge_order=2), dict(spacing=[2.0], dim=0),
+                                    dict(spacing="coordinates", edge_order=2), dict(spacing="coordinates")])
+def test_gradient(kwargs):
+    f = normal(4, 5)
+    if kwargs.get("spacing") == "coordinates":
+        coordinates = [np.array([0.0, 1.0, 3.0, 4.5]), np.array([-1.0, 0.0, 0.5, 2.0, 4.0])]
+        sj_kwargs = dict(kwargs, spacing=[sj.tensor(c, dtype=sj.float64) for c in coordinates])
+        torch_kwargs = dict(kwargs, spacing=[torch.tensor(c) for c in coordinates])
+    else:
+        sj_kwargs = torch_kwargs = kwargs
+    ours = sj.gradient(sj.tensor(f), **sj_kwargs)
+    theirs = torch.gradient(torch.tensor(f), **torch_kwargs)
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-12)
+    check_op(lambda t: sj.gradient(t, **sj_kwargs)[-1], lambda t: torch.gradient(t, **torch_kwargs)[-1], f)
+
+
+def test_gradient_errors():
+    with pytest.raises(RuntimeError, match="at least edge_order"):
+        sj.gradient(sj.ones(2, 3), edge_order=2)
+    with pytest.raises(RuntimeError):
+        torch.gradient(torch.ones(2, 3), edge_order=2)
+    with pytest.raises(RuntimeError, match="edge_order"):
+        sj.gradient(sj.ones(4), edge_order=3)
+
+
+@pytest.mark.parametrize("kwargs", [dict(bins=5), dict(bins=4, range=(-1.0, 1.0)), dict(bins=6, density=True),
+                                    dict(bins="edges"), dict(bins=3, weight="weights")])
+def test_histogram(kwargs):
+    x = normal(30)
+    sj_kwargs, torch_kwargs = dict(kwargs), dict(kwargs)
+    if kwargs["bins"] == "edges":
+        edges = np.array([-2.0, -0.5, 0.0, 0.3, 2.0])
+        sj_kwargs["bins"], torch_kwargs["bins"] = sj.tensor(edges), torch.tensor(edges)
+    if kwargs.get("weight") == "weights":
+        w = RNG.random(30)
+        sj_kwargs["weight"], torch_kwargs["weight"] = sj.tensor(w), torch.tensor(w)
+    ours = sj.histogram(sj.tensor(x), **sj_kwargs)
+    theirs = torch.histogram(torch.tensor(x), **torch_kwargs)
+    np.testing.assert_allclose(ours.hist.numpy(), theirs.hist.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.bin_edges.numpy(), theirs.bin_edges.numpy(), rtol=1e-12)
+    assert ours.hist.dtype == sj.float64
+
+
+def test_msort_renorm_and_dist():
+    x = normal(4, 3)
+    check_op(sj.msort, torch.msort, x)
+    check_op(lambda t: t.msort(), lambda t: t.msort(), x, numeric=False)
+    for p, dim, maxnorm in [(2, 0, 1.0), (1, 1, 0.5), (3, 0, 100.0)]:
+        check_op(lambda t: sj.renorm(t, p, dim, maxnorm), lambda t: torch.renorm(t, p, dim, maxnorm), x)
+        ours, theirs = sj.tensor(x), torch.tensor(x)
+        ours.renorm_(p, dim, maxnorm)
+        theirs.renorm_(p, dim, maxnorm)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    y = normal(4, 3)
+    check_op(lambda a, b: a.dist(b, 3), lambda a, b: a.dist(b, 3), x, y)

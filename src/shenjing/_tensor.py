@@ -1114,8 +1114,8 @@ _MATH_METHODS = (
     "logical_or", "logical_xor", "isclose",
     # reductions, statistics and scans (shenjing._ops.statistics, scan, reduce)
     "median", "nanmedian", "mode", "kthvalue", "quantile", "nanquantile", "nanmean", "nansum", "aminmax",
-    "histc", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "count_nonzero", "cumprod",
-    "cummax", "cummin", "logcumsumexp", "diff")
+    "histc", "histogram", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "count_nonzero",
+    "cumprod", "cummax", "cummin", "logcumsumexp", "diff", "msort", "renorm", "dist", "igamma", "igammac")
 
 _MATH_INPLACE_METHODS = (
     "absolute_", "acos_", "arccos_", "asin_", "arcsin_", "atan_", "arctan_", "cos_", "sin_", "cosh_", "sinh_",
@@ -1128,7 +1128,8 @@ _MATH_INPLACE_METHODS = (
     "clamp_max_", "bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_not_", "bitwise_left_shift_",
     "bitwise_right_shift_", "divide_", "true_divide_", "multiply_", "subtract_", "floor_divide_", "eq_", "ne_",
     "lt_", "le_", "gt_", "ge_", "greater_", "greater_equal_", "less_", "less_equal_", "not_equal_",
-    "logical_and_", "logical_or_", "logical_xor_", "logical_not_", "cumsum_", "cumprod_")
+    "logical_and_", "logical_or_", "logical_xor_", "logical_not_", "cumsum_", "cumprod_", "renorm_", "igamma_",
+    "igammac_")
 
 for _name in _MATH_METHODS:
     setattr(Tensor, _name, _method(_name))

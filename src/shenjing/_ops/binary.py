@@ -25,7 +25,7 @@ __all__ = ["atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "
            "fmax", "fmin", "float_power", "gcd", "lcm", "ldexp", "nextafter", "lerp", "addcmul", "addcdiv",
            "addmm", "addmv", "addbmm", "baddbmm", "addr", "clamp_min", "clamp_max", "isin", "bucketize",
            "searchsorted", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
-           "bitwise_right_shift", "inner"]
+           "bitwise_right_shift", "inner", "rsub"]
 
 
 # -- float-valued binary functions ------------------------------------------------------------------
@@ -397,6 +397,13 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alp
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """beta * input + alpha * outer(vec1, vec2)."""
     return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    """other - alpha * input (``sub`` with the operands swapped)."""
+    from shenjing._ops.elementwise import sub
+
+    return sub(other, input, alpha=alpha)
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:

@@ -1,5 +1,5 @@
 """Scans along a dim: cumprod, cummax, cummin, logcumsumexp; differences and the trapezoid rule: diff,
-trapezoid (trapz), cumulative_trapezoid.
+gradient, trapezoid (trapz), cumulative_trapezoid.
 
 (``cumsum`` lives with the reductions in ``reduce.py``.)
 """
@@ -20,7 +20,8 @@ from shenjing._ops.shape import cat, flip, movedim, unsqueeze
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
-__all__ = ["cumprod", "cummax", "cummin", "logcumsumexp", "diff", "trapezoid", "trapz", "cumulative_trapezoid"]
+__all__ = ["cumprod", "cummax", "cummin", "logcumsumexp", "diff", "trapezoid", "trapz", "cumulative_trapezoid",
+           "gradient"]
 
 cummax_result = collections.namedtuple("cummax", ["values", "indices"])
 cummin_result = collections.namedtuple("cummin", ["values", "indices"])
@@ -239,3 +240,70 @@ def cumulative_trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int =
     spacing = _spacing(y, x, dx, dim)
     left, right = narrow(y, dim, 0, length - 1), narrow(y, dim, 1, length - 1)
     return cumsum((left + right) * spacing / 2, dim)
+
+
+def _derivative_along(f: Tensor, dim: int, x: np.ndarray, edge_order: int) -> Tensor:
+    """df/dx along ``dim`` at the sample points ``x`` (1-D, float64): second-order central differences
+    inside, f_{i-1} (-hr / (hl (hl + hr))) + f_i (hr - hl) / (hl hr) + f_{i+1} hl / (hr (hl + hr)), and
+    one-sided differences of order ``edge_order`` at the two ends."""
+    n = f._data.shape[dim]
+    dtype = f._data.dtype
+
+    def along(values: np.ndarray) -> Tensor:  # coefficients shaped to broadcast along dim
+        shape = [1] * f._data.ndim
+        shape[dim] = -1
+        return Tensor._make(np.asarray(values, dtype).reshape(shape))
+
+    def part(start: int, length: int) -> Tensor:
+        return narrow(f, dim, start, length)
+
+    h = np.diff(x)
+    hl, hr = h[:-1], h[1:]
+    inner = (part(0, n - 2) * along(-hr / (hl * (hl + hr))) + part(1, n - 2) * along((hr - hl) / (hl * hr))
+             + part(2, n - 2) * along(hl / (hr * (hl + hr))))
+    if edge_order == 1:
+        first = (part(1, 1) - part(0, 1)) * along([1 / h[0]])
+        last = (part(n - 1, 1) - part(n - 2, 1)) * along([1 / h[-1]])
+    else:
+        h1, h2 = h[0], h[1]
+        first = (part(0, 1) * along([-(2 * h1 + h2) / (h1 * (h1 + h2))]) + part(1, 1) * along([(h1 + h2) / (h1 * h2)])
+                 + part(2, 1) * along([-h1 / (h2 * (h1 + h2))]))
+        h1, h2 = h[-2], h[-1]
+        last = (part(n - 3, 1) * along([h2 / (h1 * (h1 + h2))]) + part(n - 2, 1) * along([-(h1 + h2) / (h1 * h2)])
+                + part(n - 1, 1) * along([(2 * h2 + h1) / (h2 * (h1 + h2))]))
+    return cat([first, inner, last], dim)
+
+
+def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None, edge_order: int = 1) -> tuple:
+    """Estimates of the partial derivatives of ``input`` along each of ``dim`` (all dims by default), one
+    tensor per dim: central differences inside, one-sided ones of order ``edge_order`` (1 or 2) at the ends.
+    ``spacing``: a number (the same step everywhere), one number per dim, or one 1-D tensor of coordinates
+    per dim."""
+    check_tensor(input)
+    if edge_order not in (1, 2):
+        raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2, got {edge_order}")
+    f = float_input(input)
+    if dim is None:
+        dims = list(range(f._data.ndim))
+    else:
+        dims = [normalize_dim(d, f._data.ndim) for d in ((dim,) if isinstance(dim, int) else dim)]
+    steps = list(spacing) if isinstance(spacing, (list, tuple)) else [spacing] * len(dims)
+    if len(steps) != len(dims):
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or a list of length "
+                           f"{len(dims)} but got a list of length {len(steps)}")
+    results = []
+    for d, step in zip(dims, steps):
+        n = f._data.shape[d]
+        if n < edge_order + 1:
+            raise RuntimeError(f"torch.gradient expected each dimension size to be at least edge_order+1, "
+                               f"but dimension {d} has size {n}")
+        if isinstance(step, Tensor):
+            if step._data.ndim != 1 or step._data.shape[0] != n:
+                raise RuntimeError(f"torch.gradient expected each tensor to be on the same device and of size "
+                                   f"{n} along dim {d}, got a spacing tensor of shape {list(step.shape)}")
+            coordinates = step._data.astype(np.float64)
+        else:
+            coordinates = np.arange(n, dtype=np.float64) * float(step)
+        samples = cast_to(f, _dtype.result_type(f, step)) if isinstance(step, Tensor) else f
+        results.append(_derivative_along(samples, d, coordinates, edge_order))
+    return tuple(results)

@@ -22,7 +22,8 @@ from shenjing.autograd.node import Op
 __all__ = ["acos", "arccos", "asin", "arcsin", "atan", "arctan", "cosh", "sinh", "tan", "asinh", "arcsinh",
            "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "log2", "log10", "lgamma",
            "digamma", "polygamma", "mvlgamma", "i0", "sinc", "logit", "trunc", "fix", "frac", "deg2rad",
-           "rad2deg", "nan_to_num", "signbit", "positive", "isposinf", "isneginf", "isreal", "frexp"]
+           "rad2deg", "nan_to_num", "signbit", "positive", "isposinf", "isneginf", "isreal", "frexp", "igamma",
+           "igammac"]
 
 frexp_result = collections.namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -650,3 +651,84 @@ def frexp(input: Tensor) -> Any:
     mantissa, exponent = np.frexp(input._data)
     return frexp_result(Tensor._make(mantissa), Tensor._make(exponent.astype(np.int32)))
 
+
+
+# -- the regularised incomplete gamma functions ----------------------------------------------------------
+
+def _regularised_gammas(a: np.ndarray, x: np.ndarray) -> tuple:
+    """(P, Q): P(a, x) = gamma(a, x) / Gamma(a) from the series e^-x x^a / Gamma(a+1) sum_n x^n / ((a+1)...(a+n))
+    where x < a + 1, Q(a, x) = 1 - P from the continued fraction (modified Lentz) elsewhere; each one's
+    complement as 1 minus it."""
+    a, x = np.broadcast_arrays(a.astype(np.float64), x.astype(np.float64))
+    log_gamma = np.asarray(_lgamma(np.where(a > 0, a, 1.0)), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        safe_x = np.where(x > 0, x, 1.0)
+        prefactor = np.exp(a * np.log(safe_x) - safe_x - log_gamma)
+        # series (x < a + 1)
+        term = 1.0 / np.where(a > 0, a, 1.0)
+        total = term.copy()
+        for n in range(1, 500):
+            term = term * safe_x / (a + n)
+            total = total + term
+        series = prefactor * total
+        # continued fraction for Q (x >= a + 1)
+        tiny = 1e-300
+        b = safe_x + 1.0 - a
+        c = np.full_like(b, 1.0 / tiny)
+        d = 1.0 / np.where(b == 0, tiny, b)
+        h = d.copy()
+        for i in range(1, 500):
+            an = -i * (i - a)
+            b = b + 2.0
+            d = an * d + b
+            d = np.where(np.abs(d) < tiny, tiny, d)
+            c = b + an / c
+            c = np.where(np.abs(c) < tiny, tiny, c)
+            d = 1.0 / d
+            h = h * d * c
+        upper = prefactor * h
+    use_series = x < a + 1
+    lower = np.where(use_series, series, 1.0 - upper)
+    lower = np.where((x == 0) & (a > 0), 0.0, lower)
+    lower = np.where((x == np.inf) | ((a == 0) & (x > 0)), 1.0, lower)
+    undefined = (a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0))
+    lower = np.where(undefined, np.nan, lower)
+    higher = np.where(use_series | (lower == 0) | (lower == 1), 1.0 - lower, upper)
+    return lower, np.where(undefined, np.nan, higher)
+
+
+class IGamma(Op):
+    """P(a, x) (or Q = 1 - P with ``upper``); d/dx P = e^-x x^(a-1) / Gamma(a). PyTorch has no gradient for a."""
+
+    def __init__(self, upper: bool) -> None:
+        self.upper = upper
+
+    def name(self) -> str:
+        return "IgammacBackward0" if self.upper else "IgammaBackward0"
+
+    def forward(self, a, x):
+        self.save_for_backward(a, x)
+        lower, upper = _regularised_gammas(a, x)
+        return (upper if self.upper else lower).astype(np.result_type(a, x), copy=False)
+
+    def backward(self, g):
+        a, x = self.saved_tensors
+        if self.needs_input_grad[0]:
+            raise RuntimeError(f"the derivative for '{'igammac' if self.upper else 'igamma'}: input' is not "
+                               f"implemented.")
+        density = exp((a - 1.0) * log(x) - x - lgamma(a))
+        return None, -g * density if self.upper else g * density
+
+
+def igamma(input: Tensor, other: Tensor) -> Tensor:
+    """The regularised lower incomplete gamma function P(input, other) = 1/Gamma(a) int_0^x t^(a-1) e^-t dt."""
+    from shenjing._ops.elementwise import _float_binary
+
+    return _float_binary(lambda: IGamma(False), input, other)
+
+
+def igammac(input: Tensor, other: Tensor) -> Tensor:
+    """The regularised upper incomplete gamma function Q(input, other) = 1 - P(input, other)."""
+    from shenjing._ops.elementwise import _float_binary
+
+    return _float_binary(lambda: IGamma(True), input, other)

@@ -24,13 +24,14 @@ from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
 __all__ = ["median", "nanmedian", "mode", "kthvalue", "quantile", "nanquantile", "nanmean", "nansum", "aminmax",
-           "histc", "bincount", "unique", "unique_consecutive", "cov", "corrcoef"]
+           "histc", "histogram", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "msort", "renorm"]
 
 median_result = collections.namedtuple("median", ["values", "indices"])
 nanmedian_result = collections.namedtuple("nanmedian", ["values", "indices"])
 mode_result = collections.namedtuple("mode", ["values", "indices"])
 kthvalue_result = collections.namedtuple("kthvalue", ["values", "indices"])
 aminmax_result = collections.namedtuple("aminmax", ["min", "max"])
+histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])
 
 
 def _select_along(input: Tensor, dim: int, index: np.ndarray, keepdim: bool, result: Any) -> Any:
@@ -282,6 +283,25 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     return Tensor._make(counts.astype(input._data.dtype))
 
 
+def histogram(input: Tensor, bins: Any = 100, *, range: Any = None, weight: Tensor | None = None,
+              density: bool = False) -> Any:
+    """(hist, bin_edges): counts (or summed ``weight``) in ``bins`` equal bins over ``range`` (the data's
+    range by default), or in the bins between the given increasing edges; the last bin includes its right
+    edge. ``density`` divides by the total times the bin widths."""
+    check_tensor(input)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same dtype, "
+                           f"but got input {input.dtype}")
+    edges = bins._data if isinstance(bins, Tensor) else int(bins)
+    if isinstance(edges, int) and edges <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {edges} for dimension 0")
+    data = input._data.reshape(-1)
+    weights = None if weight is None else weight._data.reshape(-1)
+    hist, bin_edges = np.histogram(data, bins=edges, range=range, weights=weights, density=density)
+    dtype = input._data.dtype
+    return histogram_result(Tensor._make(hist.astype(dtype)), Tensor._make(bin_edges.astype(dtype)))
+
+
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Counts of each value 0, 1, ..., max(input) of a 1-D non-negative integer tensor (summed ``weights``
     instead of ones when given: float64 unless the weights are float32... as PyTorch: their float dtype)."""
@@ -409,3 +429,29 @@ def corrcoef(input: Tensor) -> Tensor:
     d = sqrt(c.diagonal())
     c = c / unsqueeze(d, 1) / unsqueeze(d, 0)
     return clamp(c, -1.0, 1.0)
+
+
+def msort(input: Tensor) -> Tensor:
+    """``input`` sorted along its first dim (the values of ``sort(input, 0)``)."""
+    from shenjing._ops.sort import sort
+
+    return sort(input, 0).values
+
+
+def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each sub-tensor along ``dim`` (input.select(dim, i)) whose p-norm exceeds ``maxnorm`` scaled down to
+    norm ``maxnorm`` (by maxnorm / (norm + 1e-7), as PyTorch); the others unchanged."""
+    from shenjing._ops.reduce import norm
+
+    check_tensor(input)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"renorm: expected a floating-point tensor, got {input.dtype}")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported, got p={p}")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    dim = normalize_dim(dim, input._data.ndim)
+    others = tuple(d for d in range(input._data.ndim) if d != dim)
+    norms = norm(input, p, others, keepdim=True)
+    scale = where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return input * scale
