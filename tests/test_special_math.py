@@ -269,3 +269,27 @@ def test_igamma_edges_methods_and_no_gradient_for_a():
     a = sj.tensor([2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="not implemented"):
         sj.igamma(a, sj.tensor([1.0])).sum().backward()
+
+
+GRAD_FN_CASES = [
+    ("acos", lambda m, x: m.acos(x * 0.5)), ("erf", lambda m, x: m.erf(x)), ("erfinv", lambda m, x: m.erfinv(x * 0.5)),
+    ("lgamma", lambda m, x: m.lgamma(x)), ("digamma", lambda m, x: m.digamma(x + 2)),
+    ("polygamma", lambda m, x: m.polygamma(2, x + 2)), ("exp2", lambda m, x: m.exp2(x)), ("log2", lambda m, x: m.log2(x + 2)),
+    ("i0", lambda m, x: m.i0(x)), ("sinc", lambda m, x: m.sinc(x)), ("logit", lambda m, x: m.logit(x * 0.1 + 0.5)),
+    ("trunc", lambda m, x: m.trunc(x)), ("frac", lambda m, x: m.frac(x)), ("nan_to_num", lambda m, x: m.nan_to_num(x)),
+    ("atan2", lambda m, x: m.atan2(x, x + 3)), ("hypot", lambda m, x: m.hypot(x, x)),
+    ("copysign", lambda m, x: m.copysign(x, -x)), ("fmod", lambda m, x: m.fmod(x, 0.3)),
+    ("xlogy", lambda m, x: m.xlogy(x, x + 3)), ("fmax", lambda m, x: m.fmax(x, -x)),
+    ("logaddexp", lambda m, x: m.logaddexp(x, -x)), ("cumprod", lambda m, x: m.cumprod(x, 0)),
+    ("cummax", lambda m, x: m.cummax(x, 0).values), ("cummin", lambda m, x: m.cummin(x, 0).values),
+    ("logcumsumexp", lambda m, x: m.logcumsumexp(x, 0)), ("median", lambda m, x: m.median(x)),
+    ("cosh", lambda m, x: m.cosh(x)), ("atanh", lambda m, x: m.atanh(x * 0.5)),
+]
+
+
+@pytest.mark.parametrize("name, call", GRAD_FN_CASES, ids=[c[0] for c in GRAD_FN_CASES])
+def test_grad_fn_names_as_pytorch(name, call):
+    x = [0.3, -0.7, 1.1]
+    ours = call(sj, sj.tensor(x, requires_grad=True))
+    theirs = call(torch, torch.tensor(x, requires_grad=True))
+    assert ours.grad_fn.name() == theirs.grad_fn.name()

@@ -81,6 +81,9 @@ class LogAddExp(Op):
 class CopySign(Op):
     """|a| with the sign of b; d/da = out / a (0 where a is 0); no gradient for b."""
 
+    def name(self) -> str:
+        return "CopysignBackward0"
+
     def forward(self, a, b):
         out = np.copysign(a, b)
         self.save_for_backward(a, out)
@@ -179,6 +182,9 @@ def fmin(input: Tensor, other: Tensor) -> Tensor:
 
 class XLogY(Op):
     """x log y, 0 where x == 0 (unless y is nan); d/dx = log y (0 where x == 0 and y <= 0), d/dy = x / y."""
+
+    def name(self) -> str:
+        return "XlogyBackward0"
 
     def forward(self, x, y):
         self.save_for_backward(x, y)

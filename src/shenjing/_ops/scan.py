@@ -89,17 +89,17 @@ def _running_extreme(input: Tensor, dim: int, largest: bool, result: Any) -> Any
         holds |= np.isnan(data)
     positions = np.arange(data.shape[dim]).reshape((-1,) + (1,) * (data.ndim - dim - 1))
     indices = np.maximum.accumulate(np.where(holds, positions, -1), axis=dim).astype(np.int64)
-    return result(RunningSelect(indices, dim)(input), Tensor._make(indices))
+    return result(RunningSelect(indices, dim, "Cummax" if largest else "Cummin")(input), Tensor._make(indices))
 
 
 class RunningSelect(Op):
     """out_j = x[indices_j] along ``dim``; the gradient of each out_j goes to the element it copies."""
 
-    def __init__(self, indices: np.ndarray, dim: int) -> None:
-        self.indices, self.dim = indices, dim
+    def __init__(self, indices: np.ndarray, dim: int, kind: str) -> None:
+        self.indices, self.dim, self.kind = indices, dim, kind
 
     def name(self) -> str:
-        return "CummaxBackward0"
+        return f"{self.kind}Backward0"
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -127,6 +127,9 @@ class LogCumSumExp(Op):
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
+
+    def name(self) -> str:
+        return "LogcumsumexpBackward0"
 
     def forward(self, x):
         out = np.logaddexp.accumulate(x, axis=self.dim) if x.size else x.copy()

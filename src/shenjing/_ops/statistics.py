@@ -303,8 +303,9 @@ def histogram(input: Tensor, bins: Any = 100, *, range: Any = None, weight: Tens
 
 
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
-    """Counts of each value 0, 1, ..., max(input) of a 1-D non-negative integer tensor (summed ``weights``
-    instead of ones when given: float64 unless the weights are float32... as PyTorch: their float dtype)."""
+    """Counts of each value 0, 1, ..., max(input) of a 1-D non-negative integer tensor, at least ``minlength``
+    of them (int64); with ``weights``, the sums of the weights instead (in the weights' float dtype, float64
+    for integer weights)."""
     check_tensor(input)
     if input._data.ndim != 1 or input._data.dtype.kind not in "iub":
         raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got a {input.dtype} "
