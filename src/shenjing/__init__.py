@@ -35,6 +35,7 @@ from shenjing._ops.decomposition import *  # noqa: E402,F401,F403
 from shenjing._ops.activation import log_softmax, softmax  # noqa: E402,F401
 from shenjing._ops.sort import argsort, sort, topk  # noqa: E402,F401
 from shenjing._ops.special import *  # noqa: E402,F401,F403
+from shenjing._ops.gamma import *  # noqa: E402,F401,F403
 from shenjing._ops.binary import *  # noqa: E402,F401,F403  (after linalg: its n-d ``inner`` replaces dot's alias)
 from shenjing._ops.statistics import *  # noqa: E402,F401,F403
 from shenjing._ops.scan import *  # noqa: E402,F401,F403

@@ -15,6 +15,7 @@ from shenjing._ops.decomposition import *  # noqa: F401,F403
 from shenjing._ops.activation import *  # noqa: F401,F403
 from shenjing._ops.sort import *  # noqa: F401,F403
 from shenjing._ops.special import *  # noqa: F401,F403
+from shenjing._ops.gamma import *  # noqa: F401,F403
 from shenjing._ops.binary import *  # noqa: F401,F403  (after linalg: its n-d ``inner`` replaces dot's alias)
 from shenjing._ops.statistics import *  # noqa: F401,F403
 from shenjing._ops.scan import *  # noqa: F401,F403

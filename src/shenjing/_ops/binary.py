@@ -15,7 +15,7 @@ import numpy as np
 
 from shenjing import _dtype
 from shenjing._ops._util import array_of, as_operand, cast_to, check_tensor, float_input
-from shenjing._ops.elementwise import _binary, _float_binary, add, clamp, exp, log, mul, where
+from shenjing._ops.elementwise import _binary, _float_binary, add, clamp, exp, mul, where
 from shenjing._ops.linalg import matmul, outer
 from shenjing._ops.shape import reshape, transpose
 from shenjing._tensor import Tensor

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from shenjing import _dtype
-from shenjing._ops._util import check_tensor, float_input, normalize_dim, normalize_dims
+from shenjing._ops._util import check_tensor, float_input, normalize_dim
 from shenjing._ops.elementwise import clamp, sqrt, where
 from shenjing._ops.index import gather
 from shenjing._ops.linalg import matmul
