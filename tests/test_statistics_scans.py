@@ -63,6 +63,8 @@ DIFFERENTIABLE = [
     ("cumprod-zeros", lambda m: (lambda x: m.cumprod(x, 1)),
      (np.array([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 2.0], [2.0, -1.0, 0.5, 0.0]]),)),
     ("cumprod-zeros-dim0", lambda m: (lambda x: m.cumprod(x, 0)), (np.array([[1.5, 0.0], [0.0, 2.0], [2.0, 3.0]]),)),
+    ("cumprod-zeros-3d", lambda m: (lambda x: m.cumprod(x, 1)),
+     (np.where(RNG.random((2, 6, 3)) < 0.3, 0.0, RNG.uniform(0.5, 1.5, (2, 6, 3))),)),
     ("cummax", lambda m: (lambda x: m.cummax(x, 1)), (distinct(3, 6),)),
     ("cummin", lambda m: (lambda x: m.cummin(x, 0)), (distinct(5, 3),)),
     ("logcumsumexp", lambda m: (lambda x: m.logcumsumexp(x, 1)), (normal(3, 5) * 3,)),

@@ -16,7 +16,7 @@ from shenjing._ops._util import as_operand, cast_to, check_tensor, float_input, 
 from shenjing._ops.elementwise import exp, log, where
 from shenjing._ops.index import narrow, scatter_add
 from shenjing._ops.reduce import cumsum, sum
-from shenjing._ops.shape import cat, flip, movedim, unsqueeze
+from shenjing._ops.shape import cat, flip
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
@@ -28,8 +28,9 @@ cummin_result = collections.namedtuple("cummin", ["values", "indices"])
 
 
 class Cumprod(Op):
-    """Running product along ``dim``. dx_i = sum_{j >= i} gy_j prod_{k <= j, k != i} x_k: without zeros in x
-    that is revcumsum(gy out) / x; with zeros each product is formed without x_i (exact, O(n^2) per row)."""
+    """Running product along ``dim``. dx_i = sum_{j >= i} gy_j prod_{k <= j, k != i} x_k, in O(n) per row and
+    exact with zeros: with z the first zero of the row, elements before z get revcumsum(gy out)_i / x_i,
+    elements after z get 0, and x_z gets prod_{k<z} x_k * sum_{j >= z} gy_j prod_{z<k<=j} x_k."""
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -42,19 +43,40 @@ class Cumprod(Op):
     def backward(self, gy):
         x, out = self.saved_tensors
         dim = self.dim
-        if x._data.size == 0:
-            return gy
-        if not np.any(x._data == 0):
-            return flip(cumsum(flip(gy * out, dim), dim), dim) / x
-        # rows along the last dim; products without x_i: P[..., i, j] = prod_{k <= j} (x_k, with x_i -> 1)
-        rows = movedim(x, dim, -1)
-        n = rows._data.shape[-1]
-        eye = Tensor._make(np.eye(n, dtype=bool))
-        others = Cumprod(rows._data.ndim)(where(eye, 1.0, unsqueeze(rows, -2)))
-        later = Tensor._make(np.triu(np.ones((n, n), dtype=bool)))  # j >= i
-        weights = unsqueeze(movedim(gy, dim, -1), -2)
-        grad = sum(where(later, others * weights, 0.0), -1)
-        return movedim(grad, -1, dim)
+
+        def reverse_cumsum(t: Tensor) -> Tensor:
+            return flip(cumsum(flip(t, dim), dim), dim)
+
+        if x._data.size == 0 or not np.any(x._data == 0):
+            return reverse_cumsum(gy * out) / x
+        n = x._data.shape[dim]
+        positions = np.arange(n).reshape((-1,) + (1,) * (x._data.ndim - dim - 1))
+        is_zero = x._data == 0
+        first_zero = np.where(np.any(is_zero, axis=dim, keepdims=True), np.argmax(is_zero, axis=dim, keepdims=True), n)
+        before = Tensor._make(positions < first_zero)
+        at = Tensor._make(positions == first_zero)
+        after_or_at = Tensor._make(positions >= first_zero)
+        grad_before = where(before, reverse_cumsum(gy * out) / where(before, x, 1.0), 0.0)
+        prefix = NonzeroProduct(dim)(where(before, x, 1.0))  # prod_{k<z} x_k, kept as size 1 along dim
+        running = cumprod(where(Tensor._make(positions <= first_zero), 1.0, x), dim)  # prod_{z<k<=j} x_k
+        at_zero = sum(where(after_or_at, gy * running, 0.0), dim, keepdim=True) * prefix
+        return grad_before + where(at, at_zero, 0.0)
+
+
+class NonzeroProduct(Op):
+    """The product along ``dim`` (kept as size 1) of an input without zeros: d/dx_i = out / x_i."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, x):
+        out = np.prod(x, axis=self.dim, keepdims=True)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, gy):
+        x, out = self.saved_tensors
+        return gy * out / x
 
 
 def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
