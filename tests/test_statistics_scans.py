@@ -386,3 +386,11 @@ def test_msort_renorm_and_dist():
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
     y = normal(4, 3)
     check_op(lambda a, b: a.dist(b, 3), lambda a, b: a.dist(b, 3), x, y)
+
+
+def test_mode_with_many_ties_picks_pytorchs_value_and_index():
+    values = RNG.integers(0, 4, (40, 5, 7))
+    for dim in (0, 1, 2):
+        for dtype in ("int64", "float64"):
+            x = values.astype(dtype)
+            same_selection(sj.mode(sj.tensor(x), dim), torch.mode(torch.tensor(x), dim))

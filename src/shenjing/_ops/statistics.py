@@ -137,12 +137,18 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
         raise IndexError(f"mode(): Expected reduction dim {dim} to have non-zero size.")
     rows = np.moveaxis(input._data, dim, -1)
     flat = rows.reshape(-1, rows.shape[-1])
-    chosen = np.empty(flat.shape[0], np.int64)
-    for r, row in enumerate(flat):
-        values, counts = np.unique(row, return_counts=True)
-        best = values[np.argmax(counts)]  # np.unique sorts, argmax takes the first: the smallest
-        same = np.nonzero((row == best) | (np.isnan(row) & np.isnan(best)))[0]
-        chosen[r] = same[-1]
+    n = flat.shape[1]
+    ordered = np.sort(flat, axis=1)
+    # runs of equal values in each sorted row: the length of the run each position belongs to
+    starts = np.concatenate([np.ones((flat.shape[0], 1), bool), ordered[:, 1:] != ordered[:, :-1]], axis=1)
+    positions = np.broadcast_to(np.arange(n), flat.shape)
+    run_start = np.maximum.accumulate(np.where(starts, positions, 0), axis=1)
+    ends = np.concatenate([starts[:, 1:], np.ones((flat.shape[0], 1), bool)], axis=1)
+    run_end = np.flip(np.minimum.accumulate(np.flip(np.where(ends, positions, n), 1), axis=1), 1)
+    best = np.argmax(run_end - run_start, axis=1)  # the first longest run: the smallest most frequent value
+    value = ordered[np.arange(flat.shape[0]), best][:, None]
+    same = (flat == value) | (np.isnan(flat) & np.isnan(value)) if flat.dtype.kind == "f" else flat == value
+    chosen = np.max(np.where(same, positions, -1), axis=1)  # its last index
     index = np.expand_dims(chosen.reshape(rows.shape[:-1]), dim)
     return _select_along(input, dim, index, keepdim, mode_result)
 
