@@ -401,3 +401,22 @@ def test_mode_with_many_ties_picks_pytorchs_value():
             np.testing.assert_array_equal(np.squeeze(held, dim), ours.values.numpy())
     short = RNG.integers(0, 3, (50, 6))
     same_selection(sj.mode(sj.tensor(short), 1), torch.mode(torch.tensor(short), 1))
+
+
+@pytest.mark.parametrize("kwargs", [dict(bins=[3, 4]), dict(bins=3, range=[-1.0, 1.0, -2.0, 2.0], density=True),
+                                    dict(bins="edges"), dict(bins=2, weight="weights")])
+def test_histogramdd(kwargs):
+    x = normal(25, 2)
+    sj_kwargs, torch_kwargs = dict(kwargs), dict(kwargs)
+    if kwargs["bins"] == "edges":
+        edges = [np.array([-2.0, 0.0, 2.0]), np.array([-1.0, -0.5, 0.5, 3.0])]
+        sj_kwargs["bins"], torch_kwargs["bins"] = [sj.tensor(e) for e in edges], [torch.tensor(e) for e in edges]
+    if kwargs.get("weight") == "weights":
+        w = RNG.random(25)
+        sj_kwargs["weight"], torch_kwargs["weight"] = sj.tensor(w), torch.tensor(w)
+    ours = sj.histogramdd(sj.tensor(x), **sj_kwargs)
+    theirs = torch.histogramdd(torch.tensor(x), **torch_kwargs)
+    np.testing.assert_allclose(ours.hist.numpy(), theirs.hist.numpy(), rtol=1e-12)
+    assert len(ours.bin_edges) == len(theirs.bin_edges)
+    for mine, expected in zip(ours.bin_edges, theirs.bin_edges):
+        np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-12)

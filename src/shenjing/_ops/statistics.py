@@ -8,6 +8,7 @@ the elements equal to the median, as PyTorch does.
 
 from __future__ import annotations
 
+import builtins
 import collections
 from typing import Any
 
@@ -24,7 +25,7 @@ from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
 __all__ = ["median", "nanmedian", "mode", "kthvalue", "quantile", "nanquantile", "nanmean", "nansum", "aminmax",
-           "histc", "histogram", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "msort", "renorm"]
+           "histc", "histogram", "histogramdd", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "msort", "renorm"]
 
 median_result = collections.namedtuple("median", ["values", "indices"])
 nanmedian_result = collections.namedtuple("nanmedian", ["values", "indices"])
@@ -32,6 +33,7 @@ mode_result = collections.namedtuple("mode", ["values", "indices"])
 kthvalue_result = collections.namedtuple("kthvalue", ["values", "indices"])
 aminmax_result = collections.namedtuple("aminmax", ["min", "max"])
 histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])
+histogramdd_result = collections.namedtuple("histogramdd", ["hist", "bin_edges"])
 
 
 def _select_along(input: Tensor, dim: int, index: np.ndarray, keepdim: bool, result: Any) -> Any:
@@ -128,7 +130,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any
 
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
     """(values, indices): the most frequent value along ``dim`` (the smallest among equally frequent ones)
-    and the last index where it occurs."""
+    and the last index where it occurs (PyTorch's choice for short rows; its index is unspecified)."""
     check_tensor(input)
     if input._data.ndim == 0:
         return mode_result(input, Tensor._make(np.zeros((), np.int64)))
@@ -306,6 +308,27 @@ def histogram(input: Tensor, bins: Any = 100, *, range: Any = None, weight: Tens
     hist, bin_edges = np.histogram(data, bins=edges, range=range, weights=weights, density=density)
     dtype = input._data.dtype
     return histogram_result(Tensor._make(hist.astype(dtype)), Tensor._make(bin_edges.astype(dtype)))
+
+
+def histogramdd(input: Tensor, bins: Any = 10, *, range: Any = None, weight: Tensor | None = None,
+                density: bool = False) -> Any:
+    """(hist, bin_edges) of the points in the rows of ``input`` (shape (..., D)) on a D-dimensional grid:
+    ``bins`` an int (per dim the same), a list of ints or a list of edge tensors; ``range`` the flat list
+    [min_0, max_0, min_1, max_1, ...]. ``bin_edges`` is a tuple of D tensors."""
+    check_tensor(input)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogramdd: input tensor should be floating point, but got {input.dtype}")
+    dims = input._data.shape[-1]
+    points = input._data.reshape(-1, dims)
+    if isinstance(bins, (list, tuple)):
+        edges = [b._data if isinstance(b, Tensor) else int(b) for b in bins]
+    else:
+        edges = int(bins)
+    ranges = None if range is None else [(range[2 * d], range[2 * d + 1]) for d in builtins.range(dims)]
+    weights = None if weight is None else weight._data.reshape(-1)
+    hist, bin_edges = np.histogramdd(points, bins=edges, range=ranges, weights=weights, density=density)
+    dtype = input._data.dtype
+    return histogramdd_result(Tensor._make(hist.astype(dtype)), tuple(Tensor._make(e.astype(dtype)) for e in bin_edges))
 
 
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
