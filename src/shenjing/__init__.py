@@ -36,6 +36,12 @@ from shenjing._ops.arrange import *  # noqa: E402,F401,F403
 from shenjing._ops.combine import *  # noqa: E402,F401,F403
 from shenjing._ops.activation import log_softmax, softmax  # noqa: E402,F401
 from shenjing._ops.sort import argsort, sort, topk  # noqa: E402,F401
+from shenjing._ops.special import *  # noqa: E402,F401,F403
+from shenjing._ops.gamma import *  # noqa: E402,F401,F403
+from shenjing._ops.binary import *  # noqa: E402,F401,F403  (after linalg: its n-d ``inner`` replaces dot's alias)
+from shenjing._ops.statistics import *  # noqa: E402,F401,F403
+from shenjing._ops.scan import *  # noqa: E402,F401,F403
+from shenjing._ops.inplace import *  # noqa: E402,F401,F403
 from shenjing.autograd import (  # noqa: E402,F401
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled)
 from shenjing import accelerator, autograd, cuda, linalg, nn, optim, testing, utils  # noqa: E402,F401

@@ -787,7 +787,7 @@ class Tensor:
         return _ops.where(condition, self, other)
 
     def lerp(self, end: "Tensor", weight: Any) -> "Tensor":
-        return self + weight * (end - self)
+        return _ops.lerp(self, end, weight)
 
     def eq(self, other: Any) -> "Tensor":
         return _ops.eq(self, other)
@@ -1114,3 +1114,80 @@ def _rebuild_tensor(array: np.ndarray, requires_grad: bool) -> Tensor:
 from shenjing import _ops  # noqa: E402
 from shenjing.autograd.grad_mode import _GradState  # noqa: E402
 from shenjing import autograd as _autograd  # noqa: E402
+
+
+# -- the maths of shenjing._ops.special / binary / statistics / scan as methods ----------------------------
+# ``x.erf()`` is ``shenjing.erf(x)``; ``x.erf_()`` writes ``shenjing.erf(x)`` into ``x`` (``Tensor._inplace``).
+
+def _method(name: str, function_name: str | None = None) -> Callable:
+    function = getattr(_ops, function_name or name)
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return function(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``shenjing.{function.__name__}(self, ...)``."
+    return method
+
+
+def _inplace_method(name: str, function_name: str | None = None) -> Callable:
+    function = getattr(_ops, function_name or name[:-1])
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace(function, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place ``shenjing.{function.__name__}``: writes the result into this tensor."
+    return method
+
+
+_MATH_METHODS = (
+    # unary (shenjing._ops.special and elementwise)
+    "absolute", "acos", "arccos", "asin", "arcsin", "atan", "arctan", "cosh", "sinh", "tan", "asinh", "arcsinh",
+    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "log2", "log10", "lgamma",
+    "digamma", "mvlgamma", "i0", "sinc", "logit", "trunc", "fix", "frac", "deg2rad", "rad2deg", "nan_to_num",
+    "signbit", "positive", "negative", "isposinf", "isneginf", "isreal", "frexp",
+    # binary (shenjing._ops.binary, elementwise and compare)
+    "atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "fmod", "remainder", "heaviside",
+    "xlogy", "fmax", "fmin", "float_power", "gcd", "lcm", "ldexp", "nextafter", "addcmul", "addcdiv", "addmm",
+    "addmv", "addbmm", "baddbmm", "addr", "clamp_min", "clamp_max", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "inner", "divide", "true_divide", "multiply",
+    "subtract", "floor_divide", "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and",
+    "logical_or", "logical_xor", "isclose",
+    # reductions, statistics and scans (shenjing._ops.statistics, scan, reduce)
+    "median", "nanmedian", "mode", "kthvalue", "quantile", "nanquantile", "nanmean", "nansum", "aminmax",
+    "histc", "histogram", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "count_nonzero",
+    "cumprod", "cummax", "cummin", "logcumsumexp", "diff", "msort", "renorm", "dist", "igamma", "igammac")
+
+_MATH_INPLACE_METHODS = (
+    "absolute_", "acos_", "arccos_", "asin_", "arcsin_", "atan_", "arctan_", "cos_", "sin_", "cosh_", "sinh_",
+    "tan_", "asinh_", "arcsinh_", "acosh_", "arccosh_", "atanh_", "arctanh_", "erf_", "erfc_", "erfinv_",
+    "exp2_", "expm1_", "log2_", "log10_", "log1p_", "lgamma_", "digamma_", "mvlgamma_", "i0_", "sinc_",
+    "logit_", "trunc_", "fix_", "frac_", "deg2rad_", "rad2deg_", "nan_to_num_", "negative_", "reciprocal_",
+    "rsqrt_", "square_", "floor_", "ceil_", "round_", "sign_", "atan2_", "arctan2_", "hypot_", "copysign_",
+    "fmod_", "remainder_", "heaviside_", "xlogy_", "float_power_", "gcd_", "lcm_", "ldexp_", "nextafter_",
+    "lerp_", "addcmul_", "addcdiv_", "addmm_", "addmv_", "addbmm_", "baddbmm_", "addr_", "clamp_min_",
+    "clamp_max_", "bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_not_", "bitwise_left_shift_",
+    "bitwise_right_shift_", "divide_", "true_divide_", "multiply_", "subtract_", "floor_divide_", "eq_", "ne_",
+    "lt_", "le_", "gt_", "ge_", "greater_", "greater_equal_", "less_", "less_equal_", "not_equal_",
+    "logical_and_", "logical_or_", "logical_xor_", "logical_not_", "cumsum_", "cumprod_", "renorm_", "igamma_",
+    "igammac_")
+
+for _name in _MATH_METHODS:
+    setattr(Tensor, _name, _method(_name))
+for _name in _MATH_INPLACE_METHODS:
+    setattr(Tensor, _name, _inplace_method(_name))
+del _name
+
+
+def _polygamma_method(self: Tensor, n: int) -> Tensor:
+    """``shenjing.polygamma(n, self)``."""
+    return _ops.polygamma(n, self)
+
+
+def _polygamma_inplace(self: Tensor, n: int) -> Tensor:
+    """In-place ``shenjing.polygamma(n, self)``."""
+    return self._inplace(lambda x: _ops.polygamma(n, x))
+
+
+Tensor.polygamma, Tensor.polygamma_ = _polygamma_method, _polygamma_inplace

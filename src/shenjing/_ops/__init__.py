@@ -16,4 +16,10 @@ from shenjing._ops.arrange import *  # noqa: F401,F403
 from shenjing._ops.combine import *  # noqa: F401,F403
 from shenjing._ops.activation import *  # noqa: F401,F403
 from shenjing._ops.sort import *  # noqa: F401,F403
+from shenjing._ops.special import *  # noqa: F401,F403
+from shenjing._ops.gamma import *  # noqa: F401,F403
+from shenjing._ops.binary import *  # noqa: F401,F403  (after linalg: its n-d ``inner`` replaces dot's alias)
+from shenjing._ops.statistics import *  # noqa: F401,F403
+from shenjing._ops.scan import *  # noqa: F401,F403
+from shenjing._ops.inplace import *  # noqa: F401,F403
 from shenjing._creation import *  # noqa: F401,F403

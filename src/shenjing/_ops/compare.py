@@ -54,15 +54,15 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_and(input: Any, other: Any) -> Tensor:
-    return _compare(np.bitwise_and, input, other)
+    return _compare(np.logical_and, input, other)
 
 
 def logical_or(input: Any, other: Any) -> Tensor:
-    return _compare(np.bitwise_or, input, other)
+    return _compare(np.logical_or, input, other)
 
 
 def logical_xor(input: Any, other: Any) -> Tensor:
-    return _compare(np.bitwise_xor, input, other)
+    return _compare(np.logical_xor, input, other)
 
 
 def logical_not(input: Tensor) -> Tensor:

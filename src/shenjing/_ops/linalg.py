@@ -17,7 +17,7 @@ from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op
 
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger"]
 
 class MatMul(Op):
     def name(self) -> str:
@@ -109,7 +109,6 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
     return matmul(input, other)
 
 
-inner = dot
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
