@@ -17,11 +17,9 @@ from shenjing.nn.parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "RMSNorm"]
 
 
-class _BatchNorm(Module):
-    """Shared by BatchNorm1d/2d/3d, which differ only in the input dims they accept."""
-
-    _allowed_dims: tuple[int, ...] = ()
-    _layout = ""
+class _NormBase(Module):
+    """What batch and instance normalisation share (PyTorch's ``_NormBase``): the affine weight and bias,
+    the running statistics and their resets."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
@@ -70,6 +68,13 @@ class _BatchNorm(Module):
                 self.weight.fill_(1.0)
             if self.bias is not None:
                 self.bias.zero_()
+
+
+class _BatchNorm(_NormBase):
+    """Shared by BatchNorm1d/2d/3d, which differ only in the input dims they accept."""
+
+    _allowed_dims: tuple[int, ...] = ()
+    _layout = ""
 
     def _check_input(self, input: Tensor) -> None:
         if not isinstance(input, Tensor):
