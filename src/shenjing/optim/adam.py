@@ -65,20 +65,9 @@ class Adam(FlaggedOptimizer):
 
     def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                        group: dict[str, Any]) -> None:
-        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = (float(beta) for beta in group["betas"])
-        if group["maximize"]:
-            grad = -grad
-        step = next_step(state)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param
+        beta1, beta2, step = adam_moments(param, grad, state, group)
+        lr, eps = float(group["lr"]), float(group["eps"])
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
         if group["amsgrad"]:
             max_exp_avg_sq = state["max_exp_avg_sq"]._data
             np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -137,6 +126,28 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
                          capturable=capturable, differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
+
+
+def adam_moments(param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                 group: dict[str, Any]) -> tuple[float, float, int]:
+    """The first half of an Adam-family step on one parameter (its specification): the gradient negated with
+    ``maximize``, the step counted, weight decay (decoupled: param *= 1 - lr wd; else grad += wd param), then
+    m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2 in place. Returns (beta1, beta2, step)."""
+    lr, weight_decay = float(group["lr"]), float(group["weight_decay"])
+    beta1, beta2 = (float(beta) for beta in group["betas"])
+    if group["maximize"]:
+        grad = -grad
+    step = next_step(state)
+    if weight_decay != 0:
+        if group["decoupled_weight_decay"]:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+    lerp_(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    return beta1, beta2, step
 
 
 def _pair(betas: Any) -> Any:

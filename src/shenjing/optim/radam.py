@@ -8,6 +8,7 @@ import numpy as np
 
 from shenjing._tensor import Tensor
 from shenjing.optim._checks import FlaggedOptimizer, check_betas
+from shenjing.optim.adam import adam_moments
 from shenjing.optim.optimizer import check_foreach, check_non_negative, effective_grad, lerp_, next_step
 
 __all__ = ["RAdam"]
@@ -62,20 +63,9 @@ class RAdam(FlaggedOptimizer):
 
     def _single_tensor(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                        group: dict[str, Any]) -> None:
-        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = (float(beta) for beta in group["betas"])
-        if group["maximize"]:
-            grad = -grad
-        step = next_step(state)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param
+        beta1, beta2, step = adam_moments(param, grad, state, group)
+        lr, eps = float(group["lr"]), float(group["eps"])
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
         corrected = exp_avg / (1 - beta1 ** step)
         rectification = self._rectification(beta2, step)
         if rectification is None:
