@@ -48,8 +48,8 @@ EXCLUDED: list[tuple[str, str]] = [
      r"assert_int_or_pair|record_stream|is_maia|is_xla|volatile|reinforce|module_load|Container|"
      r"dsmm|hsmm|saddmm|spmm|symeig|.*grouped_mm|scaled_mm)$",
      "legacy, TorchScript, device-stream or fp8 names"),
-    (r"complex|^c(half|float|double)$|^H$|^mH$|^polar$|^view_as_real|^conj_physical|^resolve_conj|^resolve_neg|^is_conj$|^is_neg$|^adjoint$|"
-     r"^angle$|^real$|^imag$|^conj$|^sgn$", "complex numbers"),
+    (r"complex|^c(half|float|double)$|^H$|^mH$|^polar$|^view_as_real|^conj_physical|^resolve_conj|^resolve_neg|"
+     r"^is_conj$|^is_neg$|^adjoint$|^angle$|^real$|^imag$|^conj$|^sgn$", "complex numbers"),
     (r"^stft$|^istft$|^fft|window$", "FFT and spectral windows"),
     (r"^align_|^rename|^refine_names|^names$|^has_names|^unflatten_dense", "named tensors"),
     (r"autocast", "autocast (mixed precision, device-oriented)"),

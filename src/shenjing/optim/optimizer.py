@@ -191,9 +191,9 @@ class Optimizer:
             params_by_index.update(zip(saved["params"], group["params"]))
             missing = [name for name in self.defaults if name not in saved and name not in _OPTIONAL_OPTIONS]
             if missing:
+                present = ", ".join(repr(k) for k in saved if k != "params")
                 raise KeyError(f"loaded state dict is not {kind}'s: its parameter group {i} has no "
-                               f"{', '.join(map(repr, missing))} (it has {', '.join(repr(k) for k in saved if k != 'params')}); "
-                               f"was it saved by another optimizer?")
+                               f"{', '.join(map(repr, missing))} (it has {present}); was it saved by another optimizer?")
             options.append({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
             self._check_options({**group, **options[-1]})
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)

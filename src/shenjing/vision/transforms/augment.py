@@ -76,7 +76,8 @@ class ColorJitter(_Transform):
         """(order, brightness, contrast, saturation, hue factors): each None where its range is None."""
         rng = _rng()
         order = [int(i) for i in rng.permutation(4)]
-        factors = [None if r is None else float(rng.uniform(r[0], r[1])) for r in (brightness, contrast, saturation, hue)]
+        ranges = (brightness, contrast, saturation, hue)
+        factors = [None if r is None else float(rng.uniform(r[0], r[1])) for r in ranges]
         return (order, *factors)
 
     def __call__(self, image: Any) -> Any:
