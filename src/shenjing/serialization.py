@@ -154,6 +154,13 @@ class _Encoder:
 # -- decoding: (JSON node, archive) -> object ------------------------------------------------------
 
 
+def _native_dtype_name(name: Any) -> str | None:
+    try:
+        return str(np.dtype(name).newbyteorder("=")) if isinstance(name, str) else None
+    except (TypeError, ValueError):
+        return None
+
+
 class _Decoder:
     """Rebuilds the object from its JSON description, checking every node against the format."""
 
@@ -219,7 +226,7 @@ class _Decoder:
         array = self._array(node)
         if kind == "ndarray":
             return array
-        if str(array.dtype) != node.get("dtype"):
+        if _native_dtype_name(node.get("dtype")) != str(array.dtype):  # ">f4" in a description: float32
             raise self.fail(f"entry {node['key']} has dtype {array.dtype} but the description says "
                             f"{node.get('dtype')}")
         tensor = Tensor._make(array)
