@@ -199,8 +199,11 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
     ``train_data`` and ``val_data`` are DataLoaders (or any iterables of ``(inputs, targets)``).
     ``scheduler`` steps once per epoch (``OneCycleLR``: once per batch; ``ReduceLROnPlateau``: with the
     validation loss, or the training loss without validation). ``checkpoint`` is a file written
-    atomically after every epoch (model, optimiser, scheduler, epoch, history, random-number state);
-    with ``resume=True`` and an existing checkpoint, training continues after its last epoch.
+    atomically after every epoch (model, optimiser, scheduler, epoch, history, and the state of the default
+    generator and of every generator reachable from ``train_data``: the loader's, its sampler's, its batch
+    sampler's); with ``resume=True`` and an existing checkpoint, training continues after its last epoch,
+    bit-exactly as an uninterrupted run. A file that is not a ``fit()`` checkpoint (a plain state_dict), or
+    one written with another kind of optimiser or scheduler, raises ``CheckpointError`` saying so.
     """
     from shenjing.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 
