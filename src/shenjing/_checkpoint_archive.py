@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 import zipfile
 from typing import IO
 
@@ -93,19 +94,23 @@ class _ArchiveReader:
                             f"if you trust the file, pass load(..., max_decompression_ratio=...) with a larger "
                             f"ratio")
 
+    @staticmethod
+    def _read_header(entry: IO[bytes]) -> tuple:
+        version = npy_format.read_magic(entry)
+        if version == (1, 0):
+            return npy_format.read_array_header_1_0(entry, max_header_size=_MAX_HEADER_BYTES)
+        if version in ((2, 0), (3, 0)):
+            return npy_format.read_array_header_2_0(entry, max_header_size=_MAX_HEADER_BYTES)
+        raise ValueError(f"unsupported .npy format version {version}")
+
     def read_entry(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         where = f"entry {info.filename!r}"
         with archive.open(info) as entry:
             try:
-                version = npy_format.read_magic(entry)
-                if version == (1, 0):
-                    shape, fortran_order, dtype = npy_format.read_array_header_1_0(
-                        entry, max_header_size=_MAX_HEADER_BYTES)
-                elif version in ((2, 0), (3, 0)):
-                    shape, fortran_order, dtype = npy_format.read_array_header_2_0(
-                        entry, max_header_size=_MAX_HEADER_BYTES)
-                else:
-                    raise ValueError(f"unsupported .npy format version {version}")
+                with warnings.catch_warnings():  # a damaged header can hold "\q": not worth a warning
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    warnings.simplefilter("ignore", SyntaxWarning)
+                    shape, fortran_order, dtype = self._read_header(entry)
             except ValueError as error:
                 raise self.fail(f"{where} has a malformed .npy header ({error})") from None
             header_size = entry.tell()
