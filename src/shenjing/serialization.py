@@ -29,12 +29,19 @@ A NODE is a JSON object with a ``"type"``:
                  keys may be str, int, float, bool, None or tuples of them (optimiser states use ints)
 ===============  ==============================================================================
 
-Arrays are read with ``allow_pickle=False``; a file that is not such an archive, or whose entries fail
-their CRC check or disagree with the description, raises ``CheckpointError`` naming the file.
+Loading never unpickles and checks everything it reads before trusting it (``_checkpoint_archive``):
+every entry is read whole so its ZIP CRC-32 is verified, each ``.npy`` header's shape must account for
+exactly the bytes of its entry, dtypes must be shenjing's (big-endian data is converted; complex, string,
+datetime, structured, uint16/32/64 are refused), duplicate or non-array entries are refused, and the
+entries may decompress to at most ``MAX_DECOMPRESSION_RATIO`` (64) times the file's size. A file that is
+not such an archive, or that fails any check or disagrees with the description, raises
+``CheckpointError`` naming the file (and the entry).
 
 Writing is atomic: the archive goes to a temporary file in the target's directory, is flushed to disk
 (``fsync``) and then renamed over the target (``os.replace``), so a crash leaves either the old file
-or the new one, never half of one. (A file object passed instead of a path is written directly.)
+or the new one, never half of one. The target keeps its permissions, a symbolic link is written through
+(its target is replaced), and temporary files left by saves killed mid-way are removed by the next save
+of the same path. (A file object passed instead of a path is written directly.)
 
 >>> import os, tempfile, shenjing
 >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.pt")
@@ -48,27 +55,29 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from typing import IO, Any, Union
 
 import numpy as np
 
 from shenjing import _dtype
+from shenjing._checkpoint_archive import SUPPORTED_DTYPES, CheckpointError, read_arrays
+from shenjing._files import atomic_write, open_regular_file
 from shenjing._tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "MAX_DECOMPRESSION_RATIO"]
 
 FORMAT = "shenjing-checkpoint"
 VERSION = 1
 STRUCTURE_KEY = "__shenjing__"
 _ZIP_SIGNATURE = b"PK\x03\x04"
 
+#: Default bound of ``load``: the entries of a checkpoint may decompress to at most this many times the size
+#: of the file (``shenjing.save`` stores arrays uncompressed, a ratio of about 1). Raise it here, or per call
+#: with ``load(..., max_decompression_ratio=...)``, for trusted, heavily compressed archives.
+MAX_DECOMPRESSION_RATIO = 64.0
+
 FileLike = Union[str, "os.PathLike[str]", IO[bytes]]
-
-
-class CheckpointError(ValueError, RuntimeError):
-    """A file that cannot be loaded as a shenjing checkpoint (not one, truncated, or corrupted)."""
 
 
 # -- encoding: object -> (JSON node, arrays) -------------------------------------------------------
@@ -86,6 +95,9 @@ class _Encoder:
     def _store(self, obj: Any, array: np.ndarray, where: str) -> str:
         if array.dtype.hasobject:
             raise TypeError(f"save: the array at {where} has dtype object, which cannot be saved safely")
+        if array.dtype.newbyteorder("=") not in SUPPORTED_DTYPES:
+            raise TypeError(f"save: the array at {where} has dtype {array.dtype}; checkpoints hold float16, "
+                            f"float32, float64, int8, int16, int32, int64, uint8 and bool arrays")
         if id(obj) not in self._keys:
             key = f"t{len(self.arrays)}"
             self.arrays[key] = array
@@ -142,11 +154,18 @@ class _Encoder:
 # -- decoding: (JSON node, archive) -> object ------------------------------------------------------
 
 
+def _native_dtype_name(name: Any) -> str | None:
+    try:
+        return str(np.dtype(name).newbyteorder("=")) if isinstance(name, str) else None
+    except (TypeError, ValueError):
+        return None
+
+
 class _Decoder:
     """Rebuilds the object from its JSON description, checking every node against the format."""
 
-    def __init__(self, archive: Any, name: str) -> None:
-        self.archive = archive
+    def __init__(self, arrays: dict[str, np.ndarray], name: str) -> None:
+        self.arrays = arrays
         self.name = name
         self._loaded: dict[str, Any] = {}
 
@@ -155,9 +174,9 @@ class _Decoder:
 
     def _array(self, node: dict) -> np.ndarray:
         key = node.get("key")
-        if not isinstance(key, str) or key == STRUCTURE_KEY or key not in self.archive.files:
+        if not isinstance(key, str) or key == STRUCTURE_KEY or key not in self.arrays:
             raise self.fail(f"the description refers to a missing array entry {key!r}")
-        return self.archive[key]
+        return self.arrays[key]
 
     def decode(self, node: Any) -> Any:
         if not isinstance(node, dict) or "type" not in node:
@@ -207,7 +226,7 @@ class _Decoder:
         array = self._array(node)
         if kind == "ndarray":
             return array
-        if str(array.dtype) != node.get("dtype"):
+        if _native_dtype_name(node.get("dtype")) != str(array.dtype):  # ">f4" in a description: float32
             raise self.fail(f"entry {node['key']} has dtype {array.dtype} but the description says "
                             f"{node.get('dtype')}")
         tensor = Tensor._make(array)
@@ -234,44 +253,6 @@ def _write_archive(stream: IO[bytes], encoder: _Encoder, root: dict) -> None:
     np.savez(stream, **{STRUCTURE_KEY: np.frombuffer(structure, dtype=np.uint8)}, **encoder.arrays)
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: str, write: Any) -> None:
-    """Call ``write(stream)`` on a temporary file next to ``path``, fsync it, then rename it to ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temp_path = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                             dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        os.chmod(temp_path, 0o666 & ~_current_umask())
-        os.replace(temp_path, path)
-    except BaseException:
-        try:
-            os.unlink(temp_path)
-        except OSError:
-            pass
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        try:
-            directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            return
-        try:
-            os.fsync(directory_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(directory_fd)
-
-
 def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: Any = None,
          _use_new_zipfile_serialization: bool = True) -> None:
     """Save ``obj`` (tensors, numbers, strings, nested dicts/lists/tuples) to ``f``, atomically.
@@ -290,7 +271,7 @@ def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: Any 
     encoder = _Encoder()
     root = encoder.encode(obj)
     if isinstance(f, (str, os.PathLike)):
-        _atomic_write(os.fspath(f), lambda stream: _write_archive(stream, encoder, root))
+        atomic_write(os.fspath(f), lambda stream: _write_archive(stream, encoder, root))
     else:
         _write_archive(f, encoder, root)
         if hasattr(f, "flush"):
@@ -298,53 +279,59 @@ def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: Any 
 
 
 def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *, weights_only: bool | None = None,
-         mmap: bool | None = None, **pickle_load_args: Any) -> Any:
+         mmap: bool | None = None, max_decompression_ratio: float | None = None, **pickle_load_args: Any) -> Any:
     """Load an object saved by ``save`` from a path or a binary file object.
 
     ``map_location``, ``weights_only`` and the pickle arguments are accepted for PyTorch compatibility
     and ignored: everything is loaded on the CPU, and loading is always safe (no code runs).
     Raises ``FileNotFoundError`` for a missing path and ``CheckpointError`` (a ``ValueError`` and
-    ``RuntimeError``) naming the file when it is not a valid checkpoint.
+    ``RuntimeError``) naming the file when it is not a valid checkpoint: corrupted (every entry's CRC is
+    checked), an array header that disagrees with its entry's size, an unsupported dtype (complex, string,
+    datetime, structured, uint16/32/64; big-endian arrays are accepted and converted), duplicate entries, or
+    a path that is a FIFO or device rather than a regular file.
+
+    ``max_decompression_ratio`` bounds the total size of the arrays once decompressed, as a multiple of the
+    file's size (at least 1 MiB is always allowed): a small file that would inflate to gigabytes is refused
+    before anything is decompressed. It defaults to ``shenjing.serialization.MAX_DECOMPRESSION_RATIO`` (64);
+    pass a larger value (or set that module attribute) to load a trusted, heavily compressed archive.
     """
     name = _describe(f)
+    ratio = MAX_DECOMPRESSION_RATIO if max_decompression_ratio is None else float(max_decompression_ratio)
+    if not ratio > 0:
+        raise ValueError(f"max_decompression_ratio must be positive, got {max_decompression_ratio!r}")
     if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as stream:
-            return _load_stream(stream, name)
+        with open_regular_file(f, "checkpoint", CheckpointError) as stream:
+            return _load_stream(stream, name, ratio)
     if not (hasattr(f, "seekable") and f.seekable()):
         f = io.BytesIO(f.read())
-    return _load_stream(f, name)
+    return _load_stream(f, name, ratio)
 
 
-def _load_stream(stream: IO[bytes], name: str) -> Any:
+def _load_stream(stream: IO[bytes], name: str, ratio: float) -> Any:
     start = stream.tell()
     signature = stream.read(4)
     stream.seek(start)
     if signature != _ZIP_SIGNATURE:
         what = "an empty file" if not signature else "not a ZIP (.npz) archive"
         raise CheckpointError(f"{name} is not a shenjing checkpoint ({what}; shenjing.save writes .npz archives)")
+    arrays = read_arrays(stream, name, ratio, STRUCTURE_KEY)
+    structure = arrays.pop(STRUCTURE_KEY)
+    if structure.dtype != np.uint8 or structure.ndim != 1:
+        raise CheckpointError(f"{name}: the '{STRUCTURE_KEY}' entry is not a 1-D uint8 array of JSON")
     try:
-        archive = np.load(stream, allow_pickle=False)
-    except Exception as error:  # a ZIP whose directory is missing or damaged: numpy raises various types
-        raise CheckpointError(f"{name} is corrupted or truncated ({type(error).__name__}: {error})") from error
-    with archive:
-        if any(entry.endswith("data.pkl") for entry in archive.files):
-            raise CheckpointError(f"{name} is a PyTorch (pickle) checkpoint, which shenjing does not unpickle; "
-                                  f"convert it with PyTorch: sd = torch.load(path); shenjing.save("
-                                  f"{{k: v.numpy() for k, v in sd.items()}}, new_path)")
-        if STRUCTURE_KEY not in archive.files:
-            raise CheckpointError(f"{name} is not a shenjing checkpoint: it is a .npz archive without the "
-                                  f"'{STRUCTURE_KEY}' entry (entries: {archive.files[:10]}); read it with "
-                                  f"numpy.load instead")
-        try:
-            description = json.loads(archive[STRUCTURE_KEY].tobytes().decode("utf-8"))
-            if not isinstance(description, dict) or description.get("format") != FORMAT:
-                raise CheckpointError(f"{name}: the '{STRUCTURE_KEY}' entry is not a shenjing checkpoint "
-                                      f"description")
-            if not isinstance(description.get("version"), int) or description["version"] > VERSION:
-                raise CheckpointError(f"{name} has checkpoint format version {description.get('version')!r}; "
-                                      f"this shenjing reads versions up to {VERSION} (upgrade shenjing)")
-            return _Decoder(archive, name).decode(description.get("root"))
-        except CheckpointError:
-            raise
-        except Exception as error:  # truncated or corrupted entries: bad CRC, short reads, bad JSON
-            raise CheckpointError(f"{name} is corrupted or truncated ({type(error).__name__}: {error})") from error
+        description = json.loads(structure.tobytes().decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise CheckpointError(f"{name} is corrupted: its description is not valid JSON ({error})") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        raise CheckpointError(f"{name}: the '{STRUCTURE_KEY}' entry is not a shenjing checkpoint description")
+    if not isinstance(description.get("version"), int) or description["version"] > VERSION:
+        raise CheckpointError(f"{name} has checkpoint format version {description.get('version')!r}; "
+                              f"this shenjing reads versions up to {VERSION} (upgrade shenjing)")
+    try:
+        return _Decoder(arrays, name).decode(description.get("root"))
+    except CheckpointError:
+        raise
+    except RecursionError:
+        raise CheckpointError(f"{name}: its description is nested too deeply to load") from None
+    except Exception as error:  # a description that passes the node checks but cannot be built
+        raise CheckpointError(f"{name} is corrupted ({type(error).__name__}: {error})") from error

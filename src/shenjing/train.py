@@ -12,6 +12,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -181,19 +182,46 @@ def evaluate(model: Module, data: Any, loss: Callable | None = None,
     return {name: total / count for name, total in totals.items()}
 
 
+_GENERATOR_HOLDERS = ("generator", "sampler", "batch_sampler")
+
+
+def data_generators(data: Any) -> dict[str, _random.Generator]:
+    """Every ``Generator`` reachable from a DataLoader, by where it sits: the loader's own
+    (``"generator"``), its sampler's (``"sampler.generator"``), its batch sampler's and that one's sampler's
+    (``"batch_sampler.sampler.generator"``), ... Resuming restores each, so shuffling continues exactly.
+    """
+    found: dict[str, _random.Generator] = {}
+
+    def visit(holder: Any, where: str, depth: int) -> None:
+        for name in _GENERATOR_HOLDERS:
+            value = getattr(holder, name, None)
+            if value is None or isinstance(value, (str, bytes, int, float)):
+                continue
+            path = f"{where}{name}"
+            if isinstance(value, _random.Generator):
+                found[path] = value
+            elif depth < 4:
+                visit(value, path + ".", depth + 1)
+
+    visit(data, "", 0)
+    return found
+
+
 def _save_checkpoint(path: str, model: Module, optimizer: Any, scheduler: Any, epoch: int, history: History,
-                     early_stopping: EarlyStopping | None, loader_generator: Any) -> None:
+                     early_stopping: EarlyStopping | None, generators: dict[str, Any]) -> None:
     from shenjing.serialization import save
 
     state = {
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "optimizer_type": type(optimizer).__name__,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scheduler_type": type(scheduler).__name__ if scheduler is not None else None,
         "history": history.to_dict(),
         "early_stopping": early_stopping.state_dict() if early_stopping is not None else None,
         "rng_state": _random.get_rng_state(),
-        "loader_rng_state": loader_generator.get_state() if loader_generator is not None else None,
+        "data_rng_states": {where: generator.get_state() for where, generator in generators.items()},
     }
     save(state, path)
 
@@ -206,8 +234,11 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
     ``train_data`` and ``val_data`` are DataLoaders (or any iterables of ``(inputs, targets)``).
     ``scheduler`` steps once per epoch (``OneCycleLR``: once per batch; ``ReduceLROnPlateau``: with the
     validation loss, or the training loss without validation). ``checkpoint`` is a file written
-    atomically after every epoch (model, optimiser, scheduler, epoch, history, random-number state);
-    with ``resume=True`` and an existing checkpoint, training continues after its last epoch.
+    atomically after every epoch (model, optimiser, scheduler, epoch, history, and the state of the default
+    generator and of every generator reachable from ``train_data``: the loader's, its sampler's, its batch
+    sampler's); with ``resume=True`` and an existing checkpoint, training continues after its last epoch,
+    bit-exactly as an uninterrupted run. A file that is not a ``fit()`` checkpoint (a plain state_dict), or
+    one written with another kind of optimiser or scheduler, raises ``CheckpointError`` saying so.
     """
     from shenjing.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 
@@ -215,11 +246,11 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
         raise ValueError(f"epochs must be positive, got {epochs}")
     functions = _metric_functions(metrics)
     per_batch_schedule = isinstance(scheduler, OneCycleLR)
-    loader_generator = getattr(train_data, "generator", None)
+    generators = data_generators(train_data)
     history = History()
     first_epoch = 1
     if resume and checkpoint is not None and os.path.exists(checkpoint):
-        first_epoch = _resume(checkpoint, model, optimizer, scheduler, early_stopping, loader_generator, history)
+        first_epoch = _resume(checkpoint, model, optimizer, scheduler, early_stopping, generators, history)
     for epoch in range(first_epoch, epochs + 1):
         started = time.perf_counter()
         model.train()
@@ -265,7 +296,7 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
             history.best_epoch = early_stopping.best_epoch
         if checkpoint is not None:
             _save_checkpoint(os.fspath(checkpoint), model, optimizer, scheduler, epoch, history, early_stopping,
-                             loader_generator)
+                             generators)
         if stop:
             history.stopped_early = True
             break
@@ -274,12 +305,39 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
     return history
 
 
+_TRAINING_KEYS = ("epoch", "model", "optimizer", "history", "rng_state")
+
+
+def _check_training_checkpoint(path: Any, state: Any, optimizer: Any, scheduler: Any) -> None:
+    """A clear error when the file is not a fit() checkpoint or was written for another optimiser/scheduler."""
+    from shenjing.serialization import CheckpointError
+
+    name = f"'{os.fspath(path)}'"
+    if not isinstance(state, dict) or any(key not in state for key in _TRAINING_KEYS):
+        keys = list(state)[:6] if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(
+            f"fit(resume=True): {name} is not a training checkpoint written by fit() (expected the keys "
+            f"{', '.join(_TRAINING_KEYS)}; found {keys}). A model's state_dict is loaded with "
+            f"model.load_state_dict(shenjing.load(path)); to start training afresh, pass resume=False or "
+            f"another checkpoint path")
+    saved = state.get("optimizer_type")
+    if saved is not None and saved != type(optimizer).__name__:
+        raise CheckpointError(f"fit(resume=True): {name} holds the state of a {saved} optimiser, but this run "
+                              f"uses {type(optimizer).__name__}; resume with a {saved}, or start afresh with "
+                              f"resume=False or another checkpoint path")
+    saved = state.get("scheduler_type")
+    if saved is not None and scheduler is not None and saved != type(scheduler).__name__:
+        raise CheckpointError(f"fit(resume=True): {name} holds the state of a {saved} scheduler, but this run "
+                              f"uses {type(scheduler).__name__}; resume with a {saved}, or start afresh")
+
+
 def _resume(path: Any, model: Module, optimizer: Any, scheduler: Any, early_stopping: EarlyStopping | None,
-            loader_generator: Any, history: History) -> int:
+            generators: dict[str, Any], history: History) -> int:
     """Restore everything a checkpoint holds; returns the first epoch still to run."""
     from shenjing.serialization import load
 
     state = load(path)
+    _check_training_checkpoint(path, state, optimizer, scheduler)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state.get("scheduler") is not None:
@@ -287,10 +345,19 @@ def _resume(path: Any, model: Module, optimizer: Any, scheduler: Any, early_stop
     if early_stopping is not None and state.get("early_stopping") is not None:
         early_stopping.load_state_dict(copy.deepcopy(state["early_stopping"]))
     _random.set_rng_state(state["rng_state"])
-    if loader_generator is not None and state.get("loader_rng_state") is not None:
-        loader_generator.set_state(state["loader_rng_state"])
+    saved_states = state.get("data_rng_states")
+    if saved_states is None and state.get("loader_rng_state") is not None:  # checkpoints of older versions
+        saved_states = {"generator": state["loader_rng_state"]}
+    saved_states = saved_states or {}
+    for where, generator in generators.items():
+        if where in saved_states:
+            generator.set_state(saved_states[where])
+    missing = sorted(set(generators) - set(saved_states))
+    if missing:
+        warnings.warn(f"fit(resume=True): the checkpoint {os.fspath(path)!r} has no state for the data's "
+                      f"random generator(s) {', '.join(missing)} (it was written with another DataLoader "
+                      f"setup); shuffling will not continue exactly", stacklevel=3)
     restored = History.from_dict(state["history"])
     history.epochs, history.stopped_early, history.best_epoch = restored.epochs, restored.stopped_early, \
         restored.best_epoch
     return int(state["epoch"]) + 1
-

@@ -1,7 +1,8 @@
 """DataLoader: iterate over a dataset in mini-batches, in order or shuffled, stacked by a collate function.
 
-Loading is single-process: ``num_workers`` (and ``pin_memory``, ``timeout``, ``worker_init_fn``,
-``prefetch_factor``, ``persistent_workers``) are accepted so that PyTorch code runs unchanged, and ignored.
+With ``num_workers=0`` samples are loaded in the calling thread; with ``num_workers > 0`` by that many
+worker processes, with PyTorch's semantics (``worker_init_fn``, ``get_worker_info``, ``prefetch_factor``,
+``persistent_workers``, ``timeout``; see ``_multiprocessing``). ``pin_memory`` is accepted and ignored.
 """
 
 from __future__ import annotations
@@ -11,18 +12,14 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from shenjing._random import Generator
+from shenjing._random import Generator, rng_of
 from shenjing._tensor import Tensor
 from shenjing.utils.data.collate import default_collate, default_convert
 from shenjing.utils.data.dataset import IterableDataset, TensorDataset
+from shenjing.utils.data._worker import get_worker_info
 from shenjing.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info"]
-
-
-def get_worker_info() -> None:
-    """Information about the current loading worker: always ``None`` (shenjing loads in the main process)."""
-    return None
 
 
 class DataLoader:
@@ -37,7 +34,15 @@ class DataLoader:
         sampler: the order of the indices (any iterable of indices); excludes ``shuffle``.
         batch_sampler: yields whole lists of indices; excludes ``batch_size``, ``shuffle``, ``sampler``
             and ``drop_last``.
-        num_workers: accepted and ignored: loading is single-process, in the calling thread.
+        num_workers: 0 loads in the calling thread; ``n > 0`` starts ``n`` worker processes (``fork`` where
+            available, else ``spawn``; or ``multiprocessing_context``), each with its own copy of the
+            dataset, seeded ``base_seed + worker_id`` (``get_worker_info().seed``) where the base seed is
+            drawn from ``generator`` (else the default generator) at each ``iter()``. The batches and their
+            order are those of ``num_workers=0``. An error in a worker is re-raised here, naming the worker.
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding, before loading.
+        prefetch_factor: batches loaded in advance per worker (default 2; only with ``num_workers > 0``).
+        persistent_workers: keep the workers between epochs (only with ``num_workers > 0``).
+        timeout: seconds to wait for a batch from the workers before ``RuntimeError`` (0: no limit).
         collate_fn: list of samples -> batch; default ``default_collate`` (stacks tensors, arrays, numbers).
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         generator: the ``shenjing.Generator`` for shuffling.
@@ -67,6 +72,15 @@ class DataLoader:
                              f"num_workers={num_workers!r}; use num_workers=0 to disable multiprocessing")
         if timeout < 0:
             raise ValueError(f"timeout option should be non-negative, but got timeout={timeout!r}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing. let num_workers "
+                             "> 0 to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and (isinstance(prefetch_factor, bool) or prefetch_factor < 0):
+            raise ValueError(f"prefetch_factor option should be non-negative, but got {prefetch_factor!r}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
         if isinstance(dataset, IterableDataset):
             for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
                 if value is not None and value is not False:
@@ -109,8 +123,26 @@ class DataLoader:
         if collate_fn is None:
             collate_fn = default_convert if batch_size is None and batch_sampler is None else default_collate
         self.collate_fn = collate_fn
+        self._iterator: Any = None  # the persistent workers' iterator
+
+    @property
+    def _index_sampler(self) -> Any:
+        return self.batch_sampler if self.batch_sampler is not None else self.sampler
 
     def __iter__(self) -> Iterator[Any]:
+        # one draw per epoch, as PyTorch: the workers' base seed (drawn with num_workers=0 too, so that the
+        # sampler's draws, and so the batches, are the same whatever num_workers)
+        base_seed = int(rng_of(self.generator).integers(0, 2 ** 63))
+        if self.num_workers > 0:
+            from shenjing.utils.data._multiprocessing import MultiProcessingIterator
+
+            if not self.persistent_workers:
+                return MultiProcessingIterator(self, base_seed)
+            if self._iterator is None:
+                self._iterator = MultiProcessingIterator(self, base_seed)
+            else:
+                self._iterator._reset(self)
+            return self._iterator
         if self._is_iterable:
             return self._iter_stream()
         if self.batch_sampler is not None:

@@ -17,6 +17,7 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
            "BatchSampler"]
 
 T_co = TypeVar("T_co", covariant=True)
+_DRAW_CHUNK = 32  # RandomSampler with replacement draws this many indices at a time, as PyTorch does
 
 
 def _check_positive_int(value: Any, name: str) -> None:
@@ -82,15 +83,25 @@ class RandomSampler(Sampler[int]):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
+        # As PyTorch: drawn as the indices are consumed (32 at a time with replacement, one permutation at a
+        # time without), so memory stays bounded for any num_samples; without a generator of its own, one
+        # seed is drawn from the default generator and a private generator makes the order, so the order
+        # does not depend on what else draws from the default generator meanwhile.
         n, count = len(self.data_source), self.num_samples
-        rng = rng_of(self.generator)
+        if self.generator is None:
+            rng = np.random.Generator(np.random.PCG64(int(rng_of(None).integers(0, 2 ** 63))))
+        else:
+            rng = rng_of(self.generator)
         if self.replacement:
-            return iter(rng.integers(0, n, size=count).tolist())
+            for _ in range(count // _DRAW_CHUNK):
+                yield from rng.integers(0, n, size=_DRAW_CHUNK).tolist()
+            yield from rng.integers(0, n, size=count % _DRAW_CHUNK).tolist()
+            return
         if n == 0:
-            return iter([])
-        rounds = [rng.permutation(n) for _ in range(count // n)]
-        rounds.append(rng.permutation(n)[:count % n])
-        return iter(np.concatenate(rounds).tolist())
+            return
+        for _ in range(count // n):
+            yield from rng.permutation(n).tolist()
+        yield from rng.permutation(n)[:count % n].tolist()
 
     def __len__(self) -> int:
         return self.num_samples

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from shenjing._files import open_regular_file
 from shenjing.vision._pil import require_pil
 from shenjing.vision.datasets.vision import VisionDataset
 
@@ -34,6 +35,36 @@ def find_classes(directory: str | os.PathLike) -> tuple[list[str], dict[str, int
     return classes, {name: i for i, name in enumerate(classes)}
 
 
+def _walk_each_directory_once(top: str) -> Iterator[tuple[str, list[str]]]:
+    """``(folder, sorted file names)`` for ``top`` and the folders under it, depth first in sorted order.
+
+    Symbolic links to folders are followed (as ``os.walk(followlinks=True)`` and PyTorch do), but each real
+    folder is entered once: a link loop (``a/b -> a``) ends there instead of repeating files or hanging.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = os.stat(folder)
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError:
+            continue  # unreadable or vanished, as os.walk skips it
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        subfolders, files = [], []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            (subfolders if is_folder else files).append(entry.name)
+        yield folder, files
+        stack += [os.path.join(folder, name) for name in reversed(subfolders)]
+
+
 def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int],
                  extensions: tuple[str, ...] | None = None,
                  is_valid_file: Callable[[str], bool] | None = None,
@@ -52,9 +83,8 @@ def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int],
     samples, empty = [], []
     for name in sorted(class_to_idx, key=class_to_idx.get):
         found = []
-        for folder, subfolders, files in os.walk(directory / name, followlinks=True):
-            subfolders.sort()
-            found += [(os.path.join(folder, f), class_to_idx[name]) for f in sorted(files)
+        for folder, files in _walk_each_directory_once(os.path.join(directory, name)):
+            found += [(os.path.join(folder, f), class_to_idx[name]) for f in files
                       if is_valid_file(os.path.join(folder, f))]
         samples += found
         if not found:
@@ -69,7 +99,7 @@ def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int],
 def pil_loader(path: str) -> Any:
     """Open an image file with pillow as an RGB image (the file is read and closed at once)."""
     image_module = require_pil("loading image files")
-    with open(path, "rb") as file:
+    with open_regular_file(path, "image file") as file:  # a FIFO gives an error instead of hanging
         return image_module.open(file).convert("RGB")
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from shenjing._creation import from_numpy
 from shenjing.vision._pil import pil_image_module
 from shenjing.vision.datasets._download import ChecksumError, download_url
-from shenjing.vision.datasets._idx import IMAGES_MAGIC, LABELS_MAGIC, IDXFormatError, load_idx
+from shenjing.vision.datasets._idx import IMAGES_MAGIC, LABELS_MAGIC, IDXFormatError, load_idx, read_regular_file
 from shenjing.vision.datasets.vision import VisionDataset
 
 __all__ = ["MNIST", "FashionMNIST"]
@@ -163,7 +163,8 @@ class MNIST(VisionDataset):
             paths, missing = self._find_split()
             if paths is None:
                 raise self._not_found(missing)
-        return self._parse(paths[0].read_bytes(), str(paths[0]), paths[1].read_bytes(), str(paths[1]))
+        return self._parse(read_regular_file(paths[0], "MNIST file"), str(paths[0]),
+                           read_regular_file(paths[1], "MNIST file"), str(paths[1]))
 
     def _load_bundled(self, download: bool) -> tuple[np.ndarray, np.ndarray]:
         name = type(self).__name__
