@@ -253,6 +253,9 @@ class Pow(Op):
         self.save_for_backward(x)
         if self.exponent == 2:
             return x * x
+        if self.exponent == 0.5 and x.dtype.kind == "f":  # as sqrt(x), like PyTorch (NumPy 2.0's power gives
+            with np.errstate(invalid="ignore"):           # (-inf) ** 0.5 = inf; sqrt gives nan, as PyTorch)
+                return np.sqrt(x)
         if self.exponent == -0.5 and x.dtype.kind == "f":  # as 1 / sqrt(x), like PyTorch: -inf at -0.0
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.reciprocal(np.sqrt(x))
