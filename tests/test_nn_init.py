@@ -184,3 +184,20 @@ def test_init_preserves_dtype():
 def test_kaiming_on_empty_tensor_warns():
     with pytest.warns(UserWarning, match="zero-element"):
         init.kaiming_uniform_(sj.empty(0, 3))
+
+
+@pytest.mark.parametrize("old", ["uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+                                 "kaiming_normal", "orthogonal", "eye", "dirac"])
+def test_the_old_names_warn_as_torch_and_do_what_the_new_ones_do(old):
+    import torch
+
+    shape = (3, 3, 3) if old == "dirac" else (3, 4)
+    with pytest.warns(FutureWarning, match=f"nn.init.{old}` is now deprecated") as ours:
+        sj.manual_seed(1)
+        a = getattr(sj.nn.init, old)(sj.empty(*shape))
+    with pytest.warns(FutureWarning) as theirs:
+        getattr(torch.nn.init, old)(torch.empty(*shape))
+    assert str(ours[0].message) == str(theirs[0].message)
+    sj.manual_seed(1)
+    b = getattr(sj.nn.init, old + "_")(sj.empty(*shape))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())

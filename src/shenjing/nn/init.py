@@ -343,3 +343,23 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Gener
     for column in range(cols):
         values[rng.permutation(rows)[:zeros_per_column], column] = 0
     return _write(tensor, values)
+
+
+def _deprecated(new: Any) -> Any:
+    """The old name of an initialiser (before PyTorch added the trailing underscore): warns as PyTorch does."""
+    old = new.__name__[:-1]
+
+    def initialise(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    initialise.__name__ = initialise.__qualname__ = old
+    initialise.__doc__ = f"Deprecated: ``{new.__name__}``."
+    return initialise
+
+
+uniform, normal, constant, eye, dirac = (_deprecated(f) for f in (uniform_, normal_, constant_, eye_, dirac_))
+xavier_uniform, xavier_normal = _deprecated(xavier_uniform_), _deprecated(xavier_normal_)
+kaiming_uniform, kaiming_normal = _deprecated(kaiming_uniform_), _deprecated(kaiming_normal_)
+orthogonal, sparse = _deprecated(orthogonal_), _deprecated(sparse_)
