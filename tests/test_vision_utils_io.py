@@ -99,3 +99,19 @@ def test_jpeg_round_trips_closely_and_bad_input_is_named(tmp_path):
         vio.decode_image(sj.tensor(np.frombuffer(b"not a picture", np.uint8).copy()))
     with pytest.raises(ValueError, match="quality"):
         vio.encode_jpeg(sj.tensor(smooth), quality=0)
+
+
+def test_fake_data_is_repeatable_and_in_range():
+    from shenjing.vision import datasets, transforms
+
+    data = datasets.FakeData(size=5, image_size=(3, 6, 7), num_classes=4, transform=transforms.ToTensor())
+    image, label = data[2]
+    assert len(data) == 5 and tuple(image.shape) == (3, 6, 7) and 0 <= label < 4
+    again, label_again = data[2]
+    np.testing.assert_array_equal(image.numpy(), again.numpy())
+    assert label == label_again and 0.0 <= image.numpy().min() and image.numpy().max() <= 1.0
+    other = datasets.FakeData(size=5, image_size=(3, 6, 7), num_classes=4, transform=transforms.ToTensor(),
+                              random_offset=1)
+    assert not np.array_equal(other[2][0].numpy(), image.numpy())
+    with pytest.raises(IndexError):
+        data[5]

@@ -1,5 +1,5 @@
 """Image datasets with torchvision's names: ``MNIST`` (with a bundled 5,000-digit sample), ``FashionMNIST``,
-``ImageFolder`` / ``DatasetFolder`` (one sub-folder per class).
+``ImageFolder`` / ``DatasetFolder`` (one sub-folder per class), ``FakeData`` (random images).
 
 >>> from shenjing.vision.datasets import MNIST
 >>> train = MNIST()           # root=None: the bundled sample, no download needed
@@ -8,9 +8,10 @@
 """
 
 from shenjing.vision.datasets._idx import IDXFormatError, load_idx, read_idx
+from shenjing.vision.datasets.fakedata import FakeData
 from shenjing.vision.datasets.folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader
 from shenjing.vision.datasets.mnist import MNIST, FashionMNIST
 from shenjing.vision.datasets.vision import VisionDataset
 
-__all__ = ["MNIST", "FashionMNIST", "ImageFolder", "DatasetFolder", "VisionDataset", "IMG_EXTENSIONS",
+__all__ = ["MNIST", "FashionMNIST", "FakeData", "ImageFolder", "DatasetFolder", "VisionDataset", "IMG_EXTENSIONS",
            "default_loader", "IDXFormatError", "load_idx", "read_idx"]
