@@ -225,6 +225,15 @@ def test_fashion_mnist_reads_local_files(tmp_path):
     assert dataset.classes[9] == "Ankle boot" and len(dataset.classes) == 10
 
 
+def test_kmnist_reads_local_files_from_its_own_folder(tmp_path):
+    images, labels = write_split(tmp_path / "KMNIST" / "raw", "t10k", n=3, compress=True)
+    dataset = datasets.KMNIST(tmp_path, train=False)
+    np.testing.assert_array_equal(dataset.data.numpy(), images)
+    assert dataset.classes == ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+    with pytest.raises(ValueError, match="no bundled sample"):
+        datasets.KMNIST()
+
+
 # -- downloading -----------------------------------------------------------------------------------
 
 

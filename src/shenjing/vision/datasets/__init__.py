@@ -10,8 +10,8 @@
 from shenjing.vision.datasets._idx import IDXFormatError, load_idx, read_idx
 from shenjing.vision.datasets.fakedata import FakeData
 from shenjing.vision.datasets.folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader
-from shenjing.vision.datasets.mnist import MNIST, FashionMNIST
+from shenjing.vision.datasets.mnist import KMNIST, MNIST, FashionMNIST
 from shenjing.vision.datasets.vision import VisionDataset
 
-__all__ = ["MNIST", "FashionMNIST", "FakeData", "ImageFolder", "DatasetFolder", "VisionDataset", "IMG_EXTENSIONS",
+__all__ = ["MNIST", "FashionMNIST", "KMNIST", "FakeData", "ImageFolder", "DatasetFolder", "VisionDataset", "IMG_EXTENSIONS",
            "default_loader", "IDXFormatError", "load_idx", "read_idx"]

@@ -29,7 +29,7 @@ from shenjing.vision.datasets._download import ChecksumError, download_url
 from shenjing.vision.datasets._idx import IMAGES_MAGIC, LABELS_MAGIC, IDXFormatError, load_idx, read_regular_file
 from shenjing.vision.datasets.vision import VisionDataset
 
-__all__ = ["MNIST", "FashionMNIST"]
+__all__ = ["MNIST", "FashionMNIST", "KMNIST"]
 
 
 def verify_sha256sums(folder: Any) -> None:
@@ -235,4 +235,23 @@ class FashionMNIST(MNIST):
                  ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")]
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                "Ankle boot"]
+    bundled_sample = None
+
+
+class KMNIST(MNIST):
+    """Kuzushiji-MNIST (ROIS-CODH): 28x28 grey images of 10 cursive hiragana, in MNIST's file format.
+
+    No bundled sample: ``root`` must hold the files (``root/KMNIST/raw/`` or ``root``), or pass
+    ``download=True``. Items, attributes and arguments are those of ``MNIST``.
+
+    >>> KMNIST.classes[:3]
+    ['o', 'ki', 'su']
+    """
+
+    mirrors = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    resources = [("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+                 ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+                 ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+                 ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134")]
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
     bundled_sample = None
