@@ -4,7 +4,8 @@
     python benchmarks/lenet_recipe.py --epochs 3
 
 Both read the same batches from shenjing's data pipeline (the bundled 4,000 training digits with the
-same random affine augmentation and the same seed), train LeNet-5 with SGD (Nesterov momentum 0.9,
+same random affine augmentation and the same seed), train LeNet-5 written as a user writes it (the
+``nn.Sequential`` of ``benchmarks/workloads.py``, one definition for both libraries) with SGD (Nesterov momentum 0.9,
 weight decay 5e-4) under a one-cycle schedule peaking at lr 0.05, batch 64, and test on the 1,000
 bundled test digits. PyTorch runs on 2 threads. Peak memory is the child process's maximum RSS.
 """
@@ -19,6 +20,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workloads import build_lenet  # noqa: E402  (the model as a user writes it)
+
 
 def run(library: str, epochs: int) -> dict:
     import numpy as np
@@ -30,17 +34,16 @@ def run(library: str, epochs: int) -> dict:
     train_loader, test_loader = digit_loaders(TrainOptions(seed=0), batch_size=64)
     started = time.perf_counter()
     if library == "shenjing":
-        from shenjing.models import LeNet5
-
-        lib, model = shenjing, LeNet5()
+        lib = shenjing
         convert = lambda batch: batch  # noqa: E731
     else:
         import torch
 
         torch.set_num_threads(2)
         torch.manual_seed(0)
-        lib, model = torch, _torch_lenet(torch)
+        lib = torch
         convert = lambda batch: torch.from_numpy(batch.numpy())  # noqa: E731
+    model = build_lenet(lib)
     optimizer = lib.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     schedule = lib.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=epochs * len(train_loader))
     loss_fn = lib.nn.CrossEntropyLoss()
@@ -63,13 +66,6 @@ def run(library: str, epochs: int) -> dict:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"library": library, "accuracy": correct / total, "seconds": seconds, "peak_rss_mb": peak_mb,
             "final_loss": float(np.asarray(loss.detach().numpy()))}
-
-
-def _torch_lenet(torch):
-    nn = torch.nn
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                         nn.Linear(84, 10))
 
 
 def main() -> None:

@@ -68,12 +68,10 @@ BAD_FLAGS = [
 
 @pytest.mark.parametrize("flags, named", BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
 def test_a_bad_flag_is_one_line_exit_2_before_any_work(flags, named, tmp_path):
-    started = time.perf_counter()
     result = shenjing_cli("train", *flags, cwd=tmp_path)
     line = one_error_line(result)
     assert named in line
     assert result.stdout == "" and list(tmp_path.iterdir()) == []  # nothing trained, nothing written
-    assert time.perf_counter() - started < 30
 
 
 def test_out_is_checked_before_training(tmp_path):

@@ -18,7 +18,6 @@ import io
 import os
 import re
 import shlex
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,21 +160,17 @@ def test_a_quoted_number_is_the_commands(quote, tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not SLOW, reason="slow: set SHENJING_SLOW_DOCS=1")
-def test_the_readme_seed_range_and_time_of_lenet(tmp_path, monkeypatch):
+def test_the_readme_seed_range_of_lenet(tmp_path, monkeypatch):
+    """The README's accuracy range over seeds 0-4. (Its seconds are a speed figure: benchmarks/lenet_recipe.py
+    measures the main job against PyTorch.)"""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     low, high = map(float, re.search(r"(\d\d\.\d)-(\d\d\.\d)% for seeds 0-4", readme).groups())
-    seconds = float(re.search(r"about (\d+) s on two cores", readme).group(1))
     monkeypatch.chdir(tmp_path)
-    accuracies, times = [], []
+    accuracies = []
     for seed in range(5):
-        started = time.process_time()
         code, printed = run_cli(["train", "lenet", "--quiet", "--seed", str(seed)])
-        times.append(time.process_time() - started)
         accuracies.append(float(printed.split("test accuracy: ")[1].split("%")[0]))
     assert (min(accuracies), max(accuracies)) == (low, high)
-    # CPU time, not wall time: on a shared machine the wall time of a run grows with the other work.
-    # The README's seconds are wall time on two free cores; NumPy's threads can spend up to both of them.
-    assert min(times) < 2 * 2 * seconds
 
 
 # -- 3. the README's commands exist ------------------------------------------------------------------

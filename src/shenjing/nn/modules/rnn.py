@@ -386,28 +386,6 @@ class RNNCellBase(Module):
         states = [zeros(input.shape[0], self.hidden_size, dtype=input.dtype) if s is None else s for s in states]
         return input, states, batched
 
-    def _forward_packed(self, packed: PackedSequence, hx: Any) -> tuple[PackedSequence, Any]:
-        """A PackedSequence: each sequence run over its own steps (so that its final state, in both directions,
-        is taken at its own last step); the outputs packed again with the input's order. ``hx`` and the final
-        states are in the original batch order."""
-        padded, lengths = pad_packed_sequence(packed)  # (T, B, I), the original order
-        states = self._initial_states(hx, padded if not self.batch_first else padded.transpose(0, 1), True)
-        outputs, finals = [], []
-        for b, steps in enumerate(lengths.tolist()):
-            h0 = None if states is None else [s[:, b:b + 1] for s in states]
-            h0 = None if h0 is None else (tuple(h0) if self.mode == "LSTM" else h0[0])
-            out, final = recurrent(self.mode, padded[:steps, b:b + 1], h0, self._layer_weights(), self.num_layers,
-                                   self.dropout, self.training, self.bidirectional, False)
-            outputs.append(out[:, 0])
-            finals.append(final)
-        out_padded = pad_sequence(outputs)  # (T, B, D*H)
-        output = pack_padded_sequence(out_padded, lengths, enforce_sorted=packed.sorted_indices is None)
-        if self.mode == "LSTM":
-            final = tuple(cat([f[k] for f in finals], 1) for k in range(2))
-        else:
-            final = cat(finals, 1)
-        return output, final
-
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
