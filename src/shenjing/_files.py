@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
+import signal
 import socket
 import stat
+import threading
 import zlib
 from typing import IO, Any, Callable
 
@@ -125,6 +128,25 @@ def _fsync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Any:
+    """Ctrl-C (SIGINT) during the block is held back and raised as KeyboardInterrupt after it, so that a save
+    finishes whole (an interrupted write would leave its zip file half-closed). Only in the main thread, where
+    Python's signal handlers run, and only while Python's own handler is installed; else the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def atomic_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
     """Call ``write(stream)`` on a temporary file next to ``path``, fsync it, then rename it over ``path``.
 
@@ -134,7 +156,13 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
       "wb")`` would write through it.
     - An existing file keeps its permission bits (a 0600 file stays 0600); a new file gets those a plain
       ``open()`` would give it (0666 minus the umask).
+    - Ctrl-C during the save takes effect when it is done (``_ctrl_c_deferred``).
     """
+    with _ctrl_c_deferred():
+        _write_replacing(path, write)
+
+
+def _write_replacing(path: str, write: Callable[[IO[bytes]], Any]) -> None:
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
     _remove_stale_temp_files(target)

@@ -8,12 +8,9 @@ which ``fit(..., resume=True)`` continues exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import os
-import signal
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -298,9 +295,8 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
             stop = early_stopping.update(epoch, entry[early_stopping.monitor], model)
             history.best_epoch = early_stopping.best_epoch
         if checkpoint is not None:
-            with _ctrl_c_deferred():
-                _save_checkpoint(os.fspath(checkpoint), model, optimizer, scheduler, epoch, history, early_stopping,
-                                 generators)
+            _save_checkpoint(os.fspath(checkpoint), model, optimizer, scheduler, epoch, history, early_stopping,
+                             generators)
         if stop:
             history.stopped_early = True
             break
@@ -310,25 +306,6 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
 
 
 _TRAINING_KEYS = ("epoch", "model", "optimizer", "history", "rng_state")
-
-
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Any:
-    """Ctrl-C (SIGINT) during the block is held back and raised as KeyboardInterrupt after it, so that a
-    checkpoint is written whole (an interrupted write would leave its zip file half-closed). Only in the main
-    thread, where Python's signal handlers run; elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _check_training_checkpoint(path: Any, state: Any, optimizer: Any, scheduler: Any) -> None:
