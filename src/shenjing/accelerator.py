@@ -21,14 +21,17 @@ def current_accelerator(check_available: bool = False) -> Any:
 
 
 def device_count() -> int:
+    """0: no accelerators."""
     return 0
 
 
 def current_device_index() -> int:
+    """Raises, as PyTorch does when no accelerator is available."""
     raise RuntimeError("shenjing.accelerator: no accelerator is available (shenjing runs on the CPU)")
 
 
 def set_device_index(device: Any) -> None:
+    """Raises: there is no accelerator to select."""
     raise RuntimeError("shenjing.accelerator: no accelerator is available (shenjing runs on the CPU)")
 
 

@@ -101,6 +101,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out: Any = None) -> Tensor
 
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False) -> tuple[Tensor, Tensor]:
+    """(``solve(A, B)``, info) with info = 0 (a singular matrix raises, as with ``check_errors=True``)."""
     return _SolveExResult(solve(A, B, left=left), _info(A))
 
 
@@ -124,6 +125,7 @@ def cholesky(A: Tensor, *, upper: bool = False, out: Any = None) -> Tensor:
 
 
 def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False) -> tuple[Tensor, Tensor]:
+    """(``cholesky(A)``, info) with info = 0 (a matrix that is not positive-definite raises)."""
     return _CholeskyExResult(cholesky(A, upper=upper), _info(A))
 
 

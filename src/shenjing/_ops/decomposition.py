@@ -50,6 +50,7 @@ def square_input(name: str, x: Any) -> Tensor:
 
 
 def matrix_input(name: str, x: Any) -> Tensor:
+    """A float tensor of matrices (..., m, n), or a clear error."""
     x = float_input(check_tensor(x, "A"))
     if x._data.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")

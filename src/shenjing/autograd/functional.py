@@ -51,6 +51,20 @@ def _shape_back(is_tuple: bool, items: tuple) -> Any:
     return items if is_tuple else items[0]
 
 
+def _vectors(v: Any, like: tuple, message: str) -> tuple:
+    """``v`` as a tuple; when None, ones shaped like ``like``, allowed only where each has one element."""
+    if v is not None:
+        return _as_tuple(v, "v")[1]
+    if any(t.numel() != 1 for t in like):
+        raise RuntimeError(message)
+    return tuple(Tensor._make(np.ones(t._data.shape, t._data.dtype)) for t in like)
+
+
+def _kept(create_graph: bool, tensors: tuple) -> tuple:
+    """The results as returned: differentiable with ``create_graph``, else detached."""
+    return tensors if create_graph else tuple(t.detach() for t in tensors)
+
+
 def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
     """(func(inputs), v^T J): the vector-Jacobian product, one reverse pass. ``v`` may be omitted for a scalar
     output."""
@@ -59,17 +73,10 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         xs = _leaves(xs, create_graph)
         outputs = func(*xs)
         outputs_tuple, ys = _as_tuple(outputs, "outputs of the user-provided function")
-        if v is None:
-            if any(y.numel() != 1 for y in ys):
-                raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
-                                   "Tensor with a single element.")
-            vs = tuple(Tensor._make(np.ones(y._data.shape, y._data.dtype)) for y in ys)
-        else:
-            vs = _as_tuple(v, "v")[1]
+        vs = _vectors(v, ys, "The vector v can only be None if the user-provided function returns a single "
+                             "Tensor with a single element.")
         result = _grads(ys, xs, vs, create_graph)
-    detach = (lambda t: t) if create_graph else (lambda t: t.detach())
-    return (_shape_back(outputs_tuple, tuple(detach(y) for y in ys)),
-            _shape_back(inputs_tuple, tuple(detach(g) for g in result)))
+    return _shape_back(outputs_tuple, _kept(create_graph, ys)), _shape_back(inputs_tuple, _kept(create_graph, result))
 
 
 def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
@@ -80,19 +87,12 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         xs = _leaves(xs, create_graph)
         outputs = func(*xs)
         outputs_tuple, ys = _as_tuple(outputs, "outputs of the user-provided function")
-        if v is None:
-            if any(x.numel() != 1 for x in xs):
-                raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                                   "single Tensor with a single element.")
-            vs = tuple(Tensor._make(np.ones(x._data.shape, x._data.dtype)) for x in xs)
-        else:
-            vs = _as_tuple(v, "v")[1]
+        vs = _vectors(v, xs, "The vector v can only be None if the input to the user-provided function is a "
+                             "single Tensor with a single element.")
         us = tuple(Tensor._make(np.zeros(y._data.shape, y._data.dtype)).requires_grad_() for y in ys)
         ut_j = _grads(ys, xs, us, True)
         result = _grads(ut_j, us, vs, create_graph)
-    detach = (lambda t: t) if create_graph else (lambda t: t.detach())
-    return (_shape_back(outputs_tuple, tuple(detach(y) for y in ys)),
-            _shape_back(outputs_tuple, tuple(detach(g) for g in result)))
+    return _shape_back(outputs_tuple, _kept(create_graph, ys)), _shape_back(outputs_tuple, _kept(create_graph, result))
 
 
 def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bool = False,
@@ -152,8 +152,7 @@ def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
             raise RuntimeError("The Tensor returned by the function given to hvp should contain a single element")
         first = _grads((out,), xs, (Tensor._make(np.ones(out._data.shape, out._data.dtype)),), True)
         result = _grads(first, xs, vs, create_graph)
-    detach = (lambda t: t) if create_graph else (lambda t: t.detach())
-    return detach(out), _shape_back(inputs_tuple, tuple(detach(g) for g in result))
+    return _kept(create_graph, (out,))[0], _shape_back(inputs_tuple, _kept(create_graph, result))
 
 
 def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:

@@ -98,11 +98,13 @@ def read_image(path: str | os.PathLike, mode: ImageReadMode | str = ImageReadMod
 
 def decode_png(input: Tensor, mode: ImageReadMode | str = ImageReadMode.UNCHANGED,
                apply_exif_orientation: bool = False) -> Tensor:
+    """PNG bytes (a 1-D uint8 tensor) as a uint8 image (C, H, W): ``decode_image``."""
     return decode_image(input, mode, apply_exif_orientation)
 
 
 def decode_jpeg(input: Tensor, mode: ImageReadMode | str = ImageReadMode.UNCHANGED, device: Any = "cpu",
                 apply_exif_orientation: bool = False) -> Tensor:
+    """JPEG bytes (a 1-D uint8 tensor) as a uint8 image (C, H, W): ``decode_image``."""
     return decode_image(input, mode, apply_exif_orientation)
 
 
