@@ -92,7 +92,8 @@ def _train_options(args: argparse.Namespace) -> Any:
     if args.resume is None:
         options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                                seed=0 if args.seed is None else args.seed, out=args.out, data_dir=args.data_dir,
-                               download=args.download, progress=progress, hidden=args.hidden)
+                               download=args.download, progress=progress, hidden=args.hidden,
+                               compile=not args.no_compile)
     else:
         others = [d for d in given if d not in ("resume", "out")]
         if others:
@@ -110,7 +111,7 @@ def _train_options(args: argparse.Namespace) -> Any:
                             f"`shenjing train {run['model']} --resume {args.resume}`")
         settings = dict(run["settings"])
         settings["out"] = args.out or settings["out"] or f"{args.model}.shenjing"
-        options = TrainOptions(**settings, progress=progress, resume=args.resume)
+        options = TrainOptions(**settings, progress=progress, resume=args.resume, compile=not args.no_compile)
         epochs = options.epochs or RECIPES[args.model].epochs
         print(f"resuming {args.model} from {args.resume} after epoch {int(state['epoch'])} of {epochs}")
     if entry.saved:
@@ -312,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--download", action="store_true", help="download MNIST into --data-dir if missing")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run from its checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--no-compile", action="store_true",
+                       help="run the model eagerly (default: shenjing.compile, the same numbers, faster)")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="test a saved model (digit models: on the test digits)")

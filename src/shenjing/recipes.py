@@ -50,10 +50,11 @@ class TrainOptions:
     progress: bool = True
     hidden: int | None = None
     resume: str | None = None
+    compile: bool = True  # shenjing.compile the model (same numbers as eager: not a setting of the run)
 
     def settings(self) -> dict[str, Any]:
-        """What decides the training run (everything but ``progress`` and ``resume``)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("progress", "resume")}
+        """What decides the training run (everything but ``progress``, ``resume`` and ``compile``)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("progress", "resume", "compile")}
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -148,7 +149,7 @@ def _fit_and_save(name: str, config: dict[str, Any], options: TrainOptions, mode
     try:
         history = fit(model, train_loader, guarded, optimizer, epochs, val_data=val_loader, scheduler=scheduler,
                       metrics=metrics, early_stopping=early_stopping, checkpoint=checkpoint,
-                      resume=options.resume is not None, progress=options.progress)
+                      resume=options.resume is not None, progress=options.progress, compile=options.compile)
     except KeyboardInterrupt:
         ours = os.path.exists(checkpoint) and (options.resume is not None or os.path.getmtime(checkpoint) >= started)
         if not ours:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from shenjing import _random
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
+from shenjing.compiler import compile as compile_model
 from shenjing.nn.modules.module import Module
 
 __all__ = ["fit", "evaluate", "History", "EarlyStopping", "accuracy"]
@@ -228,7 +229,8 @@ def _save_checkpoint(path: str, model: Module, optimizer: Any, scheduler: Any, e
 
 def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: int, val_data: Any = None,
         scheduler: Any = None, metrics: Sequence[Any] = ("accuracy",), early_stopping: EarlyStopping | None = None,
-        checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True) -> History:
+        checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True,
+        compile: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs and return the ``History``.
 
     ``train_data`` and ``val_data`` are DataLoaders (or any iterables of ``(inputs, targets)``).
@@ -239,6 +241,7 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
     sampler's); with ``resume=True`` and an existing checkpoint, training continues after its last epoch,
     bit-exactly as an uninterrupted run. A file that is not a ``fit()`` checkpoint (a plain state_dict), or
     one written with another kind of optimiser or scheduler, raises ``CheckpointError`` saying so.
+    ``compile=True`` runs the training steps through ``shenjing.compile(model)`` (the same numbers).
     """
     from shenjing.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 
@@ -246,6 +249,7 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
         raise ValueError(f"epochs must be positive, got {epochs}")
     functions = _metric_functions(metrics)
     per_batch_schedule = isinstance(scheduler, OneCycleLR)
+    run = compile_model(model) if compile else model
     generators = data_generators(train_data)
     history = History()
     first_epoch = 1
@@ -259,7 +263,7 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
         bar = tqdm(_batches(train_data), desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=True,
                    unit="batch", dynamic_ncols=True)
         for inputs, targets in bar:
-            outputs = model(inputs)
+            outputs = run(inputs)
             batch_loss = loss(outputs, targets)
             optimizer.zero_grad()
             batch_loss.backward()

@@ -21,7 +21,7 @@ import numpy as np
 
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.compiler.capture import EXTERNAL, VALUE, Capture, array_constants, is_capturing
+from shenjing.compiler.capture import VALUE, Capture, array_constants, is_capturing
 from shenjing.compiler.graph import CapturedGraph
 from shenjing.nn.modules.module import Module
 

@@ -17,7 +17,7 @@ import numpy as np
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Node, Op
-from shenjing.compiler.capture import ADOPT, ALIAS, CONSTANT, EXTERNAL, VALUE, Step
+from shenjing.compiler.capture import ADOPT, ALIAS, EXTERNAL, VALUE, Step
 
 __all__ = ["CapturedGraph", "CompiledFunctionBackward"]
 
