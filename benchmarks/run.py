@@ -5,6 +5,7 @@
     python benchmarks/run.py --only lenet-seq-b64   # one workload (repeat --only for more)
     python benchmarks/run.py --runs                 # also every run's samples/s and each round's ratio
     python benchmarks/run.py --threads 1            # PyTorch and NumPy's BLAS on one thread each
+    python benchmarks/run.py --compile              # also shenjing.compile(model), a third column
     python benchmarks/run.py --check                # numerics: 100 training steps in both libraries from
                                                     # the same weights and batches, losses compared
     python benchmarks/run.py --peer tinygrad        # tinygrad as a third column, for the LeNet-5, course
@@ -66,18 +67,24 @@ sys.path.insert(0, HERE)
 from workloads import WORKLOADS, Workload, make_batches, make_step, max_relative_difference, train_losses  # noqa: E402
 
 QUICK_STEPS = 0.4  # --quick: this fraction of the steps
+COMPILED = "shenjing-compiled"
+# the targets of compiled shenjing over PyTorch eager (the issue "shenjing.compile"): 2.0x unless named
+COMPILE_TARGETS = {"lenet-seq-b1": 3.0, "lstm-b64": 1.5, "lenet-seq-infer-b256": 1.0, "mlp-wide-adam-b64": 1.0}
 CHECK_STEPS = 100
 
 
 # -- one measurement, in a fresh process -----------------------------------------------------------
 
 def build_torch_like(lib_name: str, workload: Workload, data: list) -> Callable[[], Any]:
-    """The step for libraries with PyTorch's API (shenjing and PyTorch): the workload's own code."""
-    lib = importlib.import_module(lib_name)
+    """The step for libraries with PyTorch's API (shenjing and PyTorch): the workload's own code;
+    ``shenjing-compiled`` is shenjing with the model passed through ``shenjing.compile``."""
+    compiled = lib_name.endswith("-compiled")
+    lib = importlib.import_module(lib_name.removesuffix("-compiled"))
     if lib_name == "torch":
         lib.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "2")))
     lib.manual_seed(0)
-    return make_step(lib, workload, workload.build(lib), data)
+    model = workload.build(lib)
+    return make_step(lib, workload, lib.compile(model) if compiled else model, data)
 
 
 # The rows tinygrad can run: the same architectures in tinygrad's own API (its models cannot be written
@@ -164,6 +171,9 @@ def child(lib: str, name: str, quick: bool) -> None:
     steps = max(10, int(workload.steps * QUICK_STEPS)) if quick else workload.steps
     data = make_batches(workload)
     step = build_tinygrad(name, data) if lib == "tinygrad" else build_torch_like(lib, workload, data)
+    first = time.perf_counter()
+    step()  # (for a compiled model: the capture and its check)
+    first = time.perf_counter() - first
     for _ in range(workload.warmup):
         step()
     rss_before = _rss_kib("VmRSS")
@@ -173,6 +183,7 @@ def child(lib: str, name: str, quick: bool) -> None:
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"samples_per_s": steps * workload.batch / elapsed, "peak_rss_mib": peak / 1024,
+                      "first_step_s": first,
                       "run_rss_mib": max(0, _rss_kib("VmHWM") - rss_before) / 1024}))
 
 
@@ -219,6 +230,7 @@ def benchmark(names: list[str], libs: list[str], repeat: int, quick: bool, threa
     header = f"| {'workload':21s} | {'model':41s} |" + "".join(f" {lib + ' samples/s':>18s} |" for lib in libs)
     header += "".join(f" {lib + '/torch':>14s} |" for lib in ours)
     header += "".join(f" {lib + ' peak RSS':>18s} |" for lib in libs) + (" target |" if "shenjing" in libs else "")
+    header += " compiled target | first call (compiled) |" if COMPILED in libs else ""
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     taken: list[tuple[str, dict[str, list[float]]]] = []
@@ -238,6 +250,9 @@ def benchmark(names: list[str], libs: list[str], repeat: int, quick: bool, threa
         row += "".join(f" {rss[lib]:7.0f} MiB (+{grown[lib]:3.0f}) |" if lib in here else f" {'-':>18s} |"
                        for lib in libs)
         row += f" {workload.target:5.1f}x |" if "shenjing" in libs else ""
+        if COMPILED in libs:
+            first = statistics.median(x["first_step_s"] for x in results[COMPILED])
+            row += f" {COMPILE_TARGETS.get(name, 2.0):14.1f}x | {first:18.2f} s |"
         print(row, flush=True)
         taken.append((name, {lib: [x["samples_per_s"] for x in runs] for lib, runs in results.items()}))
     print("# peak RSS: the whole process (library included); (+N): MiB it grew while the timed steps ran")
@@ -311,6 +326,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for PyTorch (default 2) and, if given, for NumPy's BLAS too")
     parser.add_argument("--runs", action="store_true", help="also print every run's samples/s")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure shenjing with each model passed through shenjing.compile")
     parser.add_argument("--check", action="store_true",
                         help="compare 100 training steps' losses with PyTorch's instead of timing")
     parser.add_argument("--perturb", type=int, default=3,
@@ -327,7 +344,7 @@ def main() -> None:
     for peer in args.peer:
         if importlib.util.find_spec(peer) is None:
             parser.error(f"--peer {peer}: {peer} is not installed (pip install {peer}; its CPU backend needs clang)")
-    libs = ([] if args.no_shenjing else ["shenjing"]) + ["torch"] + args.peer
+    libs = ([] if args.no_shenjing else ["shenjing"]) + ([COMPILED] if args.compile else []) + ["torch"] + args.peer
     benchmark(names, libs, args.repeat or (3 if args.quick else 5), args.quick, args.threads, args.runs)
 
 

@@ -360,3 +360,30 @@ def test_disable_runs_eagerly():
     x = shenjing.randn(1, 2)
     compiled(x)
     assert compiled(x).grad_fn.name() == "AddmmBackward0"
+
+
+class _Tied(nn.Module):
+    """One layer applied twice, and its output used twice: gradients from several paths add up."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return self.fc(h) + h
+
+
+def test_gradients_accumulate_over_calls_and_shared_layers_as_in_eager():
+    shenjing.manual_seed(0)
+    model = _Tied()
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(4, 3)
+    for _ in range(3):  # no zero_grad: .grad accumulates
+        compiled(x).pow(2).sum().backward()
+    ours = {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
+    model.zero_grad()
+    for _ in range(3):
+        model(x).pow(2).sum().backward()
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(ours[name], p.grad.numpy(), rtol=1e-6, err_msg=name)

@@ -127,6 +127,8 @@ def _build(tree: Any, values: list, externals: list, made: dict) -> Any:
 class CompiledFunctionBackward(Node):
     """The backward of a replayed graph: the captured ops' backward, in reverse order, as one node."""
 
+    owns_gradients = True  # (``_call_backward`` copies any gradient that it did not make itself)
+
     def __init__(self, graph: CapturedGraph, ops: list, needing: list) -> None:
         self._graph, self._ops, self._needing = graph, ops, needing
 
@@ -145,10 +147,11 @@ class CompiledFunctionBackward(Node):
 
             raise RuntimeError(_FREED_MESSAGE)
         graph, ops = self._graph, self._ops
+        owned: dict = {}  # gradient arrays made in this backward that nothing else refers to, by id (kept alive)
         value_grads: dict = {}
         for slot, grad in zip(self._output_slots, grads):
             if grad is not None:
-                _accumulate(value_grads, slot, grad._data)
+                _accumulate(value_grads, slot, grad._data, owned)
         external_grads: dict = {}
         for index in reversed(graph.differentiable):
             step, op = graph.steps[index], ops[index]
@@ -157,6 +160,7 @@ class CompiledFunctionBackward(Node):
                 continue
             if len(output_grads) > 1 and any(g is None for g in output_grads):
                 output_grads = _zeros_for_missing(op, output_grads)
+            incoming = {id(g) for g in output_grads}
             input_grads = _backward(op, output_grads)
             differentiable = len(step.inputs) - op.data_inputs
             for (kind, where), need, meta, grad in zip(step.inputs[:differentiable], step.needs, step.meta,
@@ -165,12 +169,17 @@ class CompiledFunctionBackward(Node):
                     continue
                 if grad.shape != meta[0] or grad.dtype != meta[1]:
                     grad = _fit(grad, *meta)
+                    owned[id(grad)] = grad
+                elif op.owns_gradients and id(grad) not in incoming:
+                    owned[id(grad)] = grad
                 if kind == VALUE:
-                    _accumulate(value_grads, where, grad)
+                    _accumulate(value_grads, where, grad, owned)
                 elif kind == EXTERNAL:
-                    _accumulate(external_grads, where, grad)
-        return tuple(None if external_grads.get(index) is None else Tensor._make(external_grads[index])
-                     for index in self._needing)
+                    _accumulate(external_grads, where, grad, owned)
+        # a parameter may adopt its gradient as .grad when this backward made it (the engine still copies one
+        # given to two parameters); any other is copied here
+        return tuple(None if external_grads.get(index) is None
+                     else Tensor._make(_own(external_grads[index], owned)) for index in self._needing)
 
 
 def _backward(op: Op, output_grads: list) -> tuple:
@@ -193,9 +202,17 @@ def _fit(grad: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
     return grad if grad.dtype == dtype else grad.astype(dtype)
 
 
-def _accumulate(grads: dict, key: int, grad: np.ndarray) -> None:
+def _accumulate(grads: dict, key: int, grad: np.ndarray, owned: dict) -> None:
     current = grads.get(key)
-    grads[key] = grad if current is None else np.add(current, grad)
+    if current is None:
+        grads[key] = grad
+    else:
+        grads[key] = total = np.add(current, grad)
+        owned[id(total)] = total
+
+
+def _own(grad: np.ndarray, owned: dict) -> np.ndarray:
+    return grad if id(grad) in owned and grad.flags.writeable and grad.base is None else np.array(grad)
 
 
 def _zeros_for_missing(op: Op, grads: list) -> list:
