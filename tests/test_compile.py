@@ -387,3 +387,59 @@ def test_gradients_accumulate_over_calls_and_shared_layers_as_in_eager():
         model(x).pow(2).sum().backward()
     for name, p in model.named_parameters():
         np.testing.assert_allclose(ours[name], p.grad.numpy(), rtol=1e-6, err_msg=name)
+
+
+class _GRUClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(28, 12, num_layers=2, batch_first=True)
+        self.rnn = nn.RNN(12, 8, batch_first=True)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        out, _ = self.gru(x.view(-1, 28, 28))
+        out, _ = self.rnn(out)
+        return self.fc(out[:, -1])
+
+
+def test_gru_and_rnn_training_compiled_equal_eager():
+    eager, eager_state, _ = _train(_GRUClassifier, "adam", F.cross_entropy, False, steps=8)
+    compiled, state, run = _train(_GRUClassifier, "adam", F.cross_entropy, True, steps=8)
+    assert compiled == eager and "eagerly" not in run.explain()
+    for key in state:
+        np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
+
+
+class _Switchable(nn.Module):
+    """Python control flow on a plain attribute: part of the guard, so a switch is a new capture."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.skip = False
+
+    def forward(self, x):
+        y = self.fc(x).tanh()
+        return y + x if self.skip else y
+
+
+def test_python_control_flow_on_an_attribute_is_guarded():
+    model = _Switchable()
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(2, 3)
+    compiled(x), compiled(x)
+    model.skip = True
+    np.testing.assert_array_equal(compiled(x).detach().numpy(), (model.fc(x).tanh() + x).detach().numpy())
+    assert compiled.explain().count("replayed") == 2
+
+
+def test_autograd_grad_with_respect_to_the_input_of_a_compiled_call():
+    shenjing.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 1))
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(3, 4, requires_grad=True)
+    compiled(x)
+    (ours,) = shenjing.autograd.grad(compiled(x).sum(), x)
+    (expected,) = shenjing.autograd.grad(model(x).sum(), x)
+    np.testing.assert_array_equal(ours.numpy(), expected.numpy())
+    assert model[0].weight.grad is None  # (autograd.grad stores nothing)
