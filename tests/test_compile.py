@@ -443,3 +443,47 @@ def test_autograd_grad_with_respect_to_the_input_of_a_compiled_call():
     (expected,) = shenjing.autograd.grad(model(x).sum(), x)
     np.testing.assert_array_equal(ours.numpy(), expected.numpy())
     assert model[0].weight.grad is None  # (autograd.grad stores nothing)
+
+
+class _InPlace(nn.Module):
+    """In-place activations and updates, as many tutorial CNNs write them."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3)
+        self.act = nn.ReLU(inplace=True)
+        self.fc = nn.Linear(3 * 26 * 26, 10)
+
+    def forward(self, x):
+        h = self.act(self.conv(x))
+        h += 0.5
+        h.mul_(2.0)
+        return self.fc(h.flatten(1))
+
+
+def test_in_place_ops_on_activations_are_captured_and_train_as_eager():
+    eager, eager_state, _ = _train(_InPlace, "sgd", F.cross_entropy, False, steps=6)
+    compiled, state, run = _train(_InPlace, "sgd", F.cross_entropy, True, steps=6)
+    assert compiled == eager and "eagerly" not in run.explain()
+    for key in state:
+        np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
+
+
+def test_an_in_place_write_through_a_view_runs_eagerly():
+    class ThroughView(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = self.fc(x)
+            first = h[:, :2]
+            first.mul_(3.0)  # changes h too
+            return h
+
+    model = ThroughView()
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(2, 4)
+    for _ in range(2):
+        np.testing.assert_array_equal(compiled(x).detach().numpy(), model(x).detach().numpy())
+    assert "a view or has views" in compiled.explain()

@@ -8,8 +8,8 @@ Python value). In-place writes (``x.add_(1)``, BatchNorm's counter) are ``ADOPT`
 ``detach()`` an ``ALIAS`` step.
 
 What the ops cannot show is a *graph break*: reading a value into Python (``.item()``, ``bool(x)``,
-``.tolist()``, ``.numpy()``), a backward pass or a hook inside the call, an in-place write on a tensor
-that requires grad. The capture still runs the call eagerly, to the end; it only notes the reason,
+``.tolist()``, ``.numpy()``), a backward pass or a hook inside the call, an in-place write on an input,
+a parameter or a view that requires grad. The capture still runs the call eagerly, to the end; it only notes the reason,
 and the compiled wrapper then runs that call eagerly.
 """
 
@@ -72,6 +72,7 @@ class Capture:
         self._external_of: dict[int, int] = {}
         self._alive: list[Any] = []  # every tensor seen, so that no id is reused during the capture
         self._depth = 0
+        self._shared: set[int] = set()  # slots whose memory another slot shares (views, detached aliases)
         self._saved: dict[str, Any] = {}
 
     # -- references -------------------------------------------------------------------------------
@@ -118,6 +119,8 @@ class Capture:
         refs = tuple(self.ref(x) for x in inputs)
         outputs = result if type(result) is tuple else (result,)
         slots = tuple(self._new_slot(out) for out in outputs)
+        if op.returns_view and refs and refs[0][0] == VALUE:
+            self._shared.update((refs[0][1],) + slots)
         recorded = outputs[0].grad_fn is op
         needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs) if recorded \
             else (False,) * len(inputs)
@@ -128,11 +131,10 @@ class Capture:
     def _inplace(self, original: Callable, tensor: Tensor, op: Callable, args: tuple, kwargs: dict) -> Tensor:
         recording = _GradState.enabled and (tensor._requires_grad or any(
             isinstance(a, Tensor) and a._requires_grad for a in args))
-        if recording or self._depth:
-            if recording:
-                self.graph_break(f"an in-place write ({getattr(op, '__name__', type(op).__name__)}) on a tensor "
-                                 f"that requires grad")
+        if self._depth:
             return original(tensor, op, *args, **kwargs)
+        if recording:
+            return self._recorded_inplace(original, tensor, op, args, kwargs)
         target = self.ref(tensor)
         tensor._check_inplace()
         result = op(tensor, *args, **kwargs)
@@ -140,10 +142,40 @@ class Capture:
         self.steps.append(Step(ADOPT, (target, self.ref(result)), ()))
         return tensor
 
+    def _recorded_inplace(self, original: Callable, tensor: Tensor, op: Callable, args: tuple,
+                          kwargs: dict) -> Tensor:
+        """An in-place op on an activation that requires grad (``nn.ReLU(inplace=True)``, ``x += y``):
+        captured as the out-of-place op, the tensor's later uses reading its result. That is the same
+        value unless another tensor shares the memory (a view), which eager mode would also change: then
+        the call runs eagerly."""
+        slot = self._slot_of.get(id(tensor))
+        if slot is None or slot in self._shared or tensor._base is not None:
+            name = getattr(op, "__name__", type(op).__name__)
+            self.graph_break(f"an in-place write ({name}) on a tensor that requires grad and is "
+                             f"{'an input or parameter' if slot is None else 'a view or has views'}")
+            return original(tensor, op, *args, **kwargs)
+        tensor._check_inplace()
+        source = Tensor._make(tensor._data.copy())  # (what eager mode does: the op sees the old value)
+        source.grad_fn, source._output_nr, source._requires_grad = tensor.grad_fn, tensor._output_nr, True
+        self._slot_of[id(source)] = slot
+        self._alive.append(source)
+        result = op(source, *args, **kwargs)
+        tensor._adopt(result)
+        result_slot = self._slot_of.get(id(result))
+        if result_slot is None:
+            self.graph_break("an in-place write whose result does not come from an op")
+        else:
+            self._slot_of[id(tensor)] = result_slot
+        return tensor
+
     def _detach(self, original: Callable, tensor: Tensor) -> Tensor:
         result = original(tensor)
         if not self._depth:
-            self.steps.append(Step(ALIAS, (self.ref(tensor),), (self._new_slot(result),)))
+            source = self.ref(tensor)
+            slot = self._new_slot(result)
+            self.steps.append(Step(ALIAS, (source,), (slot,)))
+            if source[0] == VALUE:
+                self._shared.update((source[1], slot))
         return result
 
     # -- patching -----------------------------------------------------------------------------------
