@@ -15,6 +15,7 @@ and the compiled wrapper then runs that call eagerly.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -108,7 +109,7 @@ class Capture:
     # -- what the patched methods call ------------------------------------------------------------
 
     def _call_op(self, original: Callable, op: Op, inputs: tuple) -> Any:
-        if self._depth:
+        if self._depth or threading.get_ident() != self._thread:  # (another thread's ops are not this call's)
             return original(op, *inputs)
         state = dict(op.__dict__)
         self._depth += 1
@@ -131,7 +132,7 @@ class Capture:
     def _inplace(self, original: Callable, tensor: Tensor, op: Callable, args: tuple, kwargs: dict) -> Tensor:
         recording = _GradState.enabled and (tensor._requires_grad or any(
             isinstance(a, Tensor) and a._requires_grad for a in args))
-        if self._depth:
+        if self._depth or threading.get_ident() != self._thread:
             return original(tensor, op, *args, **kwargs)
         if recording:
             return self._recorded_inplace(original, tensor, op, args, kwargs)
@@ -170,7 +171,7 @@ class Capture:
 
     def _detach(self, original: Callable, tensor: Tensor) -> Tensor:
         result = original(tensor)
-        if not self._depth:
+        if not self._depth and threading.get_ident() == self._thread:
             source = self.ref(tensor)
             slot = self._new_slot(result)
             self.steps.append(Step(ALIAS, (source,), (slot,)))
@@ -185,6 +186,7 @@ class Capture:
             raise RuntimeError("shenjing.compile: a capture is already running (compiled code called from "
                                "inside a compiled call runs eagerly)")
         _Active.capture = self
+        self._thread = threading.get_ident()
         saved = self._saved
         saved["Op.__call__"] = original_call = Op.__call__
         Op.__call__ = lambda op, *inputs: self._call_op(original_call, op, inputs)
@@ -229,7 +231,7 @@ def is_capturing() -> bool:
 
 def _breaking(capture: Capture, method: Callable, reason: str) -> Callable:
     def call(*args: Any, **kwargs: Any) -> Any:
-        if not capture._depth:
+        if not capture._depth and threading.get_ident() == capture._thread:
             capture.graph_break(reason)
         return method(*args, **kwargs)
 

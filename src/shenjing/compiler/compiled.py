@@ -184,7 +184,7 @@ class _Compiled:
                 if not _same(get_rng_state(), expected_rng):
                     return "the call draws random numbers outside shenjing's ops"
                 return ""
-            return ""  # (no values could be checked: the capture itself ran eagerly and is kept)
+            return "the call fails on other values, so the capture could not be checked"
         finally:
             for tensor, array in saved:
                 np.copyto(tensor._data, array)
