@@ -195,26 +195,22 @@ def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tenso
     return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else tuple(dim), keepdim)
 
 
-_REMOVED = {
-    "solve": "`torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` has its arguments "
-             "reversed and does not return the LU factorization.\n\nTo get the LU factorization see `torch.lu`, "
-             "which can be used with `torch.lu_solve` or `torch.lu_unpack`.\nX = torch.solve(B, A).solution should "
-             "be replaced with:\nX = torch.linalg.solve(A, B)",
-    "lstsq": "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`.\n`torch.linalg.lstsq` has reversed "
-             "arguments and does not return the QR decomposition in the returned tuple (although it returns other "
-             "information about the problem).\n\nTo get the QR decomposition consider using `torch.linalg.qr`.",
-    "eig": "`torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` rather than real tensors "
-           "mimicking complex tensors.\n\nL, _ = torch.eig(A) should be replaced with:\nL_complex = "
-           "torch.linalg.eigvals(A)\n\nand\n\nL, V = torch.eig(A, eigenvectors=True) should be replaced with:\n"
-           "L_complex, V_complex = torch.linalg.eig(A)",
-    "matrix_rank": "Please use the `torch.linalg.matrix_rank` function instead. The parameter 'symmetric' was "
-                   "renamed in `torch.linalg.matrix_rank()` to 'hermitian'.",
+_REMOVED = {  # name -> (replacement, what changed)
+    "solve": ("torch.linalg.solve", "its arguments are reversed (solve(A, B)) and it returns no LU factorization; "
+              "use torch.linalg.lu_factor for that"),
+    "lstsq": ("torch.linalg.lstsq", "its arguments are reversed (lstsq(A, B)) and it returns a named tuple "
+              "(solution, residuals, rank, singular_values) instead of the QR decomposition"),
+    "eig": ("torch.linalg.eig", "it returns complex tensors (shenjing: real eigenvalues only), or "
+            "torch.linalg.eigvals for the eigenvalues alone"),
+    "matrix_rank": ("torch.linalg.matrix_rank", "the parameter 'symmetric' is named 'hermitian' there"),
 }
 
 
 def _removed(name: str) -> Any:
     def function(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(f"This function was deprecated since version 1.9 and is now removed. {_REMOVED[name]}")
+        replacement, change = _REMOVED[name]
+        raise RuntimeError(f"torch.{name} was deprecated in PyTorch 1.9 and is now removed: use {replacement} "
+                           f"({change})")
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"Removed from PyTorch (1.9): raises its error, which names the ``linalg`` replacement."
     return function
