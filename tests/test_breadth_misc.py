@@ -130,6 +130,14 @@ def test_properties_and_predicates():
     assert x.get_device() == -1 == torch.zeros(1).get_device() and sj.get_device(x) == -1
     assert x.is_cpu and repr(x.layout) == "shenjing.strided"
     assert not x.is_inference() and not sj.is_inference(x) and not x.is_distributed()
+    leaf = sj.ones(2, requires_grad=True)
+    assert leaf.grad_dtype == sj.float32 and torch.ones(2, requires_grad=True).grad_dtype == torch.float32
+    with pytest.raises(RuntimeError, match="leaf"):
+        (leaf * 2).grad_dtype
+    with pytest.raises(NotImplementedError):
+        leaf.grad_dtype = sj.float64
+    w = sj.arange(6.)
+    assert sj.as_strided_(w, (2, 2), (1, 2)) is w and w.tolist() == [[0.0, 2.0], [1.0, 3.0]]
     assert x.t().dim_order() == torch.zeros(2, 3).t().dim_order() and x.dim_order() == (0, 1)
 
     class Sub(sj.Tensor):

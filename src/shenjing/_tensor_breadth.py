@@ -435,7 +435,23 @@ for _name in ("index_fill", "index_copy", "index_put", "index_reduce", "masked_s
     METHODS[_name] = _plain(_name)
 del _name
 
+def _get_grad_dtype(self: Tensor) -> Any:
+    if self.grad_fn is not None:
+        raise RuntimeError("grad_dtype can only be accessed on leaf tensors.")
+    return self.dtype
+
+
+def _set_grad_dtype(self: Tensor, value: Any) -> None:
+    """shenjing's engine always gives a leaf gradients of its own dtype: only that value is accepted."""
+    if self.grad_fn is not None:
+        raise RuntimeError("grad_dtype can only be set on leaf tensors.")
+    if value != self.dtype:
+        raise NotImplementedError(f"grad_dtype: shenjing gives a leaf gradients of its own dtype ({self.dtype}); "
+                                  f"another grad_dtype ({value}) is not supported")
+
+
 PROPERTIES: dict[str, property] = {
+    "grad_dtype": property(_get_grad_dtype, _set_grad_dtype, doc="The dtype of this leaf's gradients: its dtype."),
     "is_cpu": property(lambda self: True, doc="True: every shenjing tensor is on the CPU."),
     "layout": property(lambda self: strided, doc="``shenjing.strided``: shenjing's tensors are dense."),
 }

@@ -20,13 +20,17 @@ from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
 from shenjing.nn import functional as F
 
-__all__ = ["detach", "detach_", "fill_", "zero_", "get_device", "is_inference", "is_distributed", "resize_as_",
+__all__ = ["as_strided_", "detach", "detach_", "fill_", "zero_", "get_device", "is_inference", "is_distributed", "resize_as_",
            "index_put_", "lu", "lu_solve", "lu_unpack", "triangular_solve", "geqrf", "orgqr", "ormqr",
            "svd_lowrank", "pca_lowrank", "frobenius_norm", "nuclear_norm", "solve", "lstsq", "eig", "matrix_rank"]
 
 _LUUnpackResult = namedtuple("lu_unpack", ["P", "L", "U"])
 _TriangularSolveResult = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 _GeqrfResult = namedtuple("geqrf", ["a", "tau"])
+
+
+def as_strided_(input: Tensor, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None) -> Tensor:
+    return check_tensor(input).as_strided_(size, stride, storage_offset)
 
 
 def detach(input: Tensor) -> Tensor:
