@@ -23,7 +23,7 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     dim of size 3 (PyTorch's deprecated default; ``linalg.cross`` uses the last dim).
 
     >>> import shenjing
-    >>> shenjing.cross(shenjing.tensor([1., 0., 0.]), shenjing.tensor([0., 1., 0.]))
+    >>> shenjing.cross(shenjing.tensor([1., 0., 0.]), shenjing.tensor([0., 1., 0.]), dim=0)
     tensor([0., 0., 1.])
     """
     check_tensor(input)

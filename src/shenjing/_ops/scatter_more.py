@@ -68,6 +68,8 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
             [5., 0., 5.]])
     """
     check_tensor(input)
+    if input._data.ndim == 0:
+        return reshape(index_fill(reshape(input, (1,)), dim, index, value), ())
     dim, array = _dim_index(input, dim, index, "index_fill")
     if isinstance(value, Tensor) and value._data.ndim:
         raise IndexError(f"index_fill_(): Expected dim of the value tensor to be 0, but got {value._data.ndim} "
@@ -196,7 +198,7 @@ class ScatterReduce(Op):
         if not self.include_self:
             out[touched] = ufunc.identity if ufunc.identity is not None else (
                 _lowest(x.dtype) if self.reduce == "amax" else _highest(x.dtype))
-        np.add.at(out, self.positions, src) if ufunc is np.add else ufunc.at(out, self.positions, src)
+        ufunc.at(out, self.positions, src)
         if self.reduce == "mean":
             divisor = np.where(touched, counts + (1 if self.include_self else 0), 1)
             out = out / divisor if out.dtype.kind == "f" else out // divisor
