@@ -50,22 +50,32 @@ def _affine(x_hat: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | Non
 class BatchNorm(Op):
     """Training batch norm of x (N, C, *) with the batch statistics; weight, bias (C,) or None.
 
-    After the forward, ``mean`` and ``var`` (biased) hold the batch statistics, for the running ones.
+    ``running_mean`` and ``running_var`` (C,) (data inputs, or None) are updated in place by the
+    forward: running = (1 - momentum) * running + momentum * batch statistic, with the unbiased
+    variance var_B * M / (M - 1), M = elements per channel (PyTorch's rule).
     """
 
-    def __init__(self, eps: float) -> None:
-        self.eps = eps
+    data_inputs = 2
+
+    def __init__(self, eps: float, momentum: float = 0.1) -> None:
+        self.eps, self.momentum = eps, momentum
 
     def name(self) -> str:
         return "NativeBatchNormBackward0"
 
-    def forward(self, x, weight, bias):
+    def forward(self, x, weight, bias, running_mean=None, running_var=None):
         N, C = x.shape[:2]
         x3 = x.reshape(N, C, -1)
         M = x3.shape[0] * x3.shape[2]
         self.mean = np.einsum("ncl->c", x3) / M
         centred = np.subtract(x3, self.mean[:, None])  # x_hat = centred * inv_std, never formed
         self.var = np.einsum("ncl,ncl->c", centred, centred) / M
+        if running_mean is not None:
+            momentum = self.momentum
+            np.multiply(running_mean, 1.0 - momentum, out=running_mean)
+            np.add(running_mean, self.mean * momentum, out=running_mean, casting="same_kind")
+            np.multiply(running_var, 1.0 - momentum, out=running_var)
+            np.add(running_var, self.var * (momentum * M / (M - 1)), out=running_var, casting="same_kind")
         self.inv_std = 1.0 / np.sqrt(self.var + self.eps)
         y = np.multiply(centred, (self.inv_std if weight is None else self.inv_std * weight)[:, None])
         if bias is not None:

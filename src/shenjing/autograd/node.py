@@ -209,6 +209,10 @@ class Op(Node):
     * ``backward(*grads)`` turns the outputs' gradients (tensors) into one gradient per input (``None``
       where there is none), with differentiable ops, so that ``create_graph`` gives higher derivatives.
       Gradients of broadcast inputs are summed back to the input's shape by the engine.
+    * ``data_inputs = k``: the last k inputs are data that ``forward`` reads (class targets, ...), not
+      differentiable: they get no edge in the graph and ``backward`` returns no gradient for them.
+      (Data that depends on a batch is an input, never a constructor argument, so that replaying the
+      op's forward on new inputs, as ``shenjing.compile`` does, reads the new batch.)
     * optionally ``backward_arrays(*grads)``: the same on arrays (``self.saved_arrays``), used by the
       engine when nothing is recorded (a first-order backward), where the ops of ``backward`` would
       only cost bookkeeping.
@@ -219,6 +223,7 @@ class Op(Node):
     """
 
     __slots__ = ()
+    data_inputs = 0
     returns_view = False  # ops whose result may share memory with their first input (reshape, index, ...)
 
     def save_for_backward(self, *values: Any) -> None:
@@ -256,6 +261,8 @@ class Op(Node):
                 if base is not None and (base is source or base is source.base):
                     out._become_view_of(inputs[0], self, index if len(results) > 1 else None)
         if recording and outputs[0]._data.dtype.kind == "f":
+            if self.data_inputs:
+                inputs, needs = inputs[:-self.data_inputs], needs[:-self.data_inputs]
             self._record(inputs, outputs, self._saved, needs)
         else:
             self._saved = None

@@ -41,15 +41,36 @@ class Dropout(Op):
         return backward_op(Dropout(self.mask), gy)
 
 
+class RandomDropout(Op):
+    """y = x * mask / (1 - p), the mask of keeps (probability 1 - p) drawn in ``forward`` from the
+    default generator with ``mask_shape`` (broadcast to x): each call draws a new one, a compiled replay
+    included. Backward: gx = gy * mask / (1 - p), the fixed-mask ``Dropout``."""
+
+    def __init__(self, p: float, mask_shape: tuple[int, ...]) -> None:
+        self.p, self.mask_shape = p, mask_shape
+
+    def name(self) -> str:
+        return "MulBackward0"
+
+    def forward(self, x):
+        self.mask = _scaled_mask(self.p, self.mask_shape, x.dtype)
+        return np.multiply(x, self.mask)
+
+    def backward(self, gy):
+        return backward_op(Dropout(self.mask), gy)
+
+
+def _scaled_mask(p: float, mask_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """mask[i] = 1/(1-p) with probability 1-p else 0, in ``dtype``."""
+    if p == 1.0:
+        return np.zeros(mask_shape, dtype=dtype)
+    keep = rng_of(None).random(mask_shape) >= p
+    return np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
+
+
 def _masked(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool) -> Tensor:
     """input * mask, mask[i] = 1/(1-p) with probability 1-p else 0, broadcast from ``mask_shape``."""
-    dtype = input._data.dtype
-    if p == 1.0:
-        scaled_mask = np.zeros(mask_shape, dtype=dtype)
-    else:
-        keep = rng_of(None).random(mask_shape) >= p
-        scaled_mask = np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
-    op = Dropout(scaled_mask)
+    op = RandomDropout(p, mask_shape)
     return input._inplace(op) if inplace else op(input)
 
 

@@ -225,9 +225,15 @@ def _checked_indices(input: Tensor, target: Tensor, ignore_index: int | None) ->
 def _indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """``_checked_indices``, with None for the mask when every target is kept (the usual case); the
     indices are then the target's own int64 array, not a copy (read at once, never kept)."""
-    shape = input._data.shape
+    return _indices_of(input._data.shape, target._data, ignore_index)
+
+
+def _indices_of(shape: tuple[int, ...], target: np.ndarray,
+                ignore_index: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``_indices`` on arrays: what the loss ops call inside their forward, so that a compiled replay
+    validates each new batch's targets too."""
     classes = shape[0] if len(shape) == 1 else shape[1]
-    indices = np.asarray(target._data, dtype=np.int64)
+    indices = np.asarray(target, dtype=np.int64)
     if indices.size and (ignore_index is None or ignore_index < 0 or ignore_index >= classes):
         # the usual case first: every index in range (then none equals an out-of-range ignore_index);
         # as unsigned numbers the negative ones are above 2^63, so one maximum checks both ends
@@ -238,7 +244,7 @@ def _indices(input: Tensor, target: Tensor, ignore_index: int | None) -> tuple[n
     if bad.size:
         ignored = f" or equal ignore_index={ignore_index}" if ignore_index is not None else ""
         raise IndexError(f"Target {int(bad[0])} is out of bounds: class indices must be in [0, {classes}) "
-                         f"(input {list(input.shape)}){ignored}")
+                         f"(input {list(shape)}){ignored}")
     return np.where(kept, indices, 0), kept
 
 
@@ -291,9 +297,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     check_tensor(target, "nll_loss(): target")
     _class_targets("nll_loss", input, target)
     if weight is None:  # (the usual case: no mask either when every target counts)
-        safe, kept = _indices(input, target, ignore_index)
-        weights = None if kept is None else kept.astype(input._data.dtype)
-        return NllLoss(_class_index(input.shape, safe), weights, reduction)(input)
+        return NllLossOfTargets(ignore_index, reduction)(input, target)
     safe, _, per_target = _target_weights(input, target, weight, ignore_index)
     return _nll(input, safe, per_target, reduction)
 
@@ -349,8 +353,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     input = float_input(input)
     if input.ndim == 2 and weight is None and label_smoothing == 0.0 and not target.is_floating_point():
         _class_targets("cross_entropy", input, target)
-        safe, kept = _indices(input, target, ignore_index)
-        return SoftmaxCrossEntropy(safe, kept, reduction)(input)
+        return SoftmaxCrossEntropy(ignore_index, reduction)(input, target)
     class_dim = 0 if input.ndim == 1 else 1
     classes = input.shape[class_dim]
     log_probs = log_softmax(input, class_dim)
@@ -387,16 +390,19 @@ class SoftmaxCrossEntropy(Op):
     target is ignored, divided by the number of kept targets for 'mean'. Under ``create_graph`` the
     same formula is built from differentiable ops, so higher derivatives exist. ``kept`` is None when
     every target counts (then the per-sample weights are one number); x[n, y_n] is read through flat
-    indices n*C + y_n.
+    indices n*C + y_n. The targets y (N,) are an input (data, not differentiable), checked in ``forward``.
     """
 
-    def __init__(self, safe: np.ndarray, kept: np.ndarray | None, reduction: str) -> None:
-        self.safe, self.kept, self.reduction = safe, kept, reduction
+    data_inputs = 1
+
+    def __init__(self, ignore_index: int | None, reduction: str) -> None:
+        self.ignore_index, self.reduction = ignore_index, reduction
 
     def name(self) -> str:
         return "NllLossBackward0"
 
-    def forward(self, x):
+    def forward(self, x, target):
+        safe, self.kept = _indices_of(x.shape, target, self.ignore_index)
         # ufunc.reduce: the same sums as x.max() / x.sum(), without NumPy's Python-level wrappers
         n, classes = x.shape
         shifted = x - np.maximum.reduce(x, axis=1, keepdims=True)
@@ -404,7 +410,7 @@ class SoftmaxCrossEntropy(Op):
         totals = np.add.reduce(exps, axis=1)
         exps /= totals[:, None]
         self.probs = exps  # softmax, for the gradient
-        self.picked = _row_starts(n, classes) + self.safe  # flat indices of x[n, y_n]
+        self.picked = _row_starts(n, classes) + safe  # flat indices of x[n, y_n]
         losses = np.log(totals) - shifted.reshape(-1)[self.picked]
         self.save_for_backward(x)
         one = x.dtype.type(1)
@@ -444,6 +450,24 @@ class SoftmaxCrossEntropy(Op):
         coefficient = gy._data * self.weights
         grad *= coefficient[:, None] if coefficient.ndim else coefficient
         return Tensor._make(grad)
+
+
+class NllLossOfTargets(NllLoss):
+    """``NllLoss`` with the class-index targets as a second input (data, not differentiable), checked
+    in ``forward``; ``ignore_index`` targets get weight 0."""
+
+    data_inputs = 1
+
+    def __init__(self, ignore_index: int | None, reduction: str) -> None:
+        super().__init__((), None, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, x, target):
+        safe, kept = _indices_of(x.shape, target, self.ignore_index)
+        self.index = _class_index(x.shape, safe)
+        self.weights = None if kept is None else kept.astype(x.dtype)
+        return super().forward(x)
+
 
 
 def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Tensor | None, reduction: str,

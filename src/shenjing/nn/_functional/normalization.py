@@ -87,13 +87,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if not training:
         return BatchNormEval(eps)(input, weight, bias, _per_channel(running_mean.detach(), channels),
                                   _per_channel(running_var.detach(), channels))
-    op = BatchNorm(eps)
-    output = op(input, weight, bias)
-    if running_mean is not None and running_var is not None:
-        count = input.numel() // channels
-        with no_grad():  # running = (1 - momentum) * running + momentum * batch statistic
-            running_mean.mul_(1.0 - momentum).add_(Tensor._make(op.mean * momentum))
-            running_var.mul_(1.0 - momentum).add_(Tensor._make(op.var * (momentum * count / (count - 1))))
+    if running_mean is None or running_var is None:
+        return BatchNorm(eps, momentum)(input, weight, bias, None, None)
+    for running in (running_mean, running_var):
+        running._check_inplace()
+    output = BatchNorm(eps, momentum)(input, weight, bias, running_mean, running_var)
+    running_mean._bump_version()
+    running_var._bump_version()
     return output
 
 

@@ -99,6 +99,7 @@ class Sequential(Module):
     def __delitem__(self, index: int | slice) -> None:
         keys = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
         for key in keys:
+            Module._structure_version += 1  # (compiled models re-check their structure)
             del self._modules[key]
         self._renumber()
 
@@ -107,6 +108,7 @@ class Sequential(Module):
         modules = list(self._modules.values())
         self._modules.clear()
         for index, module in enumerate(modules):
+            Module._structure_version += 1  # (compiled models re-check their structure)
             self._modules[str(index)] = module
 
     def append(self, module: Module) -> "Sequential":
@@ -126,6 +128,7 @@ class Sequential(Module):
         modules.insert(index, module)
         self._modules.clear()
         for position, item in enumerate(modules):
+            Module._structure_version += 1  # (compiled models re-check their structure)
             self._modules[str(position)] = item
         return self
 
@@ -183,6 +186,7 @@ class ModuleList(Module):
         del modules[index if isinstance(index, slice) else _absolute_index(index, len(self))]
         self._modules.clear()
         for position, module in enumerate(modules):
+            Module._structure_version += 1  # (compiled models re-check their structure)
             self._modules[str(position)] = module
 
     def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
@@ -213,6 +217,7 @@ class ModuleList(Module):
         modules.insert(index, module)
         self._modules.clear()
         for position, item in enumerate(modules):
+            Module._structure_version += 1  # (compiled models re-check their structure)
             self._modules[str(position)] = item
 
     def pop(self, index: int | slice) -> Module:
@@ -254,6 +259,7 @@ class ModuleDict(Module):
         self.add_module(key, module)
 
     def __delitem__(self, key: str) -> None:
+        Module._structure_version += 1  # (compiled models re-check their structure)
         del self._modules[key]
 
     def __len__(self) -> int:

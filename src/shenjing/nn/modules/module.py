@@ -91,6 +91,9 @@ class Module:
     """
 
     training: bool
+    # bumped by every change of any module's attributes, parameters, buffers or children:
+    # ``shenjing.compile`` re-checks a compiled model's structure when it moved
+    _structure_version = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
@@ -173,6 +176,7 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add ``param`` as a parameter called ``name`` (same as ``self.name = param``)."""
+        Module._structure_version += 1
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         _check_name("parameter", name)
@@ -192,6 +196,7 @@ class Module:
 
         Persistent buffers are saved in ``state_dict()``; ``persistent=False`` ones are not.
         """
+        Module._structure_version += 1
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         _check_name("buffer", name)
@@ -208,6 +213,7 @@ class Module:
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add a child module called ``name`` (same as ``self.name = module``)."""
+        Module._structure_version += 1
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{_type_name(module)} is not a Module subclass")
         _check_name("module", name)
@@ -218,6 +224,7 @@ class Module:
     register_module = add_module
 
     def __setattr__(self, name: str, value: Any) -> None:
+        Module._structure_version += 1
         params = self.__dict__.get("_parameters")
         modules = self.__dict__.get("_modules")
         buffers = self.__dict__.get("_buffers")
@@ -275,6 +282,7 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
+        Module._structure_version += 1
         for registry in (self._parameters, self._buffers, self._modules):
             if name in registry:
                 del registry[name]
@@ -566,6 +574,7 @@ class Module:
 
     def _assign(self, name: str, target: Tensor, array: np.ndarray) -> None:
         """``load_state_dict(assign=True)``: take the checkpoint's array itself instead of copying."""
+        Module._structure_version += 1
         if isinstance(target, Parameter):
             self._parameters[name] = Parameter(Tensor._make(array), target.requires_grad)
         else:

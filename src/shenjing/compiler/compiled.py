@@ -1,0 +1,383 @@
+"""``shenjing.compile``: a model (or function) that captures its ops once per guard key and replays them.
+
+A call is looked up by its *guard key*: the model's structure (its modules, parameters, buffers,
+plain attributes and train/eval flags: re-read whenever any module attribute changed), grad mode,
+and each argument's shape, dtype and requires_grad (other arguments by value). The first call with a
+new key runs eagerly while its ops are captured (``capture.py``), and is then *verified*: the model
+runs again eagerly on other values (random floats, shuffled integers, moved parameters), the capture
+is replayed on the same values, and the two must agree bit for bit, in the outputs, the buffers and
+the random generator's state (then restored). A capture that reads values the ops do not show, or
+that broke (``.item()``, a backward inside the call, ...), runs eagerly for that key. Later calls
+replay (``graph.py``). Hooks on the model's modules and anomaly mode run eagerly.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from shenjing._tensor import Tensor
+from shenjing.autograd.grad_mode import _GradState
+from shenjing.compiler.capture import EXTERNAL, VALUE, Capture, array_constants, is_capturing
+from shenjing.compiler.graph import CapturedGraph
+from shenjing.nn.modules.module import Module
+
+__all__ = ["OptimizedModule", "CompiledFunction", "compile_target", "CACHE_SIZE_LIMIT"]
+
+CACHE_SIZE_LIMIT = 8  # captures per compiled model; as torch._dynamo.config.cache_size_limit
+
+
+@dataclass
+class Entry:
+    """What one guard key gives: a graph to replay, or the reason it runs eagerly."""
+
+    graph: CapturedGraph | None
+    reason: str = ""
+    steps: int = 0
+    grad_guard: list = field(default_factory=list)  # (tensor, requires_grad at capture)
+
+
+class _Compiled:
+    """What a compiled model and a compiled function share: the cache, capture and verification."""
+
+    def _setup(self, target: Callable, root: Module | None, fullgraph: bool, disable: bool) -> None:
+        set_ = object.__setattr__
+        set_(self, "_target", target)
+        set_(self, "_root", root)
+        set_(self, "_fullgraph", fullgraph)
+        set_(self, "_disabled", disable)
+        set_(self, "_cache", {})
+        set_(self, "_seen_version", -1)
+        set_(self, "_structure", None)
+        set_(self, "_structure_tokens", {})
+        set_(self, "_modules_list", [])
+        set_(self, "_warned", False)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
+        if self._disabled or _GradState.anomaly or is_capturing():
+            return self._target(*args, **kwargs)
+        if Module._structure_version != self._seen_version:
+            self._refresh_structure()
+        for module in self._modules_list:
+            if module._forward_hooks or module._forward_pre_hooks:
+                return self._target(*args, **kwargs)
+        tensors: list = []
+        key = (self._structure, _GradState.enabled, _key_of(args, tensors), _key_of(kwargs, tensors) if kwargs else None)
+        entry = self._cache.get(key)
+        if entry is not None:
+            for tensor, requires_grad in entry.grad_guard:
+                if tensor._requires_grad is not requires_grad:
+                    del self._cache[key]
+                    entry = None
+                    break
+        if entry is None:
+            if len(self._cache) >= CACHE_SIZE_LIMIT:
+                if not self._warned:
+                    object.__setattr__(self, "_warned", True)
+                    warnings.warn(f"shenjing.compile: {CACHE_SIZE_LIMIT} captures of this model (new input shapes, "
+                                  f"modes or structures); further new ones run eagerly", stacklevel=3)
+                return self._target(*args, **kwargs)
+            return self._capture(key, args, kwargs, tensors)
+        if entry.graph is None:
+            return self._target(*args, **kwargs)
+        return entry.graph.run(tensors)
+
+    def _refresh_structure(self) -> None:
+        modules = list(self._root.modules()) if self._root is not None else []
+        object.__setattr__(self, "_modules_list", modules)
+        if self._root is None:  # a function: any change of any module is a new structure
+            structure = (Module._structure_version,)
+        else:
+            structure = tuple(_fingerprint(m) for m in modules)
+        tokens = self._structure_tokens
+        object.__setattr__(self, "_structure", tokens.setdefault(structure, len(tokens)))
+        object.__setattr__(self, "_seen_version", Module._structure_version)
+
+    # -- the first call with a key ----------------------------------------------------------------
+
+    def _capture(self, key: tuple, args: tuple, kwargs: dict, tensors: list) -> Any:
+        before = self._python_state()
+        with Capture() as capture:
+            result = self._target(*args, **kwargs)
+        breaks = list(capture.breaks)
+        if self._python_state() != before:
+            breaks.append("forward changed a plain Python attribute of a module (a side effect a replay "
+                          "would not repeat)")
+        entry = None
+        if not breaks:
+            graph, reason = self._graph_of(capture, result, tensors)
+            if graph is None:
+                breaks.append(reason)
+            else:
+                reason = self._verify(graph, args, kwargs)
+                if reason:
+                    breaks.append(reason)
+                else:
+                    guard = [(t, t._requires_grad) for kind, t in graph.externals if kind == "tensor"]
+                    entry = Entry(graph, "", len(capture.steps), guard)
+        if entry is None:
+            reason = "; ".join(breaks)
+            if self._fullgraph:
+                raise RuntimeError(f"shenjing.compile(fullgraph=True): the call cannot be captured as one graph: "
+                                   f"{reason}")
+            entry = Entry(None, reason, len(capture.steps))
+        self._cache[key] = entry
+        return result
+
+    def _graph_of(self, capture: Capture, result: Any, tensors: list) -> tuple:
+        """The capture as a replayable graph, or None and why not."""
+        position = {id(t): i for i, t in enumerate(tensors)}
+        externals = []
+        for tensor in capture.externals:
+            where = position.get(id(tensor))
+            externals.append(("argument", where) if where is not None else ("tensor", tensor))
+        grad_slots: set = set()
+        try:
+            output = _output_tree(result, capture, grad_slots)
+        except TypeError as error:
+            return None, str(error)
+        return CapturedGraph(capture.steps, capture.slots, externals, output, grad_slots), ""
+
+    def _python_state(self) -> list:
+        return [_plain_attributes(m) for m in self._modules_list]
+
+    def _verify(self, graph: CapturedGraph, args: tuple, kwargs: dict) -> str:
+        """Run eagerly and replay on other values; '' when both agree bit for bit (state restored)."""
+        from shenjing import get_rng_state, set_rng_state
+
+        state = self._state_tensors(graph)
+        saved = [(t, t._data.copy()) for t in state]
+        rng = get_rng_state()
+        try:
+            for shift_integers in (True, False):
+                generator = np.random.default_rng(20261207)
+                moved_args, moved_kwargs = _moved(args, generator, shift_integers), _moved(kwargs, generator, shift_integers)
+                for tensor in state:
+                    if tensor._data.dtype.kind == "f" and tensor._data.size:
+                        np.copyto(tensor._data, tensor._data + generator.standard_normal(tensor._data.shape)
+                                  .astype(tensor._data.dtype) * 0.1)
+                moved_state = [t._data.copy() for t in state]
+                try:
+                    expected = self._target(*moved_args, **moved_kwargs)
+                except Exception:  # (these values may be out of range for the model: try milder ones)
+                    for (tensor, array) in saved:
+                        np.copyto(tensor._data, array)
+                    set_rng_state(rng)
+                    continue
+                expected_state = [t._data.copy() for t in state]
+                expected_rng = get_rng_state()
+                for tensor, array in zip(state, moved_state):
+                    np.copyto(tensor._data, array)
+                set_rng_state(rng)
+                moved_tensors: list = []
+                _key_of(moved_args, moved_tensors)
+                _key_of(moved_kwargs, moved_tensors)
+                replayed = graph.run(moved_tensors)
+                if not _same(expected, replayed):
+                    return ("replaying the captured ops on other values gave another output than running the call "
+                            "(forward uses values that do not pass through shenjing's ops: " + _suspects(graph) + ")")
+                if not all(np.array_equal(t._data, a, equal_nan=True) for t, a in zip(state, expected_state)):
+                    return "replaying the captured ops changed the model's buffers differently from running it"
+                if not _same(get_rng_state(), expected_rng):
+                    return "the call draws random numbers outside shenjing's ops"
+                return ""
+            return ""  # (no values could be checked: the capture itself ran eagerly and is kept)
+        finally:
+            for tensor, array in saved:
+                np.copyto(tensor._data, array)
+            set_rng_state(rng)
+
+    def _state_tensors(self, graph: CapturedGraph) -> list:
+        found: dict = {}
+        if self._root is not None:
+            for tensor in list(self._root.parameters()) + list(self._root.buffers()):
+                found[id(tensor)] = tensor
+        for kind, where in graph.externals:
+            if kind == "tensor":
+                found[id(where)] = where
+        return list(found.values())
+
+    # -- what users see -----------------------------------------------------------------------------
+
+    def explain(self) -> str:
+        """What was captured so far: one line per guard key (replayed ops, or why it runs eagerly)."""
+        if not self._cache:
+            return "nothing captured yet (call the compiled model first)"
+        lines = []
+        for number, (key, entry) in enumerate(self._cache.items(), 1):
+            mode = "grad" if key[1] else "no_grad"
+            shapes = ", ".join(_describe(k) for k in key[2][1:])
+            if entry.graph is not None:
+                lines.append(f"graph {number} ({mode}; inputs {shapes}): {entry.steps} ops captured, replayed as "
+                             f"one graph")
+            else:
+                lines.append(f"graph {number} ({mode}; inputs {shapes}): runs eagerly, because {entry.reason}")
+        return "\n".join(lines)
+
+
+class OptimizedModule(Module, _Compiled):
+    """``shenjing.compile(module)``: the module, with its calls captured and replayed. Parameters,
+    ``state_dict`` (keys under ``_orig_mod.``, as PyTorch's ``OptimizedModule``), ``train()``/``eval()``
+    and attributes are the wrapped module's."""
+
+    def __init__(self, module: Module, fullgraph: bool = False, disable: bool = False) -> None:
+        super().__init__()
+        object.__setattr__(self, "_orig_mod", module)
+        self._modules["_orig_mod"] = module
+        self._setup(module, module, fullgraph, disable)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(args, kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks:
+            return super().__call__(*args, **kwargs)
+        return self._call(args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["_orig_mod"], name)
+
+    def __repr__(self) -> str:
+        return f"OptimizedModule(\n  (_orig_mod): {repr(self._orig_mod).replace(chr(10), chr(10) + '  ')}\n)"
+
+
+class CompiledFunction(_Compiled):
+    """``shenjing.compile(function)``: the function, with its calls captured and replayed."""
+
+    def __init__(self, function: Callable, fullgraph: bool = False, disable: bool = False) -> None:
+        self._setup(function, None, fullgraph, disable)
+        self.__wrapped__ = function
+        for name in ("__name__", "__qualname__", "__doc__", "__module__"):
+            try:
+                object.__setattr__(self, name, getattr(function, name))
+            except AttributeError:
+                pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(args, kwargs)
+
+
+def compile_target(target: Any, fullgraph: bool, disable: bool) -> Any:
+    if isinstance(target, Module):
+        return OptimizedModule(target, fullgraph, disable)
+    if callable(target):
+        return CompiledFunction(target, fullgraph, disable)
+    raise TypeError(f"shenjing.compile expects an nn.Module or a function, got {type(target).__name__}")
+
+
+# -- keys, structure and values ---------------------------------------------------------------------
+
+_MODULE_INTERNALS = frozenset({"_parameters", "_buffers", "_modules", "_forward_pre_hooks", "_forward_hooks",
+                               "_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs",
+                               "_non_persistent_buffers_set"})
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str)) for v in value):
+        return value
+    return ("object", id(value))
+
+
+def _plain_attributes(module: Module) -> tuple:
+    return tuple((name, _plain(value)) for name, value in module.__dict__.items() if name not in _MODULE_INTERNALS)
+
+
+def _fingerprint(module: Module) -> tuple:
+    return (id(module), type(module), _plain_attributes(module),
+            tuple((name, id(p)) for name, p in module._parameters.items()),
+            tuple((name, id(b)) for name, b in module._buffers.items()),
+            tuple((name, id(m)) for name, m in module._modules.items()))
+
+
+def _key_of(value: Any, tensors: list) -> Any:
+    """A hashable description of an argument (tensors: shape, dtype, requires_grad), collecting its tensors."""
+    if isinstance(value, Tensor):
+        tensors.append(value)
+        data = value._data
+        return (data.shape, data.dtype.str, value._requires_grad)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_key_of(v, tensors) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple((k, _key_of(v, tensors)) for k, v in value.items())
+    try:
+        hash(value)
+    except TypeError:
+        return ("object", id(value))
+    return ("value", type(value).__name__, value)
+
+
+def _describe(key: Any) -> str:
+    if type(key) is tuple and len(key) == 3 and isinstance(key[0], tuple):
+        return f"{list(key[0])} {np.dtype(key[1]).name}"
+    return "..."
+
+
+def _output_tree(result: Any, capture: Capture, grad_slots: set) -> Any:
+    if isinstance(result, Tensor):
+        slot = capture.slot_of(result)
+        if slot is None:
+            return capture.ref(result)
+        if result._requires_grad:
+            grad_slots.add(slot)
+        return (VALUE, slot)
+    if isinstance(result, (tuple, list)) and not hasattr(result, "_fields"):
+        return ("list" if isinstance(result, list) else "tuple", [_output_tree(r, capture, grad_slots) for r in result])
+    if isinstance(result, dict):
+        return {k: _output_tree(v, capture, grad_slots) for k, v in result.items()}
+    if result is None or isinstance(result, (bool, int, float, str)):
+        return (2, result)
+    raise TypeError(f"the call returns a {type(result).__name__}, which a replay cannot rebuild")
+
+
+def _moved(value: Any, generator: np.random.Generator, shift_integers: bool) -> Any:
+    """The same structure with other values: floats redrawn, integers shuffled (or moved by one)."""
+    if isinstance(value, Tensor):
+        data = value._data
+        if data.dtype.kind == "f":
+            moved = generator.standard_normal(data.shape).astype(data.dtype)
+        elif data.dtype.kind in "iub" and data.size:
+            moved = generator.permutation(data.reshape(-1)).reshape(data.shape)
+            if shift_integers and data.dtype.kind in "iu" and np.array_equal(moved, data):
+                moved = np.where(data > 0, data - 1, data + 1).astype(data.dtype)
+        else:
+            moved = data.copy()
+        tensor = Tensor._make(np.ascontiguousarray(moved))
+        tensor._requires_grad = value._requires_grad
+        return tensor
+    if isinstance(value, (tuple, list)):
+        return type(value)(_moved(v, generator, shift_integers) for v in value)
+    if isinstance(value, dict):
+        return {k: _moved(v, generator, shift_integers) for k, v in value.items()}
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return (isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.shape == b._data.shape
+                and a._data.dtype == b._data.dtype and np.array_equal(a._data, b._data, equal_nan=a._data.dtype.kind == "f"))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _suspects(graph: CapturedGraph) -> str:
+    names = []
+    for step in graph.steps:
+        held = array_constants(step)
+        if held and step.op_type is not None:
+            names.append(f"{step.op_type.__name__} holds {', '.join(held)}")
+    tensors = sum(1 for kind, _ in graph.externals if kind == "tensor")
+    found = "; ".join(names[:3]) if names else "no op holds arrays"
+    return f"{found}; {tensors} tensors from outside the call"

@@ -1,0 +1,362 @@
+"""shenjing.compile: a compiled model computes what the eager one does, and re-captures when it must.
+
+Expected values come from the same model run eagerly (the specification of a compiled call) and,
+for the training runs, from PyTorch through the same seeds where the weights are copied. Replays
+run the same ops on the same arrays, so compiled and eager agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import shenjing
+from shenjing import nn
+import shenjing.nn.functional as F
+
+
+def _lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+class _FunctionalNet(nn.Module):
+    """A tutorial-style model: functional calls, a view computed from the input's size, dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.fc1 = nn.Linear(4 * 13 * 13, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv(x)), 2)
+        x = x.view(x.size(0), -1)
+        x = F.dropout(F.relu(self.fc1(x)), 0.3, self.training)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+class _RowLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 16, batch_first=True)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.view(-1, 28, 28))
+        return self.fc(out[:, -1, :])
+
+
+def _bn_cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+
+MODELS = {
+    "lenet": (_lenet, "sgd", F.cross_entropy),
+    "functional net with dropout": (_FunctionalNet, "adam", F.nll_loss),
+    "lstm": (_RowLSTM, "adam", F.cross_entropy),
+    "batchnorm cnn": (_bn_cnn, "adam", F.cross_entropy),
+    "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.Tanh(), nn.Linear(64, 10)), "sgd",
+            F.cross_entropy),
+}
+
+
+def _batches(count=4, batch=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(shenjing.tensor(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)),
+             shenjing.tensor(rng.integers(0, 10, batch))) for _ in range(count)]
+
+
+def _train(build, optimizer, loss_fn, compiled, steps=20, batches=None):
+    shenjing.manual_seed(0)
+    model = build()
+    run = shenjing.compile(model) if compiled else model
+    opt = (shenjing.optim.SGD(model.parameters(), lr=0.05, momentum=0.9) if optimizer == "sgd"
+           else shenjing.optim.Adam(model.parameters(), lr=1e-3))
+    batches = batches or _batches()
+    losses = []
+    for step in range(steps):
+        x, y = batches[step % len(batches)]
+        opt.zero_grad()
+        loss = loss_fn(run(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, {k: v.numpy().copy() for k, v in model.state_dict().items()}, run
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_twenty_training_steps_compiled_equal_eager_bit_for_bit(name):
+    build, optimizer, loss_fn = MODELS[name]
+    eager_losses, eager_state, _ = _train(build, optimizer, loss_fn, compiled=False)
+    losses, state, run = _train(build, optimizer, loss_fn, compiled=True)
+    assert losses == eager_losses
+    assert state.keys() == eager_state.keys()
+    for key in state:  # parameters, and BatchNorm's running statistics and counter
+        np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
+    assert "replayed as one graph" in run.explain() and "eagerly" not in run.explain()
+
+
+def test_the_compiled_graph_is_one_node_whose_gradients_are_eager_ones():
+    shenjing.manual_seed(0)
+    model = _lenet()
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(2, 1, 28, 28, requires_grad=True)
+    compiled(x)  # (the capture: an eager call)
+    out = compiled(x)
+    assert out.grad_fn.name() == "CompiledFunctionBackward"
+    out.pow(2).sum().backward()
+    grads = [p.grad.numpy().copy() for p in model.parameters()] + [x.grad.numpy().copy()]
+    model.zero_grad()
+    x.grad = None
+    model(x).pow(2).sum().backward()
+    for ours, expected in zip(grads, [p.grad.numpy() for p in model.parameters()] + [x.grad.numpy()]):
+        np.testing.assert_array_equal(ours, expected)
+
+
+def test_compiled_training_matches_pytorch_from_the_same_weights():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 32), torch.nn.ReLU(),
+                                    torch.nn.Linear(32, 10))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    model.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    compiled = shenjing.compile(model)
+    opt = shenjing.optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    for x, y in _batches(count=6):
+        opt.zero_grad()
+        loss = F.cross_entropy(compiled(x), y)
+        loss.backward()
+        opt.step()
+        ref_opt.zero_grad()
+        ref_loss = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x.numpy())),
+                                                     torch.from_numpy(y.numpy()))
+        ref_loss.backward()
+        ref_opt.step()
+        assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(["linear", "relu", "tanh", "sigmoid", "layernorm", "dropout", "gelu"]),
+                min_size=1, max_size=6), st.integers(1, 5))
+def test_random_sequential_stacks_compiled_equal_eager(layers, batch):
+    def build():
+        modules, width = [], 6
+        for kind in layers:
+            if kind == "linear":
+                modules.append(nn.Linear(width, 5))
+                width = 5
+            else:
+                modules.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[kind]()
+                               if kind in ("relu", "tanh", "sigmoid", "gelu")
+                               else nn.LayerNorm(width) if kind == "layernorm" else nn.Dropout(0.2))
+        return nn.Sequential(*modules, nn.Linear(width, 3))
+
+    rng = np.random.default_rng(batch)
+    batches = [(shenjing.tensor(rng.standard_normal((batch, 6)).astype(np.float32)),
+                shenjing.tensor(rng.integers(0, 3, batch))) for _ in range(3)]
+    eager, eager_state, _ = _train(build, "sgd", F.cross_entropy, False, steps=6, batches=batches)
+    compiled, state, _ = _train(build, "sgd", F.cross_entropy, True, steps=6, batches=batches)
+    assert compiled == eager
+    for key in state:
+        np.testing.assert_array_equal(state[key], eager_state[key])
+
+
+# -- guards: when a capture no longer applies -------------------------------------------------------
+
+def test_a_new_input_shape_is_a_new_capture():
+    shenjing.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    compiled = shenjing.compile(model)
+    for batch in (2, 5, 2):
+        x = shenjing.randn(batch, 3)
+        np.testing.assert_array_equal(compiled(x).detach().numpy(), model(x).detach().numpy())
+    assert compiled.explain().count("replayed") == 2
+
+
+def test_train_and_eval_switch_between_captures():
+    shenjing.manual_seed(0)
+    model = _bn_cnn()
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(4, 1, 28, 28)
+    compiled(x), compiled(x)
+    compiled.eval()
+    assert not model.training
+    with shenjing.no_grad():
+        ours = compiled(x).numpy()
+        expected = model(x).numpy()
+    np.testing.assert_array_equal(ours, expected)  # eval: the running statistics, not the batch's
+    compiled.train()
+    assert model.training and len(compiled.explain().splitlines()) == 2
+
+
+def test_changing_an_attribute_after_compiling_is_seen():
+    """The stale-geometry case: a pool's kernel size set after the first calls takes effect."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.Flatten())
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(1, 1, 12, 12)
+    assert compiled(x).shape == compiled(x).shape == (1, 2 * 5 * 5)
+    model[1].kernel_size = 5  # (stride stays 2): 10x10 -> 3x3
+    assert compiled(x).shape == model(x).shape == (1, 2 * 3 * 3)
+
+
+def test_a_hook_added_after_compiling_runs():
+    model = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(2, 3)
+    compiled(x), compiled(x)
+    seen = []
+    handle = model[0].register_forward_hook(lambda module, args, output: seen.append(output.shape))
+    compiled(x)
+    assert seen == [shenjing.Size([2, 3])]
+    handle.remove()
+    compiled(x)
+    assert len(seen) == 1
+
+
+def test_a_replaced_parameter_is_used():
+    model = nn.Sequential(nn.Linear(3, 2))
+    compiled = shenjing.compile(model)
+    x = shenjing.ones(1, 3)
+    compiled(x), compiled(x)
+    model[0].weight = nn.Parameter(shenjing.zeros(2, 3))
+    model[0].bias = nn.Parameter(shenjing.tensor([1.0, 2.0]))
+    assert compiled(x).tolist() == [[1.0, 2.0]]
+
+
+def test_requires_grad_switched_off_on_a_layer():
+    model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1))
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(4, 3)
+    compiled(x).sum().backward()
+    model[0].requires_grad_(False)
+    model.zero_grad()
+    compiled(x).sum().backward()
+    assert model[0].weight.grad is None and model[2].weight.grad is not None
+
+
+def test_an_in_place_change_before_backward_is_caught_as_in_eager():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
+    compiled = shenjing.compile(model)
+    x = shenjing.randn(2, 3)
+    compiled(x)
+    out = compiled(x)
+    with shenjing.no_grad():
+        model[2].weight.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+
+
+def test_backward_twice_needs_retain_graph_as_in_eager():
+    compiled = shenjing.compile(nn.Linear(2, 1))
+    x = shenjing.randn(3, 2)
+    compiled(x)
+    out = compiled(x).sum()
+    out.backward(retain_graph=True)
+    out.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        out.backward()
+
+
+def test_create_graph_through_a_compiled_call_says_so():
+    compiled = shenjing.compile(nn.Sequential(nn.Linear(2, 2), nn.Tanh()))
+    x = shenjing.randn(3, 2, requires_grad=True)
+    compiled(x)
+    out = compiled(x).sum()
+    with pytest.raises(RuntimeError, match="first-order gradients only"):
+        shenjing.autograd.grad(out, x, create_graph=True)
+
+
+# -- what cannot be captured runs eagerly ----------------------------------------------------------
+
+class _DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y * 2 if y.sum().item() > 0 else y - 1
+
+
+def test_a_value_read_into_python_runs_eagerly_and_explains_why():
+    shenjing.manual_seed(0)
+    model = _DataDependent()
+    compiled = shenjing.compile(model)
+    for sign in (1.0, -1.0, 1.0):
+        x = shenjing.full((2, 3), sign * 10.0)
+        np.testing.assert_array_equal(compiled(x).detach().numpy(), model(x).detach().numpy())
+    assert "`item` reads a tensor's value into Python" in compiled.explain()
+
+
+def test_fullgraph_raises_naming_the_break():
+    compiled = shenjing.compile(_DataDependent(), fullgraph=True)
+    with pytest.raises(RuntimeError, match="fullgraph=True.*item"):
+        compiled(shenjing.ones(1, 3))
+
+
+def test_values_fixed_outside_the_ops_are_found_by_the_check():
+    """Weighted cross-entropy picks the class weights outside its op: the check sees that a replay on other
+    targets would reuse the first batch's, and that call runs eagerly (so every batch is right)."""
+    weight = shenjing.tensor([1.0, 2.0, 3.0])
+    loss = shenjing.compile(lambda out, y: F.cross_entropy(out, y, weight=weight))
+    out = shenjing.randn(4, 3)
+    for y in ([0, 1, 2, 0], [2, 2, 1, 0], [1, 0, 0, 0]):
+        target = shenjing.tensor(y)
+        assert loss(out, target).item() == F.cross_entropy(out, target, weight=weight).item()
+
+
+def test_a_function_is_compiled_and_keeps_its_name():
+    def affine(x, w):
+        return (x @ w).relu()
+
+    compiled = shenjing.compile(affine)
+    assert compiled.__name__ == "affine"
+    x, w = shenjing.randn(3, 2), shenjing.randn(2, 2, requires_grad=True)
+    compiled(x, w)
+    out = compiled(x, w)
+    out.sum().backward()
+    expected = shenjing.autograd.grad(affine(x, w).sum(), w)[0]
+    np.testing.assert_array_equal(w.grad.numpy(), expected.numpy())
+
+
+def test_decorator_forms_and_options():
+    @shenjing.compile
+    def double(x):
+        return x * 2
+
+    @shenjing.compile(fullgraph=True, mode="reduce-overhead", dynamic=False)
+    def triple(x):
+        return x * 3
+
+    assert double(shenjing.ones(1)).item() == 2.0 and triple(shenjing.ones(1)).item() == 3.0
+    with pytest.raises(RuntimeError, match="Unrecognized mode"):
+        shenjing.compile(double, mode="fastest")
+    with pytest.raises(TypeError, match="nn.Module or a function"):
+        shenjing.compile(3)
+
+
+def test_the_compiled_module_is_the_module():
+    model = _lenet()
+    compiled = shenjing.compile(model)
+    assert [p is q for p, q in zip(compiled.parameters(), model.parameters())] == [True] * 10
+    assert list(compiled.state_dict()) == ["_orig_mod." + k for k in model.state_dict()]  # as PyTorch's
+    assert getattr(compiled, "0") is model[0] and compiled._orig_mod is model
+    assert isinstance(compiled, nn.Module) and type(compiled).__name__ == "OptimizedModule"
+    with pytest.raises(TypeError, match="not subscriptable"):  # (PyTorch's OptimizedModule too)
+        compiled[0]
+    compiled.eval()
+    assert not model[0].training
+
+
+def test_disable_runs_eagerly():
+    compiled = shenjing.compile(nn.Linear(2, 2), disable=True)
+    x = shenjing.randn(1, 2)
+    compiled(x)
+    assert compiled(x).grad_fn.name() == "AddmmBackward0"
