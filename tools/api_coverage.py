@@ -109,9 +109,8 @@ DIFFERENCES: list[str] = [
     "(data, batch_sizes, ...) raises NotImplementedError (use the layers with a PackedSequence).",
     "Samplers (`poisson`, `binomial`, `cauchy_`, `exponential_`, `geometric_`, `log_normal_`) draw from "
     "shenjing's generator with their own algorithms: the distributions are PyTorch's, the numbers are not.",
-    "Missing on purpose: `compile` (issue 17's own work), `hash_tensor` (its result is uint64, a dtype "
-    "shenjing does not have), `Tensor.index` (first-class dims of functorch) and `Tensor.name` (named "
-    "tensors).",
+    "Missing on purpose: `hash_tensor` (its result is uint64, a dtype shenjing does not have), `Tensor.index` "
+    "(first-class dims of functorch) and `Tensor.name` (named tensors).",
 ]
 
 
