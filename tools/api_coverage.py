@@ -84,6 +84,36 @@ TORCHVISION = {
 }
 
 
+# Names that are present but behave differently from PyTorch, or are missing on purpose, with why.
+DIFFERENCES: list[str] = [
+    "`linalg.eig` / `linalg.eigvals`: PyTorch returns complex tensors; shenjing has no complex dtype, so it returns "
+    "real tensors for matrices whose eigenvalues are all real and raises a clear error otherwise.",
+    "`Tensor.bfloat16()`: NumPy has no bfloat16; it raises a TypeError that names float16 and float32.",
+    "`as_strided`, `as_strided_`, `as_strided_scatter`: strides and offset count the tensor's elements in "
+    "row-major order. For a contiguous tensor that is PyTorch's storage and the result is a view; for a "
+    "non-contiguous one PyTorch reads its underlying storage while shenjing reads a row-major copy. Overlapping "
+    "views (and `unfold` windows that overlap) are read-only. (PyTorch 2.13's gradient of `as_strided_scatter` "
+    "with respect to its input is wrong; shenjing's is the derivative, checked by central differences.)",
+    "`Tensor.is_inference()` is always False: `inference_mode` is `no_grad` here and makes no inference "
+    "tensors (`is_inference_mode_enabled()` does report the mode).",
+    "`set_num_threads` limits NumPy's BLAS pools through threadpoolctl when it is installed, else records the "
+    "value; `use_deterministic_algorithms` changes nothing (every op is deterministic); "
+    "`set_float32_matmul_precision` is recorded (NumPy's float32 matmul is full precision); "
+    "`set_flush_denormal` returns False (not reachable from NumPy).",
+    "`torch.solve`, `torch.lstsq`, `torch.eig`, `torch.matrix_rank` (and the methods): removed from PyTorch "
+    "in 1.9; they raise, as PyTorch's do, naming the `linalg` replacement.",
+    "`embedding_bag` at the top level returns ATen's four outputs; for mode 0 (sum) `offset2bag` is empty, "
+    "as PyTorch's CPU kernel leaves it on its usual path.",
+    "`rrelu` at the top level takes no `generator` (its slopes come from the default generator).",
+    "`lstm` / `gru` / `rnn_tanh` / `rnn_relu`: the padded form (input, hx, params, ...); the packed form "
+    "(data, batch_sizes, ...) raises NotImplementedError (use the layers with a PackedSequence).",
+    "Samplers (`poisson`, `binomial`, `cauchy_`, `exponential_`, `geometric_`, `log_normal_`) draw from "
+    "shenjing's generator with their own algorithms: the distributions are PyTorch's, the numbers are not.",
+    "Missing on purpose: `hash_tensor` (its result is uint64, a dtype shenjing does not have), `Tensor.index` "
+    "(first-class dims of functorch) and `Tensor.name` (named tensors).",
+]
+
+
 def excluded(name: str) -> str | None:
     """The reason ``name`` is left out, or None."""
     for pattern, reason in _EXCLUDED:
@@ -185,6 +215,7 @@ def document(rows: list) -> str:
     import torch
 
     reasons = "\n".join(f"- {reason}: `{pattern}`" for pattern, reason in EXCLUDED)
+    differences = "\n".join(f"- {line}" for line in DIFFERENCES)
     missing = "\n".join(f"- **{title.strip()}** ({len(m)}): " + ", ".join(f"`{n}`" for n in m)
                         for title, _, _, m in rows if m)
     return f"""# Compatibility with PyTorch
@@ -206,6 +237,10 @@ Names matching these patterns are not counted (private names, other devices, and
 NumPy library for learning does not aim at):
 
 {reasons}
+
+## Where shenjing differs (and what is missing on purpose)
+
+{differences}
 
 ## Missing
 

@@ -78,6 +78,18 @@ def relu_(input: Tensor) -> Tensor:
     return input.relu_()
 
 
+# -- breadth of PyTorch's top level (issue 18): new ops, nn ops in ATen's form, settings ---------------
+from shenjing._ops.scatter_more import *  # noqa: E402,F401,F403
+from shenjing._ops.strided import as_strided, empty_permuted, empty_strided  # noqa: E402,F401  (unfold: a method only)
+from shenjing._ops.products import *  # noqa: E402,F401,F403
+from shenjing._ops.queries import *  # noqa: E402,F401,F403
+from shenjing._creation_more import *  # noqa: E402,F401,F403
+from shenjing._toplevel_nn import *  # noqa: E402,F401,F403
+from shenjing._runtime import *  # noqa: E402,F401,F403
+from shenjing._toplevel_tensor import *  # noqa: E402,F401,F403
+from shenjing._tensor_breadth import layout, strided  # noqa: E402,F401
+
+
 def _accept_out() -> None:
     """Give the namespace functions PyTorch's ``out=`` argument (``shenjing._out``)."""
     from shenjing._out import FACTORIES, OUT_FUNCTIONS, accepting_out

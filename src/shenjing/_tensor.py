@@ -1191,3 +1191,11 @@ def _polygamma_inplace(self: Tensor, n: int) -> Tensor:
 
 
 Tensor.polygamma, Tensor.polygamma_ = _polygamma_method, _polygamma_inplace
+
+
+# -- more of torch.Tensor's methods (issue 18 breadth): shenjing._tensor_breadth -------------------------
+from shenjing._tensor_breadth import METHODS as _BREADTH_METHODS, PROPERTIES as _BREADTH_PROPERTIES  # noqa: E402
+
+for _name, _function in {**_BREADTH_METHODS, **_BREADTH_PROPERTIES}.items():
+    setattr(Tensor, _name, _function)
+del _name, _function

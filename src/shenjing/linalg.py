@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from shenjing._ops import decomposition as _dec
+from shenjing._ops import factorizations as _fac
 from shenjing._ops.decomposition import LinAlgError, matrix_exp, matrix_power
 from shenjing._ops.linalg import matmul
 from shenjing._ops.matrix import diag_embed, tril, triu
@@ -32,7 +33,10 @@ from shenjing._tensor import Tensor
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
            "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
-           "tensorsolve", "vander", "vecdot", "vector_norm"]
+           "tensorsolve", "vander", "vecdot", "vector_norm",
+           # issue 18 breadth: LU, LDL^T, Householder products, the real eigen-decomposition
+           "lu", "lu_factor", "lu_factor_ex", "lu_solve", "ldl_factor", "ldl_factor_ex", "ldl_solve", "eig",
+           "eigvals", "householder_product"]
 
 _QRResult = namedtuple("qr", ["Q", "R"])
 _EighResult = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
@@ -328,3 +332,84 @@ def tensorsolve(A: Tensor, B: Tensor, dims: Any = None) -> Tensor:
     x = solve(A.reshape(B.numel(), math.prod(rest)), B.reshape(-1))
     return x.reshape(*rest)
 
+
+
+# -- LU, LDL^T, Householder products, eig (issue 18 breadth; the maths in shenjing._ops.factorizations) ----
+_LUResult = namedtuple("lu", ["P", "L", "U"])
+_LUFactorResult = namedtuple("lu_factor", ["LU", "pivots"])
+_LUFactorExResult = namedtuple("lu_factor_ex", ["LU", "pivots", "info"])
+_LDLFactorResult = namedtuple("ldl_factor", ["LD", "pivots"])
+_LDLFactorExResult = namedtuple("ldl_factor_ex", ["LD", "pivots", "info"])
+_EigResult = namedtuple("eig", ["eigenvalues", "eigenvectors"])
+
+
+def lu(A: Tensor, *, pivot: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """(P, L, U) with A = P L U: P a permutation, L unit lower triangular, U upper triangular.
+
+    >>> import shenjing
+    >>> P, L, U = shenjing.linalg.lu(shenjing.tensor([[1., 2.], [3., 4.]]))
+    >>> P @ L @ U
+    tensor([[1., 2.],
+            [3., 4.]])
+    """
+    return _LUResult(*_fac.linalg_lu(A, pivot))
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True) -> tuple[Tensor, Tensor]:
+    """(LU, pivots): L and U packed in one matrix and LAPACK's 1-based int32 row swaps (for ``lu_solve``)."""
+    return _LUFactorResult(*_fac.lu_factor(A, pivot))
+
+
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """(LU, pivots, info); info > 0 where U has a zero on its diagonal (at that 1-based position)."""
+    packed, pivots = _fac.lu_factor(A, pivot)
+    k = min(A.shape[-2:])
+    zero = (np.abs(np.diagonal(packed._data, 0, -2, -1)) == 0) if k else np.zeros(A.shape[:-2] + (0,), bool)
+    info = np.where(zero.any(-1), zero.argmax(-1) + 1, 0).astype(np.int32)
+    if check_errors and info.any():
+        raise LinAlgError(f"torch.linalg.lu_factor_ex: U[{int(info.max())},{int(info.max())}] is zero and using it "
+                          f"on lu_solve would result in a division by zero")
+    return _LUFactorExResult(packed, pivots, Tensor._make(info))
+
+
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False) -> Tensor:
+    """X with A X = B (X A = B if not ``left``; A^T if ``adjoint``), A given as ``lu_factor``'s (LU, pivots)."""
+    return _fac.lu_solve(LU, pivots, B, left=left, adjoint=adjoint)
+
+
+def ldl_factor(A: Tensor, *, hermitian: bool = False) -> tuple[Tensor, Tensor]:
+    """(LD, pivots) with A = P L D L^T P^T (Bunch-Kaufman, LAPACK's sytrf, lower triangle)."""
+    ld, pivots, info = _fac.ldl_factor_ex(A, hermitian=hermitian)
+    if info._data.any():
+        raise LinAlgError(f"torch.linalg.ldl_factor: The factorization could not be completed because the input is "
+                          f"not invertible (D is singular at position {int(info._data.max())})")
+    return _LDLFactorResult(ld, pivots)
+
+
+def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = False) -> tuple:
+    """(LD, pivots, info) of ``ldl_factor``; info > 0 where D is singular."""
+    return _LDLFactorExResult(*_fac.ldl_factor_ex(A, hermitian=hermitian, check_errors=check_errors))
+
+
+def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False) -> Tensor:
+    """X with A X = B, A given as ``ldl_factor``'s (LD, pivots)."""
+    return _fac.ldl_solve(LD, pivots, B, hermitian=hermitian)
+
+
+def eig(A: Tensor) -> tuple[Tensor, Tensor]:
+    """(eigenvalues, eigenvectors) of a square matrix whose eigenvalues are real, as real tensors.
+
+    PyTorch returns complex tensors (even for real eigenvalues); shenjing has no complex dtype, so it
+    returns their real values and raises for a matrix with complex eigenvalues.
+    """
+    return _EigResult(*_fac.eig(A))
+
+
+def eigvals(A: Tensor) -> Tensor:
+    """The eigenvalues of a square matrix whose eigenvalues are real (see ``eig``)."""
+    return _fac.eigvals(A)
+
+
+def householder_product(A: Tensor, tau: Tensor) -> Tensor:
+    """The first n columns of the product of Householder reflectors (Q from ``geqrf``'s output)."""
+    return _fac.householder_product(A, tau)

@@ -23,3 +23,8 @@ from shenjing._ops.statistics import *  # noqa: F401,F403
 from shenjing._ops.scan import *  # noqa: F401,F403
 from shenjing._ops.inplace import *  # noqa: F401,F403
 from shenjing._creation import *  # noqa: F401,F403
+# breadth of PyTorch's API (issue 18): scatter-like writes, strided views, products, queries
+from shenjing._ops.scatter_more import *  # noqa: F401,F403
+from shenjing._ops.strided import *  # noqa: F401,F403
+from shenjing._ops.products import *  # noqa: F401,F403
+from shenjing._ops.queries import *  # noqa: F401,F403

@@ -217,6 +217,8 @@ def _deliver_to_leaf(leaf: Any, grad: Any, accumulate: bool, create_graph: bool,
     if leaf._hooks:
         steal = False  # a hook may keep the gradient it sees
         for hook in leaf._hooks:
+            if getattr(hook, "post_accumulate", False):
+                continue  # Tensor.register_post_accumulate_grad_hook: run after .grad is updated
             replaced = hook(grad)
             if replaced is not None:
                 grad = replaced
@@ -228,6 +230,9 @@ def _deliver_to_leaf(leaf: Any, grad: Any, accumulate: bool, create_graph: bool,
     if captured and leaf not in captured:
         return
     _accumulate_grad(leaf, grad, create_graph, steal)
+    for hook in leaf._hooks or ():
+        if getattr(hook, "post_accumulate", False):
+            hook(leaf)
 
 
 def _accumulate_grad(tensor: Any, grad: Any, create_graph: bool, steal: bool = False) -> None:

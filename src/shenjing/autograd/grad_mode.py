@@ -21,6 +21,7 @@ class _ThreadGradState(threading.local):
 
     enabled = True
     anomaly = False
+    inference = False  # inside inference_mode() (read by shenjing.is_inference_mode_enabled)
 
 
 _GradState = _ThreadGradState()
@@ -88,6 +89,22 @@ class inference_mode(no_grad):
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = not mode
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        self._previous_inference = _GradState.inference
+        _GradState.inference = not self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _GradState.inference = self._previous_inference
+        super().__exit__(*exc)
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(not self.mode):
+                return fn(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
 
 
 class set_grad_enabled(_GradModeContext):
