@@ -92,7 +92,7 @@ class Work:
     def wait(self, timeout: Any = None) -> bool:
         if not self._done:
             seconds = self._group.timeout if timeout is None else _seconds(timeout)
-            wait_for(self._request, seconds, self._what)
+            wait_for(self._request, seconds, f"{self._what} on rank {self._group.ranks[self._group.rank()]}")
             self._complete()
         return True
 

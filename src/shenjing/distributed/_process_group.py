@@ -26,9 +26,13 @@ _MPI_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOC
 class DistError(RuntimeError):
     """An error of the distributed package (PyTorch's ``torch.distributed.DistError``)."""
 
+    __module__ = "shenjing.distributed"
+
 
 class DistBackendError(DistError):
     """The transport failed or timed out (PyTorch's ``torch.distributed.DistBackendError``)."""
+
+    __module__ = "shenjing.distributed"
 
 
 class Backend(str):

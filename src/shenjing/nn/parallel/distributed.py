@@ -146,10 +146,12 @@ class DistributedDataParallel(Module):
                 there = reference[position] if position < len(reference) else "(nothing)"
                 if here != there:
                     break
+            counts = (f" (rank {group.ranks[rank]} has {len(lines)} parameters, rank {group.ranks[0]} has "
+                      f"{len(reference)})" if len(lines) != len(reference) else "")
             raise RuntimeError(
-                f"DistributedDataParallel expects the same model on every rank, but rank {group.ranks[rank]} has "
-                f"{len(lines)} parameters and rank {group.ranks[0]} has {len(reference)}; the first difference is "
-                f"parameter #{position}: rank {group.ranks[0]} has '{there}', rank {group.ranks[rank]} has '{here}'")
+                f"DistributedDataParallel expects the same model on every rank, but rank {group.ranks[rank]}'s "
+                f"differs from rank {group.ranks[0]}'s{counts}: parameter #{position} is '{there}' on rank "
+                f"{group.ranks[0]} and '{here}' on rank {group.ranks[rank]}")
 
     def _broadcast_from_rank0(self, tensors: list) -> None:
         """Copy rank 0's values of ``tensors`` to every rank: one broadcast of one flat buffer per dtype."""
