@@ -52,7 +52,7 @@ def find_mpiexec() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m shenjing.distributed.run",
+        prog="python -m shenjing.distributed.run", allow_abbrev=False,
         description="Start N shenjing processes with mpiexec, torchrun-style (RANK, LOCAL_RANK, WORLD_SIZE set).")
     parser.add_argument("--nproc-per-node", "--nproc_per_node", type=int, default=1, metavar="N",
                         help="processes per machine (default 1)")
@@ -76,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(arguments: Sequence[str]) -> argparse.Namespace:
+    """The launcher's own flags, then the script and everything after it, untouched (``--nproc`` in the
+    script's arguments is the script's, not an abbreviation of ``--nproc-per-node``)."""
+    parser = _parser()
+    takes_value = {option for action in parser._actions if action.nargs is None and action.option_strings
+                   for option in action.option_strings}
+    arguments, position = list(arguments), 0
+    while position < len(arguments) and arguments[position].startswith("-"):
+        flag = arguments[position]
+        position += 2 if flag in takes_value and "=" not in flag else 1
+    options = parser.parse_args(arguments[:position + 1])
+    options.script_args = arguments[position + 1:]
+    return options
+
+
 def _node_count(text: str) -> int:
     low, _, high = text.partition(":")
     try:
@@ -89,7 +104,7 @@ def _node_count(text: str) -> int:
 
 def mpiexec_command(arguments: Sequence[str]) -> list:
     """The ``mpiexec`` command line that ``python -m shenjing.distributed.run ARGUMENTS`` runs."""
-    options = _parser().parse_args(list(arguments))
+    options = _parse(arguments)
     if options.nproc_per_node < 1:
         raise SystemExit(f"--nproc-per-node must be at least 1, got {options.nproc_per_node}")
     nodes = _node_count(options.nnodes)
@@ -175,7 +190,7 @@ def _run_worker(options: argparse.Namespace) -> None:
 def main(arguments: Sequence[str] | None = None) -> int:
     """Parse torchrun's flags and run the job under ``mpiexec``; returns its exit status."""
     arguments = sys.argv[1:] if arguments is None else list(arguments)
-    options = _parser().parse_args(arguments)
+    options = _parse(arguments)
     if options.worker:
         _run_worker(options)
         return 0
