@@ -225,3 +225,15 @@ def test_sync_batch_norm_function_against_torch(one_process_group, shape):
         np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
     inputs = [shenjing.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
     assert shenjing.autograd.gradcheck(lambda x, w, b: sync_batch_norm(x, None, None, w, b, 0.1, 1e-5), inputs)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "xor", "--nproc", "2"], "--nproc trains lenet, mlp, course-cnn across processes; not 'xor'"),
+    (["train", "lenet", "--nproc", "2", "--batch-size", "63"], "give a --batch-size divisible by 2"),
+    (["train", "lenet", "--nproc", "2", "--resume", "x.ckpt"], "--resume continues a run in one process"),
+])
+def test_cli_nproc_errors_before_starting_processes(argv, message, capsys):
+    from shenjing.cli import main
+
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -123,3 +123,29 @@ def test_a_rank_that_exits_under_the_launcher_ends_the_job(launcher):
     assert launched.returncode != 0
     assert "rank 1 failed (exit status 2); aborting all 2 ranks" in launched.stderr
     assert time.monotonic() - start < 30
+
+
+# -- shenjing train --nproc -----------------------------------------------------------------------------
+
+
+def test_cli_train_lenet_on_two_processes(tmp_path):
+    """One epoch of `shenjing train lenet --nproc 2`: rank 0 alone prints and saves a model that evaluates."""
+    import subprocess
+    import sys
+
+    from conftest import MPIEXEC, environment
+
+    if MPIEXEC is None:
+        pytest.skip("mpi4py or mpiexec missing: pip install mpi4py mpich")
+    out = tmp_path / "lenet.shenjing"
+    launched = subprocess.run([sys.executable, "-m", "shenjing", "train", "lenet", "--nproc", "2", "--epochs", "1",
+                               "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                              env=environment(), cwd=str(tmp_path))
+    assert launched.returncode == 0, launched.stderr
+    assert launched.stdout.count("test accuracy:") == 1 and "on 2 processes" in launched.stdout
+    assert out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["lenet.shenjing"]  # no checkpoint left
+    evaluated = subprocess.run([sys.executable, "-m", "shenjing", "evaluate", str(out), "--quiet"],
+                               capture_output=True, text=True, timeout=120, env=environment())
+    assert evaluated.returncode == 0, evaluated.stderr
+    accuracy = float(evaluated.stdout.split("accuracy")[1].split("%")[0].strip(": "))
+    assert accuracy > 60  # one epoch of the recipe on 4,000 digits: about 85%

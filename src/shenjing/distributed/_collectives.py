@@ -1,22 +1,24 @@
 """Collective operations on shenjing tensors, in place as in PyTorch, over MPI's non-blocking collectives.
 
 Every operation starts an MPI non-blocking call (``Iallreduce``, ``Ibcast``, ...) and returns a ``Work``
-handle (``async_op=True``) or waits on it at once. Waiting polls the request against the group's timeout,
-so a rank that never arrives makes the others raise ``DistBackendError`` after ``timeout`` instead of
-hanging. Results are written into the tensors' own arrays; a tensor whose array is not contiguous goes
+handle (``async_op=True``) or waits on it at once. A wait that outlives the group's timeout (a rank that
+never arrives) ends the job with a message naming the operation, instead of hanging. Results are written into the tensors' own arrays; a tensor whose array is not contiguous goes
 through a contiguous copy that is written back when the operation completes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import sys
+import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.distributed._process_group import DistBackendError, ProcessGroup, _load_mpi, default_group
+from shenjing.distributed._process_group import ProcessGroup, _load_mpi, abort_job, default_group
 
 __all__ = ["ReduceOp", "Work", "barrier", "broadcast", "all_reduce", "reduce", "all_gather",
            "all_gather_into_tensor", "gather", "scatter", "reduce_scatter_tensor"]
@@ -59,24 +61,62 @@ def _mpi_op(op: Any, array: np.ndarray) -> Any:
 
 
 def wait_for(request: Any, timeout: float, what: str) -> None:
-    """Poll ``request`` until it completes; past ``timeout`` seconds raise ``DistBackendError`` naming ``what``.
-
-    Spins briefly (a collective between processes on one machine takes microseconds), then sleeps between
-    polls, backing off to 1 ms, so that a waiting rank leaves the CPU to the ranks it waits for.
-    """
+    """Block until ``request`` completes; past ``timeout`` seconds the watchdog ends the job with a message
+    naming ``what`` (MPI's own blocking wait does the waiting: it is the fastest way to make progress)."""
     if request.Test():
         return
-    start = time.monotonic()
-    pause, polls = 0.0, 0
-    while not request.Test():
-        polls += 1
-        if polls > 200:
-            pause = min(1e-3, pause * 2 if pause else 1e-5)
-            time.sleep(pause)
-        if polls % 64 == 0 and time.monotonic() - start > timeout:
-            raise DistBackendError(
-                f"{what} did not complete within the timeout of {timeout:g} s: another rank has stopped, "
-                f"crashed or is not calling the same collective (set timeout= in init_process_group)")
+    with _WATCHDOG.watching(timeout, what):
+        request.Wait()
+
+
+class _Watchdog:
+    """One daemon thread per process that aborts the whole job (MPI Abort) when a wait outlives its deadline.
+
+    A blocking MPI wait cannot be interrupted from Python, so a rank whose peer has stopped would wait
+    forever; PyTorch's NCCL watchdog ends the process in the same way.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._message = ""
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watching(self, timeout: float, what: str) -> Iterator[None]:
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="shenjing-distributed-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            self._deadline = time.monotonic() + timeout
+            self._message = (f"{what} did not complete within the timeout of {timeout:g} s: another rank has "
+                             f"stopped, crashed or is not calling the same collective (set timeout= in "
+                             f"init_process_group)")
+            self._condition.notify()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._deadline = None
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                if self._deadline is None:
+                    self._condition.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._condition.wait(min(remaining, 1.0))
+                    continue
+                self._deadline = None
+                sys.stderr.write(f"shenjing.distributed: DistBackendError: {self._message}; aborting the job "
+                                 f"(MPI Abort)\n")
+                abort_job(1)
+
+
+_WATCHDOG = _Watchdog()
 
 
 class Work:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+import time
 from typing import Any, Sequence
 
 __all__ = ["Backend", "ProcessGroup", "GroupMember", "group", "init_process_group", "destroy_process_group",
@@ -207,17 +208,26 @@ def _install_abort_on_exception(world: Any) -> None:
         return
     previous = sys.excepthook
 
-    def abort_job(kind: type, value: BaseException, traceback: Any) -> None:
+    def abort_on_exception(kind: type, value: BaseException, traceback: Any) -> None:
         previous(kind, value, traceback)
         rank = world.Get_rank()
         sys.stderr.write(f"shenjing.distributed: rank {rank} raised {kind.__name__}; aborting all "
                          f"{world.Get_size()} ranks (MPI Abort)\n")
-        sys.stderr.flush()
-        sys.stdout.flush()
-        world.Abort(1)
+        abort_job(1)
 
     _World.previous_excepthook = previous
-    sys.excepthook = abort_job
+    sys.excepthook = abort_on_exception
+
+
+def abort_job(status: int) -> None:
+    """End every rank of the job now (MPI Abort on COMM_WORLD), after this rank's output has gone out."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.25)  # mpiexec forwards output asynchronously: give it what this rank printed before the end
+    try:
+        _load_mpi().COMM_WORLD.Abort(status)
+    finally:
+        os._exit(status)  # should Abort return (it may, called from a thread), end this process all the same
 
 
 def is_initialized() -> bool:

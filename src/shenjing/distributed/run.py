@@ -150,15 +150,12 @@ def _export_torchrun_variables() -> None:
 
 def _abort(status: int) -> None:
     """End every rank of the job: this one failed."""
-    sys.stdout.flush()
-    sys.stderr.flush()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from shenjing.distributed._process_group import _load_mpi
+        from shenjing.distributed._process_group import abort_job
 
         sys.stderr.write(f"shenjing.distributed.run: rank {os.environ.get('RANK')} failed (exit status {status}); "
                          f"aborting all {os.environ['WORLD_SIZE']} ranks\n")
-        sys.stderr.flush()
-        _load_mpi().COMM_WORLD.Abort(status)
+        abort_job(status)
     raise SystemExit(status)
 
 
