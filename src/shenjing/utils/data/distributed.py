@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterator, Sized
+from typing import Iterator, Sized
 
 from shenjing._creation import randperm
 from shenjing._random import Generator
