@@ -237,3 +237,9 @@ def test_cli_nproc_errors_before_starting_processes(argv, message, capsys):
 
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_init_with_torchs_default_arguments(one_process_group):
+    dist.destroy_process_group()
+    dist.init_process_group(backend="mpi", init_method="env://", world_size=-1, rank=-1, timeout=None)
+    assert dist.get_world_size() == 1

@@ -165,8 +165,8 @@ def resolve_rank_and_size(mpi_rank: int, mpi_size: int, rank: int | None, world_
 
 
 def init_process_group(backend: str | None = None, init_method: str | None = None,
-                       timeout: datetime.timedelta | float = DEFAULT_TIMEOUT, world_size: int | None = None,
-                       rank: int | None = None, store: Any = None, group_name: str = "",
+                       timeout: datetime.timedelta | float | None = None, world_size: int | None = -1,
+                       rank: int | None = -1, store: Any = None, group_name: str = "",
                        pg_options: Any = None, device_id: Any = None) -> None:
     """Join the processes started together by ``mpiexec`` into the default process group.
 
@@ -189,7 +189,9 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                          f"for it)")
     if store is not None:
         raise ValueError("store= is not used by the MPI transport: MPI connects the processes itself")
-    seconds = _timeout_seconds(timeout)
+    seconds = _timeout_seconds(DEFAULT_TIMEOUT if timeout is None else timeout)
+    rank = None if rank == -1 else rank  # PyTorch's defaults: -1 means "not given"
+    world_size = None if world_size == -1 else world_size
     MPI = _load_mpi()
     world = MPI.COMM_WORLD
     this_rank, size = resolve_rank_and_size(world.Get_rank(), world.Get_size(), rank, world_size)
