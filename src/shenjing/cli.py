@@ -16,6 +16,7 @@ stops being finite exits with 1, an interrupted one with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -147,14 +148,58 @@ def _plan(name: str, options: Any) -> str:
             f"{options.batch_size or recipe.batch_size}, {optimizer} with learning rate {lr:g} ({source})")
 
 
+# -- `shenjing train MODEL --nproc N`: N processes under python -m shenjing.distributed.run -------------------
+_DISTRIBUTED_MODELS = ("lenet", "mlp", "course-cnn")
+_WORKER_VARIABLE = "SHENJING_TRAIN_WORKER"  # set in the processes the launcher starts
+
+
+def _check_nproc(args: argparse.Namespace) -> None:
+    from shenjing.recipes import RECIPES
+
+    if args.model not in _DISTRIBUTED_MODELS:
+        raise UserError(f"--nproc trains {', '.join(_DISTRIBUTED_MODELS)} across processes; not '{args.model}'")
+    if args.resume:
+        raise UserError("--resume continues a run in one process; drop --nproc")
+    batch = args.batch_size or RECIPES[args.model].batch_size
+    if batch % args.nproc:
+        raise UserError(f"the batch size {batch} is split over the {args.nproc} processes: give a --batch-size "
+                        f"divisible by {args.nproc}")
+
+
+def _launch_training(args: argparse.Namespace) -> int:
+    """Run this same command in ``args.nproc`` processes (rank 0 shows progress and saves)."""
+    import subprocess
+
+    from shenjing.distributed import is_available
+
+    if not is_available():
+        raise UserError("--nproc needs MPI for Python: pip install mpi4py mpich")
+    command = [sys.executable, "-m", "shenjing.distributed.run", "--nproc-per-node", str(args.nproc), "-m",
+               "shenjing", *args.argv]
+    return subprocess.run(command, env=dict(os.environ, **{_WORKER_VARIABLE: "1"})).returncode
+
+
 def _train(args: argparse.Namespace) -> int:
     from shenjing.recipes import RECIPES, NonFiniteLoss, TrainingInterrupted
 
+    distributed = (args.nproc or 1) > 1
+    if distributed:
+        _check_nproc(args)
+        if not os.environ.get(_WORKER_VARIABLE):
+            _train_options(args)  # every flag checked once, here, before the processes start
+            return _launch_training(args)
+    leader = not distributed or os.environ.get("RANK", "0") == "0"  # the rank that reports and saves
     options = _train_options(args)
+    options.nproc = args.nproc or 1
+    options.progress = options.progress and leader
     name = args.model
     recipe = RECIPES[name]
+    if not leader:
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            recipe.train(options)
+        return 0
     if recipe.optimizer is not None and not options.resume:
-        print(_plan(name, options))
+        print(_plan(name, options) + (f", on {options.nproc} processes" if distributed else ""))
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported below, in one line
             result = _user_data(lambda: recipe.train(options))
@@ -315,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.add_argument("--no-compile", action="store_true",
                        help="run the model eagerly (default: shenjing.compile, the same numbers, faster)")
+    train.add_argument("--nproc", type=_whole_number_above_zero,
+                       help="train on N processes with DistributedDataParallel over MPI (lenet, mlp, course-cnn; "
+                            "needs pip install mpi4py mpich)")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="test a saved model (digit models: on the test digits)")
@@ -341,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
     except UserError as error:

@@ -52,9 +52,11 @@ class TrainOptions:
     resume: str | None = None
     compile: bool = True  # shenjing.compile the model (same numbers as eager: not a setting of the run)
 
+    nproc: int = 1  # processes training together (``--nproc``; this is one of them)
+
     def settings(self) -> dict[str, Any]:
-        """What decides the training run (everything but ``progress``, ``resume`` and ``compile``)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("progress", "resume", "compile")}
+        """What decides the training run (everything but ``progress``, ``resume``, ``compile``, ``nproc``)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("progress", "resume", "compile", "nproc")}
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -143,15 +145,18 @@ def _fit_and_save(name: str, config: dict[str, Any], options: TrainOptions, mode
     """fit with a checkpoint after every epoch, test, save the model with its history; on Ctrl-C mark the
     checkpoint resumable and raise TrainingInterrupted; on a non-finite loss remove this run's checkpoint."""
     out = options.out or f"{name}.shenjing"
-    checkpoint = options.resume or resume_path(out)
+    module = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    leader = not shenjing.distributed.is_initialized() or shenjing.distributed.get_rank() == 0  # saves the files
+    checkpoint = (options.resume or resume_path(out)) if leader else None
     started = time.time()
     guarded = _FiniteLoss(loss)
     try:
         history = fit(model, train_loader, guarded, optimizer, epochs, val_data=val_loader, scheduler=scheduler,
                       metrics=metrics, early_stopping=early_stopping, checkpoint=checkpoint,
-                      resume=options.resume is not None, progress=options.progress, compile=options.compile)
+                      resume=options.resume is not None, progress=options.progress,
+                      compile=options.compile and options.nproc == 1)  # (DDP's forward talks to the other ranks)
     except KeyboardInterrupt:
-        ours = os.path.exists(checkpoint) and (options.resume is not None or os.path.getmtime(checkpoint) >= started)
+        ours = checkpoint is not None and os.path.exists(checkpoint) and (options.resume is not None or os.path.getmtime(checkpoint) >= started)
         if not ours:
             raise TrainingInterrupted(None, 0) from None
         state = shenjing.load(checkpoint)
@@ -160,15 +165,16 @@ def _fit_and_save(name: str, config: dict[str, Any], options: TrainOptions, mode
         shenjing.save(state, checkpoint)
         raise TrainingInterrupted(checkpoint, int(state["epoch"])) from None
     except NonFiniteLoss:
-        if options.resume is None and os.path.exists(checkpoint) and os.path.getmtime(checkpoint) >= started:
+        if options.resume is None and checkpoint is not None and os.path.exists(checkpoint) and os.path.getmtime(checkpoint) >= started:
             os.remove(checkpoint)
         raise
-    results = evaluate(model, test_loader, guarded, metrics=metrics)
+    results = evaluate(module, test_loader, guarded, metrics=metrics)
     results["train_loss"] = history["loss"][-1]
-    save_model(out, name, config, model, results, history.to_dict())
-    if os.path.exists(checkpoint):
+    if leader:
+        save_model(out, name, config, module, results, history.to_dict())
+    if checkpoint is not None and os.path.exists(checkpoint):
         os.remove(checkpoint)
-    return {"model": model, "metrics": results, "history": history, "out": out}
+    return {"model": module, "metrics": results, "history": history, "out": out}
 
 
 def _train_classifier(name: str, config: dict[str, Any], options: TrainOptions, recipe: Recipe) -> dict[str, Any]:
@@ -177,11 +183,25 @@ def _train_classifier(name: str, config: dict[str, Any], options: TrainOptions, 
     channels, size = MODELS[name].image
     epochs = options.epochs or recipe.epochs
     train_loader, test_loader = digit_loaders(options, options.batch_size or recipe.batch_size, channels, size)
+    if options.nproc > 1:
+        model, train_loader = _data_parallel(model, train_loader, options)
     optimizer = _optimizer(options, recipe, model)
     schedule = shenjing.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=optimizer.param_groups[0]["lr"],
                                                        total_steps=epochs * len(train_loader))
     return _fit_and_save(name, config, options, model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer,
                          epochs, scheduler=schedule)
+
+
+def _data_parallel(model: nn.Module, train_loader: Any, options: TrainOptions) -> tuple[nn.Module, Any]:
+    """One of ``options.nproc`` processes (``shenjing train --nproc N``): the model under DistributedDataParallel,
+    and a loader of this rank's 1/N share of every batch (the same global batch as one process)."""
+    from shenjing.utils.data import DataLoader, DistributedSampler
+
+    if not shenjing.distributed.is_initialized():
+        shenjing.distributed.init_process_group("mpi")
+    sampler = DistributedSampler(train_loader.dataset, shuffle=True, seed=options.seed)
+    loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size // options.nproc, sampler=sampler)
+    return nn.parallel.DistributedDataParallel(model), loader
 
 
 def _train_on_tensors(name: str, config: dict[str, Any], options: TrainOptions, recipe: Recipe, train: tuple,

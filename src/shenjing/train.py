@@ -258,6 +258,9 @@ def fit(model: Module, train_data: Any, loss: Callable, optimizer: Any, epochs: 
     for epoch in range(first_epoch, epochs + 1):
         started = time.perf_counter()
         model.train()
+        sampler = getattr(train_data, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # a DistributedSampler: this epoch's order, the same on every rank
+            sampler.set_epoch(epoch)
         totals = {name: 0.0 for name in ["loss", *functions]}
         count = 0
         bar = tqdm(_batches(train_data), desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=True,

@@ -20,7 +20,15 @@ from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
 from shenjing.autograd.node import Node
 
-__all__ = ["run_backward"]
+__all__ = ["run_backward", "queue_callback"]
+
+_queued_callbacks: list = []  # run when the backward pass now running has finished (see queue_callback)
+
+
+def queue_callback(callback: Any) -> None:
+    """Call ``callback()`` once the backward pass now running has finished with the graph (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel averages gradients there)."""
+    _queued_callbacks.append(callback)
 
 
 def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_graph: bool,
@@ -99,7 +107,10 @@ def run_backward(outputs: Sequence[Any], output_grads: Sequence[Any], retain_gra
                         _accumulate_grad(edge, grad, False, steal)
                     else:
                         _deliver_to_leaf(edge, grad, accumulate, create_graph, captured_leaves, results, steal)
+        while _queued_callbacks:
+            _queued_callbacks.pop(0)()
     finally:
+        _queued_callbacks.clear()
         _GradState.enabled = previous_mode
     return results if not accumulate else None
 

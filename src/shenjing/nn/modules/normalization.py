@@ -1,5 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d`` / ``BatchNorm2d`` / ``BatchNorm3d``, ``SyncBatchNorm`` (its
-single-process behaviour), ``LayerNorm`` and ``RMSNorm``."""
+"""Normalisation layers: ``BatchNorm1d`` / ``BatchNorm2d`` / ``BatchNorm3d``, ``SyncBatchNorm`` (statistics
+across ranks with ``shenjing.distributed``), ``LayerNorm`` and ``RMSNorm``."""
 
 from __future__ import annotations
 
@@ -156,8 +156,10 @@ class BatchNorm3d(_BatchNorm):
 
 
 class SyncBatchNorm(_BatchNorm):
-    """Batch normalisation synchronised across processes; shenjing runs in one process, where it is
-    batch normalisation of any (N, C, *) input, as PyTorch's is without ``torch.distributed`` set up.
+    """Batch normalisation synchronised across processes: in training, with ``shenjing.distributed``
+    initialised on several ranks, the mean and variance are those of the whole batch over all ranks (and so
+    are the gradients), which equals BatchNorm on the concatenated batch. In one process it is batch
+    normalisation of any (N, C, *) input.
 
     >>> import shenjing
     >>> from shenjing import nn
@@ -179,6 +181,27 @@ class SyncBatchNorm(_BatchNorm):
         if input.shape[1] != self.num_features:
             raise RuntimeError(f"{self!r} expects input [N, {self.num_features}, *] with {self.num_features} "
                                f"channels in dim 1, got {list(input.shape)}")
+
+    def forward(self, input: Tensor) -> Tensor:
+        # across processes only in training, with shenjing.distributed initialised and more than one rank
+        # (the statistics and their gradients are summed over all ranks: nn/parallel/sync_batch_norm.py)
+        from shenjing import distributed
+
+        if not (self.training and distributed.is_initialized()
+                and distributed.get_world_size(self.process_group) > 1):
+            return super().forward(input)
+        self._check_input(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats:
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        from shenjing.nn.parallel.sync_batch_norm import sync_batch_norm
+
+        track = self.track_running_stats
+        return sync_batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
+                               self.weight, self.bias, factor, self.eps, self.process_group)
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
