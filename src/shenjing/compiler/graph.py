@@ -16,7 +16,7 @@ import numpy as np
 
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Node, Op
+from shenjing.autograd.node import Node, Op, _SavedOutput
 from shenjing.compiler.capture import ADOPT, ALIAS, EXTERNAL, VALUE, Step
 
 __all__ = ["CapturedGraph", "CompiledFunctionBackward"]
@@ -43,6 +43,7 @@ class CapturedGraph:
         values: list = [None] * self.slots
         arrays = [t._data for t in externals]
         recording = _GradState.enabled
+        external_of = {id(a): t for a, t in zip(arrays, externals)} if recording else None
         ops: list = [None] * len(self.steps) if recording else None
         for index, step in enumerate(self.steps):
             inputs = [values[where] if kind == VALUE else arrays[where] if kind == EXTERNAL else where
@@ -70,7 +71,7 @@ class CapturedGraph:
                 values[slot] = array
             if step.recorded:
                 ops[index] = op
-                op._saved = _saved_entries(op._saved, externals, arrays)
+                op._saved = _saved_entries(op._saved, external_of)
                 if op.data_inputs:
                     op.needs_input_grad = step.needs[:-op.data_inputs]
                 op._released = False
@@ -86,26 +87,25 @@ class CapturedGraph:
         return output
 
 
-def _saved_entries(saved: Sequence[Any], externals: list, arrays: list) -> list:
+def _saved_entries(saved: Sequence[Any], external_of: dict) -> list:
     """An op's ``save_for_backward`` values in the form ``Node.saved_arrays`` reads: an external
     tensor's own array with its version (so that an in-place change before backward is caught), any
-    other array as a tensor of its own."""
+    other array as a value of this graph (which nothing outside it can change)."""
     entries = []
     for value in saved:
         if value is None:
             entries.append((None, None))
         elif isinstance(value, np.ndarray):
-            for tensor, array in zip(externals, arrays):
-                if value is array:
-                    entries.append((tensor, tensor._version))
-                    break
-            else:
-                entries.append((Tensor._make(value), 0))
+            tensor = external_of.get(id(value))
+            entries.append((tensor, tensor._version) if tensor is not None else _SavedOutput(value, 0, _UNCHANGED, 0))
         elif isinstance(value, Tensor):
             entries.append((value, value._version))
         else:
             entries.append((value, None))
     return entries
+
+
+_UNCHANGED = [0]  # the version counter of a graph's own values
 
 
 def _build(tree: Any, values: list, externals: list, made: dict) -> Any:
