@@ -50,6 +50,7 @@ from shenjing._format import get_printoptions, set_printoptions  # noqa: E402,F4
 from shenjing._legacy import (  # noqa: E402,F401
     BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 from shenjing.serialization import load, save  # noqa: E402,F401
+from shenjing import func  # noqa: E402,F401  (torch.func.functional_call)
 
 half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)
 short, int, long = int16, int32, int64  # noqa: A001
