@@ -307,3 +307,38 @@ def test_old_weight_norm_dim_minus_one_is_one_norm_as_torch():
         torch.nn.utils.weight_norm(theirs, dim=-1)
     assert tuple(ours.weight_g.shape) == tuple(theirs.weight_g.shape) == ()
     _close(ours.weight_g, theirs.weight_g)
+
+
+def _batched(lib):
+    class Holder(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = lib.nn.Parameter(lib.randn(2, 4, 3, dtype=lib.float64))
+    return Holder()
+
+
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+def test_orthogonal_on_a_batch_of_matrices(orthogonal_map):
+    torch.manual_seed(1)
+    theirs, ours = _batched(torch), _batched(sj)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    torch.nn.utils.parametrizations.orthogonal(theirs, orthogonal_map=orthogonal_map)
+    sj.nn.utils.parametrizations.orthogonal(ours, orthogonal_map=orthogonal_map)
+    _load_from(ours, theirs)
+    _close(ours.weight, theirs.weight, rtol=1e-7, atol=1e-9)
+    (ours.weight.sum(-1) ** 2).sum().backward()
+    (theirs.weight.sum(-1) ** 2).sum().backward()
+    _close(ours.parametrizations.weight.original.grad, theirs.parametrizations.weight.original.grad, atol=1e-9)
+
+
+def test_remove_weight_norm_parametrization_as_torch():
+    ours, theirs = _pair(lambda L: L.nn.Linear(4, 3))
+    sj.nn.utils.parametrizations.weight_norm(ours)
+    torch.nn.utils.parametrizations.weight_norm(theirs)
+    with pytest.raises(ValueError, match="sequence of tensors"):
+        P.remove_parametrizations(ours, "weight", leave_parametrized=False)
+    P.remove_parametrizations(ours, "weight")
+    torch.nn.utils.parametrize.remove_parametrizations(theirs, "weight")
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert isinstance(ours.weight, sj.nn.Parameter) and ours.weight.requires_grad
+    _close(ours.weight, theirs.weight)
