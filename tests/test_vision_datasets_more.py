@@ -221,3 +221,25 @@ def test_qmnist_subsets_and_compat(tmp_path, what, compression):
     assert full.tolist() == labels[part][0].tolist()
     with pytest.raises(ValueError, match="what"):
         datasets.QMNIST(tmp_path, what="valid")
+
+
+def test_download_true_unpacks_a_verified_local_archive(tmp_path):
+    import tarfile
+    import zipfile
+
+    staging = tmp_path / "staging"
+    fake, images, labels, _ = fake_cifar(staging)
+    archive = tmp_path / "root" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as bundle:
+        bundle.add(staging / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    local = type("LocalCIFAR", (fake,), {"tgz_md5": md5(archive), "url": "http://invalid.example/never-fetched"})
+    train = local(tmp_path / "root", download=True)  # the archive is there and intact: unpacked, not fetched
+    np.testing.assert_array_equal(train.data, images)
+    from shenjing.vision.datasets._archive import download_and_extract
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as bundle:
+        bundle.writestr("../outside.txt", "x")
+    with pytest.raises(ChecksumError, match="outside"):
+        download_and_extract(["http://invalid.example/"], evil, md5(evil), tmp_path / "into")
+    assert not (tmp_path / "outside.txt").exists()

@@ -39,4 +39,12 @@ def download_and_extract(urls: Sequence[str], archive: Path, md5: str, into: Pat
             bundle.extractall(into)
     else:
         with tarfile.open(archive) as bundle:
-            bundle.extractall(into, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                bundle.extractall(into, filter="data")
+                return
+            for member in bundle.getmembers():  # Pythons before 3.10.12 / 3.11.4: the same checks by hand
+                target = (into / member.name).resolve()
+                if not target.is_relative_to(into.resolve()) or not (member.isfile() or member.isdir()):
+                    raise ChecksumError(f"{archive}: member {member.name!r} is a link or would be written outside "
+                                        f"{into}")
+            bundle.extractall(into)
