@@ -154,6 +154,9 @@ def test_forged_checkpoints_name_nothing_outside_the_rules():
     with pytest.raises(UnsafeCheckpointError, match="shenjing.serialization.save"):
         sj.load(_forged({"type": "module", "id": 0, "module": "shenjing.serialization", "qualname": "save",
                          "state": empty_state}))
+    for script in ("shenjing.__main__", "shenjing.examples.xor"):  # importing these would run them
+        with pytest.raises(UnsafeCheckpointError, match=script):
+            sj.load(_forged({"type": "module", "id": 0, "module": script, "qualname": "Net", "state": empty_state}))
     with pytest.raises(sj.serialization.CheckpointError, match="not a module's attributes"):
         sj.load(_forged({"type": "module", "id": 0, "module": "shenjing.nn.modules.linear", "qualname": "Linear",
                          "state": empty_state}))

@@ -5,7 +5,8 @@ the path up, never imports a module outside shenjing and never unpickles:
 
 1. the allow-list (``add_safe_globals([Net])``, or ``with safe_globals([Net]):``): the objects themselves,
    keyed by their paths (or by the path given in a ``(obj, "path")`` pair);
-2. shenjing's own classes and functions (paths under ``shenjing.``, imported from shenjing only);
+2. shenjing's own classes and functions (paths under ``shenjing.``: modules already imported, or modules of
+   its library packages, never ``shenjing.__main__`` or a script);
 3. with ``load(..., weights_only=False)``: ``nn.Module`` subclasses and functions of modules that are already
    imported (``sys.modules``, e.g. ``__main__``), as PyTorch then loads whole models; still no code runs.
 
@@ -85,6 +86,17 @@ def _attribute_path(root: Any, qualname: str) -> Any:
     return value
 
 
+# shenjing's library packages, whose modules only define things when imported (unlike ``shenjing.__main__``,
+# which runs the command line, or the example scripts)
+_LIBRARY_PACKAGES = ("nn", "models", "vision", "optim", "utils", "autograd", "linalg", "data", "teach")
+
+
+def _importable_library_module(module: str) -> bool:
+    parts = module.split(".")
+    return (len(parts) >= 2 and parts[1] in _LIBRARY_PACKAGES and all(part.isidentifier() for part in parts)
+            and "__main__" not in parts and not parts[-1].endswith("_cli"))
+
+
 def resolve(module: str, qualname: str, *, want_module_class: bool, trust_imported: bool) -> Any:
     """The class or function at ``module.qualname`` if it may be used (see the module docstring), else None.
 
@@ -101,6 +113,8 @@ def resolve(module: str, qualname: str, *, want_module_class: bool, trust_import
             return inspect.isclass(value) and issubclass(value, Module)
         return inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value)
     if module == "shenjing" or module.startswith("shenjing."):
+        if module not in sys.modules and not _importable_library_module(module):
+            return None
         try:
             value = _attribute_path(importlib.import_module(module), qualname)
         except ImportError:
