@@ -51,6 +51,11 @@ def test_boxes_default_palette_fill_labels_and_float_and_grey():
                                          labels=["cat"], colors="white").numpy()
     assert labelled[:, 2:20, 2:30].max() > 200  # the text (anti-aliased), in the box colour, near the top-left
     assert labelled[:, 25:38, 30:58].max() == 0
+    backed = utils.draw_bounding_boxes(sj.tensor(np.zeros((3, 40, 60), np.uint8)), sj.tensor([[0, 0, 59, 39]]),
+                                       labels=["cat"], colors="red", label_colors="white", fill_labels=True).numpy()
+    region = backed[:, 2:20, 2:30]
+    red = (region[0] == 255) & (region[1] == 0) & (region[2] == 0)
+    assert red.sum() > 20 and region[1].max() > 200  # white text on a red label background
     grey = utils.draw_bounding_boxes(sj.tensor(image(1)), sj.tensor([[1, 1, 4, 4]]), colors="lime")
     assert tuple(grey.shape) == (3, 20, 24) and tuple(grey.numpy()[:, 1, 1]) == (0, 255, 0)
     as_float = utils.draw_bounding_boxes(sj.tensor(image(dtype=np.float32)), sj.tensor([[1, 1, 4, 4]]),

@@ -73,14 +73,15 @@ def _back(pixels: np.ndarray, dtype: np.dtype) -> Tensor:
 
 def draw_bounding_boxes(image: Tensor, boxes: Tensor, labels: Sequence[str] | None = None, colors: Any = None,
                         fill: bool = False, width: int = 1, font: str | None = None, font_size: int | None = None,
-                        label_colors: Any = None) -> Tensor:
+                        label_colors: Any = None, fill_labels: bool = False) -> Tensor:
     """Draw boxes ``(xmin, ymin, xmax, ymax)`` (N x 4, pixels, corners included) onto ``image`` (C, H, W; 1 or
     3 channels, uint8 or float); returns a new 3-channel image of the same dtype.
 
     ``colors``: one colour, a list (one per box) or None (torchvision's palette); ``fill`` blends the colour in
     at alpha 100/255; ``width`` is the outline's thickness, drawn inwards; ``labels`` are written in the top-left
     corner inside each box (``label_colors``, default the box colours), with pillow's default font or the
-    TrueType file ``font`` at ``font_size`` (default 10). Needs pillow.
+    TrueType file ``font`` at ``font_size`` (default 10), on a rectangle of the box colour with ``fill_labels``.
+    Needs pillow.
     """
     array = _check_image(image, rgb_only=False)
     box_values = boxes.detach().numpy() if isinstance(boxes, Tensor) else np.asarray(boxes)
@@ -120,7 +121,11 @@ def draw_bounding_boxes(image: Tensor, boxes: Tensor, labels: Sequence[str] | No
             draw.rectangle(box, width=width, outline=color)
         if label is not None:
             margin = width + 1
-            draw.text((box[0] + margin, box[1] + margin), label, fill=text_color, font=text_font)
+            corner = (box[0] + margin, box[1] + margin)
+            if fill_labels:
+                left, top, right, bottom = draw.textbbox(corner, label, font=text_font)
+                draw.rectangle((left - 1, top - 1, right + 1, bottom + 1), fill=color)
+            draw.text(corner, label, fill=text_color, font=text_font)
     return _back(np.asarray(canvas), array.dtype)
 
 
