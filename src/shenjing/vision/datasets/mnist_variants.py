@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import lzma
 import os
+import shutil
 import string
 from pathlib import Path
 from typing import Any, Callable
@@ -71,6 +72,7 @@ class EMNIST(MNIST):
         download_and_extract([self.url], self.raw_folder / "gzip.zip", self.md5, staging)
         for packed in sorted(staging.rglob("*.gz")):
             os.replace(packed, self.raw_folder / packed.name)
+        shutil.rmtree(staging)
 
     def extra_repr(self) -> str:
         return f"Split: {'Train' if self.train else 'Test'} ({self.split})"
