@@ -243,3 +243,19 @@ def test_download_true_unpacks_a_verified_local_archive(tmp_path):
     with pytest.raises(ChecksumError, match="outside"):
         download_and_extract(["http://invalid.example/"], evil, md5(evil), tmp_path / "into")
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_emnist_download_unpacks_nist_zip_layout(tmp_path):
+    import zipfile
+
+    raw = tmp_path / "LocalEMNIST" / "raw"  # torchvision's raw folder: root/<class name>/raw
+    raw.mkdir(parents=True)
+    images = RNG.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    labels = np.array([0, 9, 4], dtype=np.uint8)
+    with zipfile.ZipFile(raw / "gzip.zip", "w") as bundle:  # NIST's archive: gzip/<name>.gz
+        bundle.writestr("gzip/emnist-digits-test-images-idx3-ubyte.gz", gzip.compress(idx(images, 0x08)))
+        bundle.writestr("gzip/emnist-digits-test-labels-idx1-ubyte.gz", gzip.compress(idx(labels, 0x08)))
+    local = type("LocalEMNIST", (datasets.EMNIST,), {"md5": md5(raw / "gzip.zip"), "url": "http://invalid.example/"})
+    emnist = local(tmp_path, split="digits", train=False, download=True)
+    assert emnist.targets.tolist() == [0, 9, 4] and sorted(p.name for p in raw.iterdir()) == [
+        "emnist-digits-test-images-idx3-ubyte.gz", "emnist-digits-test-labels-idx1-ubyte.gz", "gzip.zip"]
