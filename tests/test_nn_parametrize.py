@@ -342,3 +342,18 @@ def test_remove_weight_norm_parametrization_as_torch():
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert isinstance(ours.weight, sj.nn.Parameter) and ours.weight.requires_grad
     _close(ours.weight, theirs.weight)
+
+
+def test_functional_call_on_a_parametrized_module_as_torch():
+    ours, theirs = _pair(lambda L: L.nn.Linear(2, 2))
+    sj.nn.utils.parametrizations.weight_norm(ours)
+    torch.nn.utils.parametrizations.weight_norm(theirs)
+    x = np.ones((1, 2))
+    w = 3 * np.eye(2)
+    _close(sj.func.functional_call(ours, {"weight": sj.tensor(w)}, sj.tensor(x)),
+           torch.func.functional_call(theirs, {"weight": torch.tensor(w)}, torch.tensor(x)))
+    _close(ours.weight, theirs.weight)  # the parametrization is back after the call
+    g = np.array([[2.0], [0.5]])
+    key = "parametrizations.weight.original0"
+    _close(sj.func.functional_call(ours, {key: sj.tensor(g)}, sj.tensor(x)),
+           torch.func.functional_call(theirs, {key: torch.tensor(g)}, torch.tensor(x)))

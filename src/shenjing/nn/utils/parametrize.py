@@ -144,6 +144,9 @@ class ParametrizationList(ModuleList):
 
 
 def _parametrized_value(module: Module, name: str) -> Tensor:
+    overrides = module.__dict__.get("_parametrization_overrides")
+    if overrides and name in overrides:  # functional_call given the tensor itself: the parametrization is off
+        return overrides[name]
     if _cache_enabled:
         key = (module, name)
         if key not in _cache:

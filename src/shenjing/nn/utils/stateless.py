@@ -41,11 +41,18 @@ def _tied_names(module: Any) -> dict[str, list[str]]:
 @contextlib.contextmanager
 def _swapped(module: Any, values: Mapping[str, Any]) -> Iterator[None]:
     """Put ``values`` (dotted path -> tensor) in place of the module's own, and restore them afterwards."""
+    from shenjing.nn.utils.parametrize import is_parametrized
+
     saved: list[tuple[Any, str, str, Any]] = []
     try:
         for path, value in values.items():
             owner_path, _, name = path.rpartition(".")
             owner = module.get_submodule(owner_path)
+            if is_parametrized(owner, name):  # as PyTorch: the value replaces the parametrized tensor itself
+                overrides = owner.__dict__.setdefault("_parametrization_overrides", {})
+                saved.append((owner, "_parametrization_overrides", name, overrides.get(name, _ABSENT)))
+                overrides[name] = value
+                continue
             for registry in ("_parameters", "_buffers"):
                 if name in getattr(owner, registry):
                     saved.append((owner, registry, name, getattr(owner, registry)[name]))
@@ -57,7 +64,15 @@ def _swapped(module: Any, values: Mapping[str, Any]) -> Iterator[None]:
         yield
     finally:
         for owner, registry, name, old in reversed(saved):
-            if registry == "__dict__":
+            if registry == "_parametrization_overrides":
+                overrides = owner.__dict__[registry]
+                if old is _ABSENT:
+                    overrides.pop(name, None)
+                else:
+                    overrides[name] = old
+                if not overrides:
+                    del owner.__dict__[registry]
+            elif registry == "__dict__":
                 if old is _ABSENT:
                     owner.__dict__.pop(name, None)
                 else:
@@ -77,7 +92,9 @@ def functional_call(module: Any, parameter_and_buffer_dicts: Mapping[str, Any] |
     given tensors for this call only. Gradients flow to the given tensors.
 
     ``tie_weights``: a weight shared under two names, given under one, is replaced under both.
-    ``strict``: every parameter and buffer must be given, and nothing else.
+    ``strict``: every parameter and buffer must be given, and nothing else. For a parametrized tensor, a value
+    under its own name (``"weight"``) is used as it is (the parametrization is off for the call); under
+    ``"parametrizations.weight.original"`` it goes through the parametrization.
     """
     warnings.warn("This API is deprecated as of PyTorch 2.0 and will be removed in a future version of PyTorch. "
                   "Please use torch.func.functional_call instead which is a drop-in replacement.",
