@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 import torch.utils.data as tud
 
 import shenjing as sj
