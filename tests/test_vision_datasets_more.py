@@ -259,3 +259,29 @@ def test_emnist_download_unpacks_nist_zip_layout(tmp_path):
     emnist = local(tmp_path, split="digits", train=False, download=True)
     assert emnist.targets.tolist() == [0, 9, 4] and sorted(p.name for p in raw.iterdir()) == [
         "emnist-digits-test-images-idx3-ubyte.gz", "emnist-digits-test-labels-idx1-ubyte.gz", "gzip.zip"]
+
+
+def python2_cifar_pickle(data: np.ndarray, labels: list[int]) -> bytes:
+    """The bytes Python 2's cPickle (protocol 2) writes for {'data': uint8 array, 'labels': [...]}, as in the
+    authors' CIFAR files: Python 2 strs are BINSTRINGs, the array is numpy.core.multiarray._reconstruct + BUILD."""
+    def string(text: bytes) -> bytes:
+        return b"U" + bytes([len(text)]) + text if len(text) < 256 else b"T" + struct.pack("<I", len(text)) + text
+    def small(n: int) -> bytes:
+        return b"K" + bytes([n]) if 0 <= n < 256 else b"J" + struct.pack("<i", n)
+    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + small(0) + b"\x85" + string(b"b")
+             + b"\x87R(" + small(1) + small(data.shape[0]) + small(data.shape[1]) + b"\x86"
+             + b"cnumpy\ndtype\n" + string(b"u1") + small(0) + small(1) + b"\x87R("
+             + small(3) + string(b"|") + b"NNN" + small(-1) + small(-1) + small(0) + b"tb"
+             + b"\x89" + string(data.tobytes()) + b"tb")
+    items = b"(" + b"".join(small(label) for label in labels) + b"e"
+    return b"\x80\x02}(" + string(b"data") + array + string(b"labels") + b"]" + items + b"u."
+
+
+def test_python2_written_cifar_batches_are_read():
+    data = RNG.integers(0, 256, (2, 3072), dtype=np.uint8)
+    raw = python2_cifar_pickle(data, [3, 7])
+    reference = pickle.loads(raw, encoding="latin1")  # the hand-made bytes are what NumPy itself reads
+    assert reference["labels"] == [3, 7] and np.array_equal(reference["data"], data)
+    loaded = load_data_pickle(raw, "data_batch_1")
+    np.testing.assert_array_equal(loaded["data"], data)
+    assert loaded["labels"] == [3, 7]
