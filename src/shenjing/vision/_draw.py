@@ -3,6 +3,12 @@
 Images are uint8 (0..255) or float (0..1) tensors; the result has the input's dtype. Boxes and keypoints are
 drawn with pillow's ``ImageDraw`` (as torchvision does; labels use ``ImageFont.load_default()`` or a TrueType
 file given as ``font``), so they need pillow; masks are blended with NumPy alone.
+
+>>> import shenjing
+>>> image = shenjing.zeros(3, 2, 2, dtype=shenjing.uint8)
+>>> mask = shenjing.tensor([[True, False], [False, False]])
+>>> draw_segmentation_masks(image, mask, alpha=0.5, colors=(200, 100, 0))[:, 0, 0]
+tensor([100,  50,   0], dtype=shenjing.uint8)
 """
 
 from __future__ import annotations
