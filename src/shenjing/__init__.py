@@ -53,6 +53,7 @@ from shenjing._legacy import (  # noqa: E402,F401
 from shenjing.serialization import load, save  # noqa: E402,F401
 from shenjing import compiler  # noqa: E402,F401
 from shenjing.compiler import compile  # noqa: E402,F401,A001  (torch.compile)
+from shenjing import func  # noqa: E402,F401  (torch.func.functional_call)
 
 half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)
 short, int, long = int16, int32, int64  # noqa: A001

@@ -3,7 +3,23 @@
 What can be saved: tensors (and ``Parameter`` s), NumPy arrays, ``int``, ``float``, ``bool``, ``str``,
 ``None``, shenjing dtypes, and ``dict`` / ``OrderedDict`` / ``list`` / ``tuple`` nesting them — that is,
 state_dicts, optimiser states and training checkpoints. NumPy scalars are saved as the matching Python
-number. Anything else (a function, a module object) raises ``TypeError`` naming where it sits.
+number. Whole modules (``save(model, f)``) are saved too: their class by its path and their attributes
+(parameters, buffers, child modules, plain values, and functions such as an ``activation``), never a pickle.
+Anything else (a function outside a module, an open file, ...) raises ``TypeError`` naming where it sits.
+
+Whole modules
+-------------
+``load`` rebuilds a module without calling its ``__init__``: ``object.__new__(cls)``, then its saved attributes
+(``__dict__``) are put back, so the loaded model holds the same parameters, buffers, children, mode and settings.
+The class must be shenjing's own (``shenjing.nn.Linear``, ...) or allowed, as PyTorch 2.6+'s ``weights_only``
+loading: ``shenjing.serialization.add_safe_globals([Net])`` or ``with shenjing.serialization.safe_globals([Net]):``
+(``load(..., weights_only=False)`` also accepts ``nn.Module`` subclasses of modules already imported, e.g. the
+script's own ``Net``). A class that is not allowed gives ``UnsafeCheckpointError`` naming it and these fixes.
+Loading never imports a module outside shenjing and never runs code from the file. Limits: modules with hooks
+(including old-style ``weight_norm`` / ``spectral_norm``) and parametrized modules are refused at save (save
+their ``state_dict``); attributes must be of the types above, other modules, sets, or module-level functions and
+classes; classes with their own ``__new__`` or ``__slots__`` state are not rebuilt; a class whose code changed
+since saving gets the old attributes (as with pickle).
 
 File format (version 1)
 -----------------------
@@ -27,7 +43,13 @@ A NODE is a JSON object with a ``"type"``:
 ``list``         ``{"items": [NODE, ...]}``; likewise ``tuple``
 ``dict``         ``{"ordered": false, "items": [[KEY_NODE, VALUE_NODE], ...]}``, insertion order kept;
                  keys may be str, int, float, bool, None or tuples of them (optimiser states use ints)
+``module``       ``{"id": 0, "module": "shenjing.nn.modules.linear", "qualname": "Linear", "state": DICT}``
+                 (version 2); ``ref`` ``{"id": 0}`` is the same module again (shared submodules)
+``set``          ``{"items": [NODE, ...]}`` and ``global`` ``{"module": ..., "qualname": ...}`` (a function or
+                 class), inside modules only (version 2)
 ===============  ==============================================================================
+
+Files without modules are written as version 1, so older shenjing reads them.
 
 Loading never unpickles and checks everything it reads before trusting it (``_checkpoint_archive``):
 every entry is read whole so its ZIP CRC-32 is verified, each ``.npy`` header's shape must account for
@@ -52,6 +74,7 @@ of the same path. (A file object passed instead of a path is written directly.)
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -63,12 +86,15 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._checkpoint_archive import SUPPORTED_DTYPES, CheckpointError, read_arrays
 from shenjing._files import atomic_write, open_regular_file
+from shenjing._safe_globals import (add_safe_globals, clear_safe_globals, get_safe_globals, path_of, resolve,
+                                    safe_globals)
 from shenjing._tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError", "MAX_DECOMPRESSION_RATIO"]
+__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError", "MAX_DECOMPRESSION_RATIO",
+           "add_safe_globals", "safe_globals", "get_safe_globals", "clear_safe_globals"]
 
 FORMAT = "shenjing-checkpoint"
-VERSION = 1
+VERSION = 2  # the newest version read; files without modules are still written as version 1
 STRUCTURE_KEY = "__shenjing__"
 _ZIP_SIGNATURE = b"PK\x03\x04"
 
@@ -78,6 +104,10 @@ _ZIP_SIGNATURE = b"PK\x03\x04"
 MAX_DECOMPRESSION_RATIO = 64.0
 
 FileLike = Union[str, "os.PathLike[str]", IO[bytes]]
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint names a class or function that loading may not use (see ``add_safe_globals``)."""
 
 
 # -- encoding: object -> (JSON node, arrays) -------------------------------------------------------
@@ -91,6 +121,9 @@ class _Encoder:
         self._keys: dict[int, str] = {}       # id(tensor) -> key: a tensor saved twice is stored once
         self._alive: list[Any] = []           # keeps those objects alive so their ids stay unique
         self._open: list[int] = []            # ids of containers being encoded, to detect cycles
+        self._objects: dict[int, int] = {}    # id(module) -> its number: a module saved twice is stored once
+        self._inside_module = 0               # functions may be saved only as attributes of modules
+        self.version = 1                      # 2 once a module, set or function is saved
 
     def _store(self, obj: Any, array: np.ndarray, where: str) -> str:
         if array.dtype.hasobject:
@@ -125,6 +158,18 @@ class _Encoder:
             return {"type": "str", "value": obj}
         if isinstance(obj, _dtype.dtype):
             return {"type": "dtype", "name": obj.name}
+        from shenjing.nn.modules.module import Module
+
+        if isinstance(obj, Module):
+            return self._encode_module(obj, where)
+        if isinstance(obj, (set, frozenset)) and self._inside_module:
+            self.version = 2
+            items = [self.encode(item, f"{where} item") for item in obj]
+            return {"type": "set", "items": sorted(items, key=lambda node: json.dumps(node, sort_keys=True))}
+        if self._inside_module and (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.isbuiltin(obj)):
+            module, qualname = path_of(obj)
+            self.version = 2
+            return {"type": "global", "module": module, "qualname": qualname}
         if isinstance(obj, (list, tuple, dict)):
             if id(obj) in self._open:
                 raise ValueError(f"save: {where} contains itself (a cyclic structure cannot be saved)")
@@ -136,6 +181,33 @@ class _Encoder:
         raise TypeError(f"save: cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__} "
                         f"(at {where}); checkpoints hold tensors, arrays, numbers, strings, None, bools, "
                         f"dtypes and dicts/lists/tuples of them")
+
+    def _encode_module(self, module: Any, where: str) -> dict:
+        """A module as its class path and its attributes (parameters, buffers, children and plain values)."""
+        from shenjing.nn.utils.parametrize import is_parametrized
+
+        self.version = 2
+        if id(module) in self._objects:
+            return {"type": "ref", "id": self._objects[id(module)]}
+        cls = type(module)
+        if is_parametrized(module):
+            raise TypeError(f"save: the module at {where} is parametrized ({cls.__name__}); as in PyTorch, "
+                            f"parametrized modules are saved through state_dict() only")
+        hooks = [name for name, value in module.__dict__.items() if name.endswith("_hooks") and value]
+        if hooks:
+            raise TypeError(f"save: the module at {where} ({cls.__name__}) has hooks ({', '.join(hooks)}); hooks are "
+                            f"functions and are not saved: remove them (or undo weight_norm/spectral_norm), or save "
+                            f"its state_dict()")
+        module_name, qualname = path_of(cls)
+        number = len(self._objects)
+        self._objects[id(module)] = number
+        self._alive.append(module)
+        self._inside_module += 1
+        try:
+            state = self._encode_container(dict(module.__dict__), f"{where} ({cls.__name__})")
+        finally:
+            self._inside_module -= 1
+        return {"type": "module", "id": number, "module": module_name, "qualname": qualname, "state": state}
 
     def _encode_container(self, obj: list | tuple | dict, where: str) -> dict:
         if isinstance(obj, dict):
@@ -164,10 +236,12 @@ def _native_dtype_name(name: Any) -> str | None:
 class _Decoder:
     """Rebuilds the object from its JSON description, checking every node against the format."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], name: str) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], name: str, trust_imported: bool = False) -> None:
         self.arrays = arrays
         self.name = name
+        self.trust_imported = trust_imported
         self._loaded: dict[str, Any] = {}
+        self._modules: dict[int, Any] = {}
 
     def fail(self, reason: str) -> CheckpointError:
         return CheckpointError(f"{self.name}: {reason}")
@@ -214,7 +288,58 @@ class _Decoder:
                 except TypeError:
                     raise self.fail(f"unhashable dict key {key!r}") from None
             return result
+        if kind == "set":
+            return set(self.decode(item) for item in self._items(node))
+        if kind == "global":
+            return self._resolve(node, want_module_class=False)
+        if kind == "module":
+            return self._build_module(node)
+        if kind == "ref":
+            if node.get("id") not in self._modules:
+                raise self.fail(f"a module reference to {node.get('id')!r} comes before that module")
+            return self._modules[node["id"]]
         raise self.fail(f"unknown node type {kind!r}")
+
+    def _resolve(self, node: dict, want_module_class: bool) -> Any:
+        module, qualname = node.get("module"), node.get("qualname")
+        if not isinstance(module, str) or not isinstance(qualname, str):
+            raise self.fail("a class or function node has no module/qualname")
+        value = resolve(module, qualname, want_module_class=want_module_class, trust_imported=self.trust_imported)
+        if value is None:
+            what = "class" if want_module_class else "global"
+            raise UnsafeCheckpointError(
+                f"{self.name} holds the {what} {module}.{qualname}, which is not allowed by default (loading never "
+                f"imports or runs code from a checkpoint). If you trust it, allow it: "
+                f"shenjing.serialization.add_safe_globals([{qualname}]), or load inside "
+                f"`with shenjing.serialization.safe_globals([{qualname}]):`; or pass weights_only=False to accept "
+                f"nn.Module subclasses of modules already imported (define or import {qualname} first).")
+        return value
+
+    def _build_module(self, node: dict) -> Any:
+        """A module object made without calling __init__ (``object.__new__``), then given its saved attributes."""
+        from shenjing.nn.modules.module import Module
+        from shenjing.nn.parameter import Parameter
+
+        cls = self._resolve(node, want_module_class=True)
+        if not (isinstance(cls, type) and issubclass(cls, Module)):
+            raise self.fail(f"{node.get('module')}.{node.get('qualname')} is not an nn.Module subclass")
+        if cls.__new__ is not object.__new__:
+            raise self.fail(f"{cls.__qualname__} defines __new__, so it cannot be rebuilt without running code")
+        if not isinstance(node.get("id"), int) or node["id"] in self._modules:
+            raise self.fail("a module node has a missing or repeated id")
+        module = object.__new__(cls)
+        self._modules[node["id"]] = module
+        state = self.decode(node.get("state"))
+        registries = {"_parameters": Parameter, "_buffers": Tensor, "_modules": Module}
+        if not isinstance(state, dict) or not all(isinstance(key, str) for key in state) or not all(
+                isinstance(state.get(key), dict) for key in registries) or not isinstance(state.get("training"), bool):
+            raise self.fail(f"the saved state of a {cls.__qualname__} is not a module's attributes")
+        for registry, kind in registries.items():
+            for name, value in state[registry].items():
+                if not isinstance(name, str) or not (value is None or isinstance(value, kind)):
+                    raise self.fail(f"{cls.__qualname__}.{registry}[{name!r}] is not a {kind.__name__} or None")
+        module.__dict__.update(state)
+        return module
 
     def _items(self, node: dict) -> list:
         items = node.get("items")
@@ -249,13 +374,13 @@ def _describe(f: Any) -> str:
 
 
 def _write_archive(stream: IO[bytes], encoder: _Encoder, root: dict) -> None:
-    structure = json.dumps({"format": FORMAT, "version": VERSION, "root": root}).encode("utf-8")
+    structure = json.dumps({"format": FORMAT, "version": encoder.version, "root": root}).encode("utf-8")
     np.savez(stream, **{STRUCTURE_KEY: np.frombuffer(structure, dtype=np.uint8)}, **encoder.arrays)
 
 
 def save(obj: Any, f: FileLike, pickle_module: Any = None, pickle_protocol: Any = None,
          _use_new_zipfile_serialization: bool = True) -> None:
-    """Save ``obj`` (tensors, numbers, strings, nested dicts/lists/tuples) to ``f``, atomically.
+    """Save ``obj`` (tensors, numbers, strings, nested dicts/lists/tuples, whole modules) to ``f``, atomically.
 
     ``f`` is a path (str or ``os.PathLike``; written exactly there, whatever its suffix) or a binary
     file object. The pickle arguments exist for PyTorch compatibility and are ignored: no pickle is used.
@@ -282,8 +407,10 @@ def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *, we
          mmap: bool | None = None, max_decompression_ratio: float | None = None, **pickle_load_args: Any) -> Any:
     """Load an object saved by ``save`` from a path or a binary file object.
 
-    ``map_location``, ``weights_only`` and the pickle arguments are accepted for PyTorch compatibility
-    and ignored: everything is loaded on the CPU, and loading is always safe (no code runs).
+    ``map_location`` and the pickle arguments are accepted for PyTorch compatibility and ignored: everything
+    is loaded on the CPU, and loading is always safe (no code runs, nothing is unpickled). Whole modules load
+    for shenjing's own classes and allow-listed ones (``add_safe_globals``); ``weights_only=False`` also accepts
+    ``nn.Module`` subclasses of modules already imported (see the module docstring).
     Raises ``FileNotFoundError`` for a missing path and ``CheckpointError`` (a ``ValueError`` and
     ``RuntimeError``) naming the file when it is not a valid checkpoint: corrupted (every entry's CRC is
     checked), an array header that disagrees with its entry's size, an unsupported dtype (complex, string,
@@ -301,13 +428,13 @@ def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *, we
         raise ValueError(f"max_decompression_ratio must be positive, got {max_decompression_ratio!r}")
     if isinstance(f, (str, os.PathLike)):
         with open_regular_file(f, "checkpoint", CheckpointError) as stream:
-            return _load_stream(stream, name, ratio)
+            return _load_stream(stream, name, ratio, weights_only is False)
     if not (hasattr(f, "seekable") and f.seekable()):
         f = io.BytesIO(f.read())
-    return _load_stream(f, name, ratio)
+    return _load_stream(f, name, ratio, weights_only is False)
 
 
-def _load_stream(stream: IO[bytes], name: str, ratio: float) -> Any:
+def _load_stream(stream: IO[bytes], name: str, ratio: float, trust_imported: bool = False) -> Any:
     start = stream.tell()
     signature = stream.read(4)
     stream.seek(start)
@@ -328,7 +455,7 @@ def _load_stream(stream: IO[bytes], name: str, ratio: float) -> Any:
         raise CheckpointError(f"{name} has checkpoint format version {description.get('version')!r}; "
                               f"this shenjing reads versions up to {VERSION} (upgrade shenjing)")
     try:
-        return _Decoder(arrays, name).decode(description.get("root"))
+        return _Decoder(arrays, name, trust_imported).decode(description.get("root"))
     except CheckpointError:
         raise
     except RecursionError:

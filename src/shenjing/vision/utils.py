@@ -1,4 +1,5 @@
-"""torchvision.utils for images: ``make_grid`` (a batch of images tiled into one) and ``save_image``.
+"""torchvision.utils for images: ``make_grid`` (a batch of images tiled into one), ``save_image``, and the
+drawing helpers ``draw_bounding_boxes``, ``draw_segmentation_masks``, ``draw_keypoints`` (``vision._draw``).
 
     >>> import shenjing
     >>> grid = shenjing.vision.utils.make_grid(shenjing.zeros(10, 1, 28, 28), nrow=5)
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from shenjing._tensor import Tensor
+from shenjing.vision._draw import draw_bounding_boxes, draw_keypoints, draw_segmentation_masks
 from shenjing.vision._pil import require_pil
 
-__all__ = ["make_grid", "save_image"]
+__all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_masks", "draw_keypoints"]
 
 
 def _as_batch(tensor: Any) -> np.ndarray:

@@ -19,8 +19,9 @@ __all__ = ["weight_norm", "remove_weight_norm"]
 
 
 def _norm_except(v: Tensor, dim: int | None) -> Tensor:
-    """||v|| over every dim but ``dim`` (kept as size 1 there); over everything when ``dim`` is None."""
-    if dim is None:
+    """||v|| over every dim but ``dim`` (kept as size 1 there); over everything when ``dim`` is None or -1
+    (PyTorch's norm_except_dim reads -1 as "no dim")."""
+    if dim is None or dim == -1:
         return (v * v).sum().sqrt()
     dim = dim % v.dim()
     others = tuple(d for d in range(v.dim()) if d != dim)

@@ -16,10 +16,10 @@ from shenjing.utils.data.dataset import (
     ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split)
 from shenjing.utils.data.sampler import (
     BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler)
+from shenjing.utils.data.dataset import StackDataset  # noqa: E402
 from shenjing.utils.data.distributed import DistributedSampler  # noqa: E402
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset", "Subset",
            "random_split", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler", "DataLoader", "default_collate", "default_convert",
-           "get_worker_info"]
-__all__ += ["DistributedSampler"]
+           "get_worker_info", "StackDataset", "DistributedSampler"]

@@ -16,7 +16,7 @@ from shenjing._creation import randperm
 from shenjing._random import Generator
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset", "Subset",
-           "random_split"]
+           "random_split", "StackDataset"]
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -210,3 +210,50 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
         parts.append(Subset(dataset, order[start:start + n]))
         start += n
     return parts
+
+
+class StackDataset(Dataset):
+    """Datasets of equal length side by side: sample i is the tuple of their i-th samples (datasets given as
+    arguments) or a dict (given as keywords).
+
+    >>> StackDataset([1, 2], ["a", "b"])[1], StackDataset(x=[1, 2], y=["a", "b"])[0]
+    ((2, 'b'), {'x': 1, 'y': 'a'})
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                             "input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        datasets = list(args) if args else list(kwargs.values())
+        self._length = len(datasets[0])
+        if any(self._length != len(dataset) for dataset in datasets):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets: tuple | dict = tuple(args) if args else dict(kwargs)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(self.datasets, dict):
+            return {key: dataset[index] for key, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices`` (each dataset's own ``__getitems__`` used where it has one)."""
+        datasets = self.datasets.values() if isinstance(self.datasets, dict) else self.datasets
+        columns = []
+        for dataset in datasets:
+            if callable(getattr(dataset, "__getitems__", None)):
+                items = dataset.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, got "
+                                     f"{len(items)}")
+                columns.append(list(items))
+            else:
+                columns.append([dataset[i] for i in indices])
+        if isinstance(self.datasets, dict):
+            keys = list(self.datasets)
+            return [dict(zip(keys, row)) for row in zip(*columns)]
+        return [tuple(row) for row in zip(*columns)]
+
+    def __len__(self) -> int:
+        return self._length

@@ -147,8 +147,7 @@ class MNIST(VisionDataset):
         return FileNotFoundError(
             f"{name} dataset not found: missing {missing} (searched {self.raw_folder} and {self.root}). Pass "
             f"download=True to download it into {self.raw_folder}, or point root at a folder holding "
-            f"train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-            f"t10k-labels-idx1-ubyte (each optionally .gz){hint}")
+            f"{' and '.join(self._split_files())} (each optionally .gz){hint}")
 
     # -- reading --------------------------------------------------------------------------------------
 

@@ -15,10 +15,14 @@ from shenjing.vision.transforms.augment import (
     ColorJitter, ConvertImageDtype, FiveCrop, GaussianBlur, LinearTransformation, RandomAdjustSharpness, RandomApply,
     RandomAutocontrast, RandomChoice, RandomEqualize, RandomErasing, RandomGrayscale, RandomInvert, RandomOrder,
     RandomPosterize, RandomResizedCrop, RandomSolarize, TenCrop)
+from shenjing.vision.transforms.autoaugment import (
+    AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide)
+from shenjing.vision.transforms.warps import ElasticTransform, RandomPerspective
 
 __all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Lambda", "Pad", "Resize",
            "CenterCrop", "RandomCrop", "RandomRotation", "RandomAffine", "RandomHorizontalFlip",
            "RandomVerticalFlip", "Grayscale", "InterpolationMode", "functional", "ColorJitter", "ConvertImageDtype",
            "FiveCrop", "GaussianBlur", "LinearTransformation", "RandomAdjustSharpness", "RandomApply",
            "RandomAutocontrast", "RandomChoice", "RandomEqualize", "RandomErasing", "RandomGrayscale", "RandomInvert",
-           "RandomOrder", "RandomPosterize", "RandomResizedCrop", "RandomSolarize", "TenCrop"]
+           "RandomOrder", "RandomPosterize", "RandomResizedCrop", "RandomSolarize", "TenCrop", "AugMix", "AutoAugment",
+           "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide", "ElasticTransform", "RandomPerspective"]

@@ -141,16 +141,51 @@ def expanded_size(matrix: Sequence[float], width: int, height: int) -> tuple[int
 
 def warp_affine(array: np.ndarray, matrix: Sequence[float], out_size: tuple[int, int],
                 interpolation: str = "nearest", fill: Fill = 0) -> np.ndarray:
-    """Sample ``array`` at the affine-mapped centres of an ``out_size = (height, width)`` grid.
+    """Sample ``array`` at the affine-mapped centres of an ``out_size = (height, width)`` grid (see
+    ``sample_at``)."""
+    a, b, c, d, e, f = matrix
+    xs = np.arange(out_size[1])[None, :] + 0.5  # output pixel centres, broadcast to (height, width)
+    ys = np.arange(out_size[0])[:, None] + 0.5
+    return sample_at(array, a * xs + b * ys + c, d * xs + e * ys + f, interpolation, fill)
+
+
+def perspective_coefficients(startpoints: Sequence[Sequence[float]],
+                             endpoints: Sequence[Sequence[float]]) -> list[float]:
+    """(a, b, c, d, e, f, g, h) with (x, y) -> ((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1))
+    mapping each of the four ``endpoints`` to its ``startpoints`` (output to input, as pillow wants): the least
+    squares solution of the 8 linear equations, in float64, rounded to float32 as torchvision does."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(f"Please provide exactly four corners, got {len(startpoints)} startpoints and "
+                         f"{len(endpoints)} endpoints.")
+    rows, targets = [], []
+    for (x, y), (u, v) in zip(endpoints, startpoints):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        targets += [u, v]
+    solution = np.linalg.lstsq(np.array(rows, dtype=np.float64), np.array(targets, dtype=np.float64), rcond=None)[0]
+    return [float(v) for v in solution.astype(np.float32)]
+
+
+def warp_perspective(array: np.ndarray, coefficients: Sequence[float], interpolation: str = "bilinear",
+                     fill: Fill = 0) -> np.ndarray:
+    """Sample ``array`` at the perspective-mapped centres of its own grid (see ``perspective_coefficients``)."""
+    a, b, c, d, e, f, g, h = coefficients
+    height, width = array.shape[-2:]
+    xs = np.arange(width)[None, :] + 0.5
+    ys = np.arange(height)[:, None] + 0.5
+    denominator = g * xs + h * ys + 1.0
+    return sample_at(array, (a * xs + b * ys + c) / denominator, (d * xs + e * ys + f) / denominator,
+                     interpolation, fill)
+
+
+def sample_at(array: np.ndarray, src_x: np.ndarray, src_y: np.ndarray, interpolation: str = "nearest",
+              fill: Fill = 0) -> np.ndarray:
+    """``array`` (..., H, W) sampled at the points (src_x, src_y) (pixel units, pixel i spanning [i, i + 1)).
 
     A point outside the input image gives ``fill``. Inside, nearest takes the pixel that contains the point
     and bilinear blends the four nearest pixel centres (repeating the edge pixels), as pillow does.
     """
     height, width = array.shape[-2:]
-    a, b, c, d, e, f = matrix
-    xs = np.arange(out_size[1])[None, :] + 0.5  # output pixel centres, broadcast to (height, width)
-    ys = np.arange(out_size[0])[:, None] + 0.5
-    src_x, src_y = a * xs + b * ys + c, d * xs + e * ys + f
     fill_value = fill_array(fill, array)
     if interpolation == "nearest":
         return _gather(array, np.floor(src_y).astype(np.int64), np.floor(src_x).astype(np.int64), fill_value)

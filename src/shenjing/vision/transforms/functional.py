@@ -33,7 +33,8 @@ __all__ = ["InterpolationMode", "get_dimensions", "get_image_size", "to_tensor",
            "normalize", "pad", "resize", "crop", "center_crop", "hflip", "vflip", "rotate", "affine",
            "rgb_to_grayscale", "to_grayscale", "resized_crop", "five_crop", "ten_crop", "adjust_brightness",
            "adjust_contrast", "adjust_saturation", "adjust_hue", "adjust_sharpness", "invert", "posterize",
-           "solarize", "autocontrast", "equalize", "gaussian_blur", "erase", "convert_image_dtype"]
+           "solarize", "autocontrast", "equalize", "gaussian_blur", "erase", "convert_image_dtype", "perspective",
+           "elastic_transform"]
 
 
 class InterpolationMode(Enum):
@@ -504,3 +505,32 @@ def convert_image_dtype(image: Tensor, dtype: Any = None) -> Tensor:
             factor = (np.iinfo(target.numpy).max + 1) // (np.iinfo(array.dtype).max + 1)
             result = array.astype(target.numpy) * factor
     return from_numpy(np.ascontiguousarray(result))
+
+
+def perspective(image: Any, startpoints: Sequence[Sequence[int]], endpoints: Sequence[Sequence[int]],
+                interpolation: InterpolationMode | str = "bilinear", fill: Any = None) -> Any:
+    """Warp so that the four corners ``startpoints`` ([top-left, top-right, bottom-right, bottom-left], (x, y)
+    pixels) land on ``endpoints``; the output keeps the input's size, uncovered pixels get ``fill``."""
+    coefficients = _array.perspective_coefficients(startpoints, endpoints)
+    if is_pil_image(image):
+        image_module = require_pil("perspective")
+        method = getattr(image_module, "Transform", image_module).PERSPECTIVE
+        return image.transform(image.size, method, coefficients, _pil_resample(interpolation),
+                               fillcolor=_pil_fill(image, fill))
+    mode = _interpolation(interpolation).value
+    return _apply(image, lambda a: _array.warp_perspective(a, coefficients, mode, fill))
+
+
+def elastic_transform(image: Any, displacement: Tensor, interpolation: InterpolationMode | str = "bilinear",
+                      fill: Any = None) -> Any:
+    """Move pixels by ``displacement`` (1 x H x W x 2, (dx, dy) in grid_sample's normalised units, -1..1 across
+    the image): output pixel (i, j) samples the input at x = j + dx W / 2, y = i + dy H / 2 (pixel indices).
+    PIL images go through a uint8 array and back."""
+    shift = displacement.detach().numpy() if isinstance(displacement, Tensor) else np.asarray(displacement)
+    _, height, width = get_dimensions(image)
+    if shift.shape != (1, height, width, 2):
+        raise ValueError(f"displacement should be of shape [1, {height}, {width}, 2], got {list(shift.shape)}")
+    src_x = np.arange(width)[None, :] + 0.5 + shift[0, :, :, 0] * width / 2.0
+    src_y = np.arange(height)[:, None] + 0.5 + shift[0, :, :, 1] * height / 2.0
+    mode = _interpolation(interpolation).value
+    return _apply(image, lambda a: _array.sample_at(a, src_x, src_y, mode, fill))
