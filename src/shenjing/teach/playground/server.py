@@ -197,6 +197,8 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
                 name, content_type = STATIC_FILES[url.path]
                 body = resources.files("shenjing.teach.playground").joinpath("static", name).read_bytes()
                 self._send(200, body, content_type)
+            elif url.path == "/favicon.ico":
+                self._send(204, b"", "image/x-icon")
             elif url.path == "/api/state":
                 query = parse_qs(url.query)
                 given = query.get("data", [""])[0]

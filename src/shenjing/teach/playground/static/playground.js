@@ -293,10 +293,12 @@ function mix(a, b, t) {
   return [0, 1, 2].map((i) => Math.round(a[i] + (b[i] - a[i]) * t));
 }
 
-function diverging(value, discretize) {  // value in [-1, 1] -> orange .. white .. blue
-  if (discretize) value = value >= 0 ? 0.85 : -0.85;
-  return value < 0 ? mix(WHITE, ORANGE, -value) : mix(WHITE, BLUE, value);
+function diverging(value, discretize, strength = 1) {  // value in [-1, 1] -> orange .. white .. blue
+  if (discretize) value = value >= 0 ? 1 : -1;
+  return value < 0 ? mix(WHITE, ORANGE, -value * strength) : mix(WHITE, BLUE, value * strength);
 }
+
+const BACKGROUND = 0.6;  // the output plane is paler than the points drawn on it
 
 function hex(colour) {
   const n = parseInt(colour.slice(1), 16);
@@ -318,12 +320,12 @@ function paint(canvas, size, colourAt) {
 function outputColours(output, discretize) {
   if (output.values) {
     const values = bytesOf(output.values);
-    return (i) => diverging(values[i] / 127.5 - 1, discretize);
+    return (i) => diverging(values[i] / 127.5 - 1, discretize, BACKGROUND);
   }
   const classes = bytesOf(output.classes), confidence = bytesOf(output.confidence);
   const k = state.classCount;
   return (i) => {
-    const strength = discretize ? 0.8 : 0.15 + 0.85 * Math.max(0, (confidence[i] / 255 - 1 / k) / (1 - 1 / k));
+    const strength = BACKGROUND * (discretize ? 1 : 0.15 + 0.85 * Math.max(0, (confidence[i] / 255 - 1 / k) / (1 - 1 / k)));
     return mix(WHITE, hex(CLASS_COLOURS[classes[i] % CLASS_COLOURS.length]), strength);
   };
 }
