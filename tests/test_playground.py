@@ -301,7 +301,8 @@ def test_a_csv_upload_with_a_mistake_names_its_line(server):
     assert len(state["train"]) + len(state["test"]) == 4
 
 
-@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"},
+                                     {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"},
                                      {"Host": "evil.example:8000"}])
 def test_a_request_from_another_origin_is_refused(server, headers):
     for method, path, body in (("POST", "/api/control", {"action": "play"}), ("GET", "/api/state", None),
@@ -309,6 +310,17 @@ def test_a_request_from_another_origin_is_refused(server, headers):
         status, answer = request(server, method, path, body, headers=headers)
         assert status == 403 and "refused" in answer["error"]
     assert not request(server, "GET", "/api/state")[1]["playing"]
+
+
+def test_a_link_from_another_site_opens_the_page_but_not_the_api(server):
+    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    status, page = request(server, "GET", "/", headers=link)
+    assert status == 200 and b"playground.js" in page
+    status, answer = request(server, "GET", "/api/state", headers=link)
+    assert status == 403 and "cross-site" in answer["error"]
+    status, _ = request(server, "GET", "/playground.js", headers={"Sec-Fetch-Site": "cross-site",
+                                                                  "Sec-Fetch-Mode": "no-cors"})
+    assert status == 403
 
 
 def test_the_pages_own_origin_is_answered(server):

@@ -227,3 +227,35 @@ def test_every_control_is_labelled(page, server):
     assert unlabelled == []
     assert page.get_by_role("button", name="Step").is_visible()
     assert page.get_by_role("combobox", name="Activation of hidden layer 1").input_value() == "tanh"
+
+
+def test_regression_trains_and_a_weight_line_is_editable(page, server):
+    open_page(page, server)
+    page.select_option("#problem", "regression")
+    settle(page)
+    assert page.is_visible("#regDataset") and not page.is_visible("#dataset")
+    page.select_option("#learningRate", "0.1")
+    settle(page)
+    first = shown_test_loss(page)
+    page.get_by_role("button", name="▶ Play").click()
+    wait_for(page, lambda: shown_test_loss(page) < first / 4, "the regression loss to fall to a quarter")
+    page.get_by_role("button", name="❚❚ Pause").click()
+    settle(page)
+    assert page.evaluate("state.classCount") == 0 and not page.is_visible("#accuracy-line")
+    page.screenshot(path=str(IMAGES / "playground-regression.png"), full_page=True)
+
+    line = page.locator("#links path.hit").first  # the weight from X₁ to neuron 1 of layer 1
+    line.dispatch_event("click")
+    assert "Weight from X₁ to neuron 1 of layer 1" in page.inner_text("#editor-label")
+    page.fill("#editor-value", "-1.25")
+    page.press("#editor-value", "Enter")
+    settle(page)
+    assert page.evaluate("state.weights[0].weight[0][0]") == -1.25
+    page.focus('[data-node="2:1"]')
+    page.keyboard.press("Enter")
+    assert "Bias of neuron 2 of hidden layer 2" in page.inner_text("#editor-label")
+    page.keyboard.type("0.3")
+    page.keyboard.press("Enter")
+    settle(page)
+    assert page.evaluate("state.weights[1].bias[1]") == 0.3
+    assert not page.errors

@@ -103,7 +103,8 @@ def _reg_gauss(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarr
     return points, np.clip(labels + rng.uniform(-1, 1, n) * noise, -1, 1)
 
 
-def make_dataset(name: str, n: int, noise: float = 0.0, seed: int = 0, classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def make_dataset(name: str, n: int, noise: float = 0.0, seed: int = 0,
+                 classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points of data set ``name`` (``CLASSIFICATION`` or ``REGRESSION``) with ``noise`` in [0, 0.5]:
     (points (n, 2), labels (n,)), repeatable for a ``seed``."""
     if not 0 <= noise <= 0.5:

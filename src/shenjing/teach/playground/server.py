@@ -3,7 +3,8 @@ over one ``Session``, and a training thread.
 
 Requests not from the page are refused: the ``Host`` header must name this server (so a web site that
 points its own name at 127.0.0.1 gets nothing), an ``Origin`` or ``Sec-Fetch-Site`` header must say the
-request comes from the page itself, and every ``POST`` must carry JSON (which another site's page can
+request comes from the page itself (a link from another site may open the page, as a shared link does,
+but not call the API; the page may not be framed), and every ``POST`` must carry JSON (which another site's page can
 only send after a CORS preflight this server never grants). The server serves the files of its
 ``static`` folder by name and nothing else.
 
@@ -148,7 +149,10 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
             if origin is not None and origin != f"http://{given_host}":
                 raise _Refused(403, f"refused: a request from another origin ({origin}); the playground "
                                     f"answers only its own page")
-            if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            opening_the_page = self.command in ("GET", "HEAD") and urlsplit(self.path).path in STATIC_FILES \
+                and self.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+            if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none") \
+                    and not opening_the_page:  # a link from a course page may open the page, nothing more
                 raise _Refused(403, "refused: a cross-site request; the playground answers only its own page")
 
         # -- answering ----------------------------------------------------------------------

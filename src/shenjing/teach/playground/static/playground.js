@@ -445,11 +445,16 @@ function node(id, description) {
   canvas.setAttribute("aria-label", description);
   box.append(canvas);
   if (id && !id.startsWith("0:")) {
-    box.addEventListener("click", (event) => {
+    box.tabIndex = 0;
+    box.setAttribute("role", "button");
+    box.setAttribute("aria-label", `${description}: edit its bias`);
+    const edit = (event) => {
       const [column, j] = id.split(":").map(Number);
       const bias = state.weights[column - 1].bias[j];
       openEditor(event, `Bias of ${description}`, bias, {layer: column - 1, neuron: j, source: null});
-    });
+    };
+    box.addEventListener("click", edit);
+    box.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") edit(event); });
   }
   return box;
 }
@@ -538,8 +543,14 @@ function openEditor(event, text, value, target) {
   $("editor-label").textContent = text;
   $("editor-value").value = value.toFixed(4);
   editor.hidden = false;
-  editor.style.left = Math.max(0, event.clientX - area.left - 40) + "px";
-  editor.style.top = (event.clientY - area.top + 14) + "px";
+  let x = event.clientX, y = event.clientY;
+  if (!x && !y && event.target.getBoundingClientRect) {
+    const box = event.target.getBoundingClientRect();
+    x = box.left + box.width / 2;
+    y = box.bottom;
+  }
+  editor.style.left = Math.max(0, x - area.left - 40) + "px";
+  editor.style.top = (y - area.top + 14) + "px";
   $("editor-value").focus();
   $("editor-value").select();
 }
