@@ -60,6 +60,9 @@ def settle(page):
 @pytest.mark.parametrize("dataset", ["circle", "xor"])
 def test_play_trains_until_the_test_loss_is_low(page, server, dataset):
     open_page(page, server)
+    if dataset == "circle":  # what a student sees first
+        assert page.inner_text("#epoch") == "0" and page.input_value("#dataset") == "circle"
+        page.screenshot(path=str(IMAGES / "playground-start.png"), full_page=True)
     page.select_option("#dataset", dataset)
     settle(page)
     page.select_option("#activation", "relu")
@@ -153,6 +156,11 @@ def test_clicked_points_and_a_csv_become_the_data(page, server):
     x1, x2, label = train[0]
     assert x1 == pytest.approx(-6 + 12 * 60 / 300, abs=0.1) and x2 == pytest.approx(6 - 12 * 60 / 300, abs=0.1)
     assert [p[2] for p in train] == [1, 0, 1]  # click: the chosen class (1, blue); shift-click: the other
+    page.focus("#plane")  # the keyboard: a cross at (0, 0), arrows move it by 0.5, Enter adds a point
+    for key in ("ArrowRight", "ArrowRight", "ArrowUp", "Shift+Enter"):
+        page.keyboard.press(key)
+    page.wait_for_function("() => points.train.length === 4")
+    assert page.evaluate("points.train")[3] == [1.0, 0.5, 0]
 
     page.set_input_files("#csv-file", files=[{"name": "broken.csv", "mimeType": "text/csv",
                                               "buffer": b"x1,x2,label\n1,1,1\n1,1\n"}])

@@ -240,6 +240,9 @@ function wireControls() {
   });
   $("linearBoundaries").addEventListener("change", loadLinear);
   $("plane").addEventListener("click", clickPlane);
+  $("plane").addEventListener("keydown", keyOnPlane);
+  $("plane").addEventListener("focus", () => { cursor = cursor || [0, 0]; drawPlane(); });
+  $("plane").addEventListener("blur", () => { cursor = null; drawPlane(); });
   $("editor-cancel").addEventListener("click", () => { $("editor").hidden = true; });
   $("editor-apply").addEventListener("click", applyEdit);
   $("editor-value").addEventListener("keydown", (event) => {
@@ -586,7 +589,7 @@ function drawPlane() {
   context.moveTo(size / 2, 0); context.lineTo(size / 2, size);
   context.moveTo(0, size / 2); context.lineTo(size, size / 2);
   context.stroke();
-  const sets = [[points.train, "#fff"]];
+  const sets = [[points.train, state.classCount === 0 ? "rgba(0,0,0,0.35)" : "#fff"]];
   if (display.showTestData) sets.push([points.test, "#000"]);
   for (const [list, outline] of sets) {
     for (const [x1, x2, label] of list) {
@@ -603,6 +606,15 @@ function drawPlane() {
   if (linear && $("linearBoundaries").checked) {
     drawLine(context, size, linear.perceptron, "#000", [6, 4]);
     drawLine(context, size, linear.svm, "#6a1b9a", []);
+  }
+  if (cursor) {
+    const [cx, cy] = [toPixel(cursor[0], size), size - toPixel(cursor[1], size)];
+    context.strokeStyle = "#000";
+    context.lineWidth = 1.5;
+    context.beginPath();
+    context.moveTo(cx - 8, cy); context.lineTo(cx + 8, cy);
+    context.moveTo(cx, cy - 8); context.lineTo(cx, cy + 8);
+    context.stroke();
   }
   if (example) {
     const [x1, x2] = example.point;
@@ -652,18 +664,37 @@ async function loadLinear() {
 
 async function clickPlane(event) {
   if (!state) return;
-  const canvas = $("plane");
-  const box = canvas.getBoundingClientRect();
+  const box = $("plane").getBoundingClientRect();
   const x1 = ((event.clientX - box.left) / box.width) * 2 * EXTENT - EXTENT;
   const x2 = EXTENT - ((event.clientY - box.top) / box.height) * 2 * EXTENT;
+  await usePlane(x1, x2, event.shiftKey);
+}
+
+// the keyboard's way to the plane: arrows move a cross, Enter adds (Shift+Enter: the other class) or traces
+let cursor = null;
+
+function keyOnPlane(event) {
+  const moves = {ArrowLeft: [-0.5, 0], ArrowRight: [0.5, 0], ArrowUp: [0, 0.5], ArrowDown: [0, -0.5]};
+  if (event.key in moves) {
+    event.preventDefault();
+    cursor = cursor || [0, 0];
+    cursor = cursor.map((v, i) => Math.max(-EXTENT, Math.min(EXTENT, v + moves[event.key][i])));
+    drawPlane();
+  } else if (event.key === "Enter" && cursor) {
+    event.preventDefault();
+    usePlane(cursor[0], cursor[1], event.shiftKey);
+  }
+}
+
+async function usePlane(x1, x2, shift) {
   const classification = state.classCount > 0;
   const chosen = Number($("newClass").value);
   let label;
   if (classification) {
     const k = settings.classes;
-    label = event.shiftKey ? (k === 2 ? 1 - chosen : (chosen + 1) % k) : chosen;
+    label = shift ? (k === 2 ? 1 - chosen : (chosen + 1) % k) : chosen;
   } else {
-    label = (event.shiftKey ? chosen === 0 : chosen === 1) ? -1 : 1;
+    label = (shift ? chosen === 0 : chosen === 1) ? -1 : 1;
   }
   const mode = document.querySelector("input[name=clickMode]:checked").value;
   if (mode === "backprop") {
