@@ -220,6 +220,12 @@ def test_the_exported_file_runs_and_prints_the_test_loss(tmp_path):
     assert run.returncode == 0, run.stderr
     assert f"test loss: {session.losses()[1]:.4f} on {len(session.test_labels)} test points" in run.stdout
     assert f"test accuracy: {session.accuracy('test'):.2%}" in run.stdout
+    pytest.importorskip("torch")
+    on_torch = subprocess.run([sys.executable, export.SCRIPT_NAME, "--torch"], cwd=tmp_path, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": ""}, timeout=300)
+    assert on_torch.returncode == 0, on_torch.stderr
+    assert float(on_torch.stdout.split("test loss: ")[1].split()[0]) == pytest.approx(session.losses()[1], abs=2e-4)
+    assert "Linear(in_features=3, out_features=5, bias=True)" in on_torch.stdout
 
 
 # -- the HTTP API ----------------------------------------------------------------------------------

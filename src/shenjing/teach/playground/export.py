@@ -1,5 +1,6 @@
 """Exporting a playground network: a Python file that builds the same ``nn.Sequential``, loads the
-weights (a ``shenjing.save`` file) and evaluates the model on the test points saved with them.
+weights (a ``shenjing.save`` file, read with NumPy alone so the file runs on PyTorch too) and evaluates
+the model on the test points saved with them.
 
 The weights file is ``{"format": "shenjing-playground", "state_dict": ..., "features": [...],
 "problem": ..., "classes": ..., "test_points": (n, 2) tensor, "test_labels": (n,) tensor,
@@ -58,17 +59,29 @@ def python_source(session: Session) -> str:
     return f'''"""A network trained in the shenjing playground (`shenjing playground`).
 
 Data set: {s.data_name()}; input features: {", ".join(features)}; {what}.
-Run it beside its weights file: python {SCRIPT_NAME} [{WEIGHTS_NAME}]
-It rebuilds the network, loads the weights (a shenjing.save file: no pickle) and evaluates the test points.
-The model code is PyTorch's API: with `import torch` instead of `import shenjing as torch` it builds the
-same network (the weights file itself is read with shenjing).
+Run it beside its weights file: python {SCRIPT_NAME} [{WEIGHTS_NAME}] [--torch]
+It rebuilds the network, loads the weights and evaluates the test points saved with them. The code is
+PyTorch's API: it runs on shenjing (`import shenjing as torch`) or, with --torch or without shenjing, on
+PyTorch. The weights file is shenjing.save's format (a NumPy .npz archive described by JSON, no pickle);
+read_checkpoint below reads it with NumPy alone.
 """
 
+import json
 import sys
 from pathlib import Path
 
-import shenjing as torch
-from shenjing import nn
+import numpy as np
+
+if "--torch" in sys.argv:
+    import torch
+    from torch import nn
+else:
+    try:
+        import shenjing as torch
+        from shenjing import nn
+    except ImportError:
+        import torch
+        from torch import nn
 
 FEATURES = {features!r}
 
@@ -89,9 +102,29 @@ def loss_of(output, labels):
     return {loss}
 
 
+def read_checkpoint(path):
+    """A shenjing.save file with NumPy alone: its JSON description names one array entry per tensor."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {{name: archive[name] for name in archive.files}}
+    root = json.loads(arrays.pop("__shenjing__").tobytes().decode("utf-8"))["root"]
+
+    def decode(node):
+        kind = node["type"]
+        if kind == "tensor":
+            return torch.tensor(arrays[node["key"]])
+        if kind == "ndarray":
+            return arrays[node["key"]]
+        if kind in ("list", "tuple"):
+            return [decode(item) for item in node["items"]]
+        if kind == "dict":
+            return {{decode(key): decode(value) for key, value in node["items"]}}
+        return None if kind == "none" else node.get("value", node.get("name"))
+    return decode(root)
+
+
 def main(path=None):
     path = Path(path) if path else Path(__file__).with_name("{WEIGHTS_NAME}")
-    saved = torch.load(path)
+    saved = read_checkpoint(path)
     model = build_model()
     model.load_state_dict(saved["state_dict"])
     model.eval()
@@ -104,7 +137,7 @@ def main(path=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main(next((a for a in sys.argv[1:] if not a.startswith("--")), None))
 '''
 
 
