@@ -150,6 +150,18 @@ def test_l2_regularisation_keeps_the_weights_smaller():
     assert size(penalised) < size(plain)
 
 
+def test_a_diverging_run_stops_with_a_message_and_a_valid_state():
+    session = _trained(5, problem="regression", learningRate=10, activation="linear", networkShape="8,8,8")
+    assert "the learning rate (10) is probably too large" in session.diverged
+    epoch = session.epoch
+    session.train_epoch()
+    assert session.epoch == epoch  # stays stopped until a reset
+    state = json.loads(json.dumps(session.snapshot(), allow_nan=False))
+    assert state["warning"] == session.diverged and state["testLoss"] is None
+    session.reset()
+    assert session.diverged is None and np.isfinite(session.losses()[1])
+
+
 def test_per_layer_activations_and_dropout_build_that_network():
     session = Session(Settings.from_dict({"networkShape": "3,2", "layerActivations": "relu,sigmoid",
                                           "dropout": "0.2,0"}))

@@ -87,6 +87,9 @@ class Trainer:
             if time.monotonic() - self.last_seen > self.idle_pause:
                 self.playing = False
                 continue
+            if self.session.diverged:
+                self.playing = False
+                continue
             started = time.monotonic()
             self.session.train_epoch()
             self._stop.wait(max(0.01, time.monotonic() - started))
@@ -184,7 +187,8 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
 
         def _state(self, data_version: int | None = None) -> dict[str, Any]:
             trainer.last_seen = time.monotonic()
-            return {**session.snapshot(data_version), "playing": trainer.playing}
+            state = session.snapshot(data_version)
+            return {**state, "playing": trainer.playing and not state["warning"]}
 
         def do_GET(self) -> None:
             self._answer(self._get)

@@ -55,7 +55,7 @@ def grid_points(size: int) -> np.ndarray:
 
 def _bytes(values: np.ndarray, low: float = -1.0, high: float = 1.0) -> str:
     """Values in [low, high] as base64 bytes 0..255 (the page's compact image format)."""
-    scaled = (np.clip(values, low, high) - low) / (high - low) * 255
+    scaled = (np.clip(np.nan_to_num(values), low, high) - low) / (high - low) * 255
     return base64.b64encode(np.round(scaled).astype(np.uint8).tobytes()).decode("ascii")
 
 
@@ -122,6 +122,7 @@ class Session:
             self.optimizer = self._optimizer()
             self.shuffle = np.random.default_rng(s.seed + 1)
             self.epoch = 0
+            self.diverged: str | None = None
             self.history: list[tuple[int, float, float]] = []
             self.version += 1
             self._split()
@@ -215,6 +216,8 @@ class Session:
         """One pass over the training points in shuffled mini-batches of ``batchSize``."""
         with self.lock:
             count = len(self.train_points)
+            if self.diverged:
+                return
             if count:
                 self.model.train()
                 order = self.shuffle.permutation(count)
@@ -222,16 +225,22 @@ class Session:
                 for start in range(0, count, size):
                     batch = order[start:start + size]
                     self.optimizer.zero_grad()
-                    output = self.model(self.train_inputs[shenjing.tensor(batch)])
-                    loss = self._loss(output, self.train_labels[batch]) + self._penalty()
-                    loss.backward()
-                    self.optimizer.step()
+                    with np.errstate(all="ignore"):
+                        output = self.model(self.train_inputs[shenjing.tensor(batch)])
+                        loss = self._loss(output, self.train_labels[batch]) + self._penalty()
+                        if not np.isfinite(loss.item()):
+                            self.diverged = (f"the training loss became {loss.item()} in epoch {self.epoch + 1}: "
+                                             f"the learning rate ({self.settings.learningRate:g}) is probably "
+                                             f"too large; choose a smaller one (or press Reset)")
+                            break
+                        loss.backward()
+                        self.optimizer.step()
             self.epoch += 1
             self.history.append((self.epoch, *self.losses()))
 
     def losses(self) -> tuple[float, float]:
         """(training loss, test loss), NaN for an empty set."""
-        with self.lock, shenjing.no_grad():
+        with self.lock, shenjing.no_grad(), np.errstate(all="ignore"):
             self.model.eval()
             values = []
             for inputs, labels in ((self.train_inputs, self.train_labels), (self.test_inputs, self.test_labels)):
@@ -260,7 +269,7 @@ class Session:
 
     def layer_outputs(self, points: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """(the values of each hidden layer's neurons, (n, neurons) each; the output) at ``points``."""
-        with self.lock, shenjing.no_grad():
+        with self.lock, shenjing.no_grad(), np.errstate(all="ignore"):
             self.model.eval()
             h = shenjing.tensor(datasets.feature_matrix(points, self.settings.features()), dtype=shenjing.float32)
             hidden = []
@@ -290,11 +299,15 @@ class Session:
         features = datasets.feature_matrix(points, self.settings.features())
         hidden, _ = self.layer_outputs(points)
         columns = [features] + hidden
-        return [[_bytes(col / max(1.0, float(np.abs(col).max()))) for col in values.T] for values in columns]
+        with np.errstate(all="ignore"):
+            return [[_bytes(col / max(1.0, float(np.abs(col).max()))) for col in values.T] for values in columns]
 
     def weights(self) -> list[dict[str, Any]]:
-        return [{"weight": np.round(m.weight.detach().numpy().astype(np.float64), 4).tolist(),
-                 "bias": np.round(m.bias.detach().numpy().astype(np.float64), 4).tolist()}
+        def shown(values: np.ndarray) -> list:  # a diverged weight is drawn at the largest size, NaN as 0
+            finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=1e6, neginf=-1e6)
+            return np.round(finite, 4).tolist()
+
+        return [{"weight": shown(m.weight.detach().numpy()), "bias": shown(m.bias.detach().numpy())}
                 for m in self.model if isinstance(m, nn.Linear)]
 
     def set_parameter(self, layer: int, neuron: int, source: int | None, value: float) -> None:
@@ -331,7 +344,7 @@ class Session:
                      "history": [[e, _finite(a), _finite(b)] for e, a, b in history],
                      "settings": self.settings.to_dict(), "features": self.settings.features(),
                      "classCount": self.settings.class_count(), "output": self.output_image(),
-                     "neurons": self.neuron_images(), "weights": self.weights()}
+                     "neurons": self.neuron_images(), "weights": self.weights(), "warning": self.diverged}
             if data_version != self.data_version:
                 state["train"] = _points(self.train_points, self.train_labels)
                 state["test"] = _points(self.test_points, self.test_labels)

@@ -273,6 +273,7 @@ function render(next) {
   const accuracy = next.testAccuracy;
   $("accuracy-line").hidden = accuracy === null;
   if (accuracy !== null) $("test-accuracy").textContent = (accuracy * 100).toFixed(1) + "%";
+  if (next.warning) say(next.warning);
   buildNetwork();
   drawNeurons();
   drawLinks();
