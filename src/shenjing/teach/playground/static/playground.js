@@ -249,7 +249,7 @@ function wireControls() {
     if (event.key === "Enter") applyEdit();
     if (event.key === "Escape") $("editor").hidden = true;
   });
-  window.addEventListener("resize", () => drawLinks());
+  window.addEventListener("resize", () => drawLinks(true));
 }
 
 function trimLayerLists() {
@@ -348,6 +348,7 @@ function buildNetwork() {
   structureKey = key;
   const columns = $("network-columns");
   columns.replaceChildren();
+  columns.classList.toggle("compact", settings.networkShape.length > 5 || Math.max(0, ...settings.networkShape) > 10);
   const features = document.createElement("div");
   features.className = "layer features";
   features.append(layerTop("Features", null));
@@ -491,44 +492,62 @@ function centre(element, area, side) {
   return [(side === "left" ? box.left : box.right) - area.left, box.top + box.height / 2 - area.top];
 }
 
-function drawLinks() {
+let links = {key: "", paths: []};  // the drawn weights: made when the network's shape changes, restyled after
+
+function drawLinks(resized) {
   if (!state) return;
-  const svg = $("links");
   const area = $("network").getBoundingClientRect();
+  const key = structureKey + "|" + Math.round(area.width);
+  if (key !== links.key || resized) buildLinks(area, key);
+  for (const {line, title, l, j, i, text} of links.paths) {
+    const w = state.weights[l].weight[j][i];
+    line.setAttribute("stroke", w >= 0 ? "#0877bd" : "#f59322");
+    line.setAttribute("stroke-width", String(Math.min(8, 0.4 + 1.6 * Math.abs(w))));
+    line.setAttribute("stroke-opacity", String(Math.min(1, 0.25 + Math.abs(w) / 2)));
+    title.textContent = `Weight ${w.toFixed(3)} ${text}`;
+  }
+}
+
+function buildLinks(area, key) {
+  const svg = $("links");
   svg.replaceChildren();
+  links = {key, paths: []};
+  const places = {};  // every node's left and right middle, measured once
+  for (const element of document.querySelectorAll("#network-columns [data-node]")) {
+    const box = element.getBoundingClientRect();
+    const y = box.top + box.height / 2 - area.top;
+    places[element.dataset.node] = {left: [box.left - area.left, y], right: [box.right - area.left, y]};
+  }
   const columns = [state.features.map((_, i) => `0:${i}`)];
   settings.networkShape.forEach((width, layer) => columns.push([...Array(width).keys()].map((j) => `${layer + 1}:${j}`)));
   const outputs = state.classCount > 2 ? state.classCount : 1;
   columns.push([...Array(outputs).keys()].map((j) => `${settings.networkShape.length + 1}:${j}`));
   const ns = "http://www.w3.org/2000/svg";
+  const made = document.createDocumentFragment();
   state.weights.forEach((layer, l) => {
     layer.weight.forEach((row, j) => {
-      row.forEach((w, i) => {
-        const from = document.querySelector(`[data-node="${columns[l][i]}"]`);
-        const to = document.querySelector(`[data-node="${columns[l + 1][j]}"]`);
+      row.forEach((_, i) => {
+        const from = places[columns[l][i]], to = places[columns[l + 1][j]];
         if (!from || !to) return;
-        const [x1, y1] = centre(from, area, "right");
-        const [x2, y2] = centre(to, area, "left");
+        const [x1, y1] = from.right, [x2, y2] = to.left;
         const mid = (x1 + x2) / 2;
         const d = `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
         const line = document.createElementNS(ns, "path");
         line.setAttribute("d", d);
-        line.setAttribute("stroke", w >= 0 ? "#0877bd" : "#f59322");
-        line.setAttribute("stroke-width", String(Math.min(8, 0.4 + 1.6 * Math.abs(w))));
-        line.setAttribute("stroke-opacity", String(Math.min(1, 0.25 + Math.abs(w) / 2)));
         const hit = document.createElementNS(ns, "path");
         hit.setAttribute("d", d);
         hit.setAttribute("class", "hit");
         const title = document.createElementNS(ns, "title");
-        const text = `Weight ${w.toFixed(3)} from ${describeNode(columns[l][i])} to ${describeNode(columns[l + 1][j])}`;
-        title.textContent = text;
         hit.append(title);
-        hit.addEventListener("click", (event) => openEditor(event, text.replace(/^Weight [^ ]+ /, "Weight "), w,
+        const text = `from ${describeNode(columns[l][i])} to ${describeNode(columns[l + 1][j])}`;
+        hit.addEventListener("click", (event) => openEditor(event, `Weight ${text}`, state.weights[l].weight[j][i],
                                                            {layer: l, neuron: j, source: i}));
-        svg.append(line, hit);
+        made.append(line, hit);
+        links.paths.push({line, title, l, j, i, text});
       });
     });
   });
+  svg.append(made);
 }
 
 function describeNode(id) {
