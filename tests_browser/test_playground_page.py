@@ -121,9 +121,10 @@ def test_a_shared_link_restores_the_settings(page, server, browser):
     assert shared.evaluate("state.classCount") == 3
     shared.close()
     hidden = browser.new_page()
-    hidden.goto(server.url + "#dataset=xor&noise_hide=true&learningRate_hide=true")
+    hidden.goto(server.url + "#dataset=xor&noise_hide=true&learningRate_hide=true&xSquared_hide=true")
     hidden.wait_for_function("() => state !== null && state.settings.dataset === 'xor'")
     assert not hidden.is_visible("#noise") and not hidden.is_visible("#learningRate")
+    assert not hidden.is_visible("#feature-xSquared") and hidden.is_visible("#feature-ySquared")
     assert hidden.is_visible("#batchSize")
     hidden.close()
 

@@ -159,6 +159,10 @@ function syncControls() {
     newClass.replaceChildren(...labels.map((text, i) => new Option(text, String(i))));
     newClass.selectedIndex = keep >= 0 && keep < labels.length ? keep : (classification && settings.classes === 2 ? 1 : 0);
   }
+  applyHidden();
+}
+
+function applyHidden() {  // NAME_hide=true in the link, or a control that does not apply to this problem
   for (const element of document.querySelectorAll("[data-name]")) {
     element.classList.toggle("hidden-control", hiddenControls.has(element.dataset.name) ||
                              element.dataset.hiddenByProblem === "true");
@@ -241,7 +245,9 @@ function wireControls() {
   $("linearBoundaries").addEventListener("change", loadLinear);
   $("plane").addEventListener("click", clickPlane);
   $("plane").addEventListener("keydown", keyOnPlane);
-  $("plane").addEventListener("focus", () => { cursor = cursor || [0, 0]; drawPlane(); });
+  $("plane").addEventListener("focus", () => {  // the cross only for the keyboard, not after a click
+    if ($("plane").matches(":focus-visible")) { cursor = cursor || [0, 0]; drawPlane(); }
+  });
   $("plane").addEventListener("blur", () => { cursor = null; drawPlane(); });
   $("editor-cancel").addEventListener("click", () => { $("editor").hidden = true; });
   $("editor-apply").addEventListener("click", applyEdit);
@@ -275,6 +281,7 @@ function render(next) {
   if (accuracy !== null) $("test-accuracy").textContent = (accuracy * 100).toFixed(1) + "%";
   if (next.warning) say(next.warning);
   buildNetwork();
+  applyHidden();
   drawNeurons();
   drawLinks();
   drawPlane();
