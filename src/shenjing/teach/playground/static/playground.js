@@ -522,6 +522,7 @@ function buildLinks(area, key) {
   const places = {};  // every node's left and right middle, measured once
   for (const element of document.querySelectorAll("#network-columns [data-node]")) {
     const box = element.getBoundingClientRect();
+    if (!box.width) continue;  // a hidden feature: no lines
     const y = box.top + box.height / 2 - area.top;
     places[element.dataset.node] = {left: [box.left - area.left, y], right: [box.right - area.left, y]};
   }
