@@ -180,6 +180,21 @@ def test_a_clicked_point_joins_the_training_data():
         session.add_point(0.0, 0.0, 2)
 
 
+def test_clicked_points_stay_training_points_when_a_setting_changes():
+    session = Session()
+    session.clear_points()
+    for x in (1.0, 2.0, 3.0):
+        session.add_point(x, x, 1)
+    session.add_point(-1.0, -1.0, 0)
+    changed = Settings.from_dict({**session.settings.to_dict(), "learningRate": 0.1})
+    session.configure(changed)
+    assert len(session.train_points) == 4 and len(session.test_points) == 0
+    session.configure(Settings.from_dict({**changed.to_dict(), "percTrainData": 50}))
+    assert len(session.train_points) == 4  # the same ratio: nothing moves
+    session.configure(Settings.from_dict({**changed.to_dict(), "percTrainData": 75}))
+    assert len(session.train_points) == 3 and len(session.test_points) == 1  # a new ratio splits them again
+
+
 def test_a_csv_with_three_classes_sets_three_outputs():
     session = Session()
     rows = "\n".join(f"{x},{y},{k % 3}" for k, (x, y) in enumerate([(-3, -3), (3, 3), (3, -3)] * 4))

@@ -171,7 +171,9 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
                 self.wfile.write(body)
 
         def _json(self, value: Any, status: int = 200) -> None:
-            self._send(status, json.dumps(value, allow_nan=False).encode(), "application/json")
+            # after a refusal the request's body may be unread: close the connection rather than read it
+            extra = {"Connection": "close"} if status >= 400 else None
+            self._send(status, json.dumps(value, allow_nan=False).encode(), "application/json", extra)
 
         def _answer(self, action: Callable[[], None]) -> None:
             try:

@@ -87,6 +87,7 @@ class Session:
         self.settings = settings or Settings()
         self.points = np.zeros((0, 2))
         self.labels = np.zeros(0)
+        self.train_count: int | None = None  # the first train_count points train; None: percTrainData says
         self.data_version = 0
         self.version = 0
         self.configure(self.settings)
@@ -100,8 +101,10 @@ class Session:
             old = self.settings
             self.settings = settings
             if settings.data_name() in ("csv", "custom"):
+                if settings.percTrainData != old.percTrainData:
+                    self.train_count = None  # a new ratio splits the user's points again
                 if settings.problem != old.problem:
-                    self.points, self.labels = np.zeros((0, 2)), np.zeros(0)
+                    self.points, self.labels, self.train_count = np.zeros((0, 2)), np.zeros(0), 0
                 elif settings.problem == "classification" and len(self.labels) and \
                         self.labels.max() >= settings.classes:
                     self.settings = old
@@ -110,6 +113,7 @@ class Session:
             else:
                 self.points, self.labels = datasets.make_dataset(
                     settings.data_name(), SAMPLES, settings.noise / 100, settings.seed, settings.classes)
+                self.train_count = None
             self.data_version += 1
             self.reset()
 
@@ -135,7 +139,11 @@ class Session:
         return optim.SGD(self.model.parameters(), lr=s.learningRate, momentum=0.9 if s.optimizer == "momentum" else 0)
 
     def _split(self) -> None:
-        train_x, train_y, test_x, test_y = datasets.split(self.points, self.labels, self.settings.percTrainData)
+        if self.train_count is None:
+            train_x, train_y, test_x, test_y = datasets.split(self.points, self.labels, self.settings.percTrainData)
+        else:
+            n = self.train_count
+            train_x, train_y, test_x, test_y = self.points[:n], self.labels[:n], self.points[n:], self.labels[n:]
         self.train_points, self.train_labels = train_x, train_y
         self.test_points, self.test_labels = test_x, test_y
         features = self.settings.features()
@@ -162,6 +170,7 @@ class Session:
             self.points = np.concatenate([self.points[:n_train], [[x1, x2]], self.points[n_train:]])
             self.labels = np.concatenate([self.labels[:n_train], [label], self.labels[n_train:]])
             self.data_version += 1
+            self.train_count = n_train + 1  # clicked points stay training points
             self.train_points = self.points[:n_train + 1]
             self.train_labels = self.labels[:n_train + 1]
             features = s.features()
@@ -171,7 +180,7 @@ class Session:
     def clear_points(self) -> None:
         with self.lock:
             self._become_own("custom")
-            self.points, self.labels = np.zeros((0, 2)), np.zeros(0)
+            self.points, self.labels, self.train_count = np.zeros((0, 2)), np.zeros(0), 0
             self.data_version += 1
             self.reset()
 
@@ -183,7 +192,7 @@ class Session:
                 self.settings.classes = max(2, int(labels.max()) + 1)
             self._become_own("csv")
             order = np.random.default_rng(self.settings.seed).permutation(len(points))
-            self.points, self.labels = points[order], labels[order]
+            self.points, self.labels, self.train_count = points[order], labels[order], None
             self.data_version += 1
             self.reset()
             return len(points)
