@@ -36,7 +36,6 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from shenjing.teach.playground import export, lessons
-from shenjing.teach.playground.data import DataError
 from shenjing.teach.playground.session import Session
 from shenjing.teach.playground.settings import Settings
 
