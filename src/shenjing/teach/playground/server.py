@@ -179,6 +179,7 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
                 self._check_origin()
                 action()
             except _Refused as refused:
+                self._discard_body()
                 self._json({"error": str(refused)}, refused.status)
             except ValueError as error:  # DataError, SettingsError: the user's input
                 self._json({"error": str(error)}, 400)
@@ -198,6 +199,7 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
             self._answer(self._get)
 
         def do_POST(self) -> None:
+            self.body_read = False  # one handler serves every request of a kept-alive connection
             self._answer(self._post)
 
         def _get(self) -> None:
@@ -221,6 +223,18 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
             else:
                 raise _Refused(404, f"not found: {url.path} (the playground serves its page and /api/ only)")
 
+        def _discard_body(self) -> None:
+            """Read (and drop) a refused request's body, up to 8 times the limit, so that the client can
+            finish sending it and read the answer; the connection is closed afterwards."""
+            length = self.headers.get("Content-Length", "")
+            if self.command == "POST" and not self.body_read and length.isdigit():
+                left = min(int(length), 8 * MAX_BODY)
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 65536))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+
         def _body(self) -> dict[str, Any]:
             if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
                 raise _Refused(400, "a POST must carry JSON (Content-Type: application/json)")
@@ -230,8 +244,10 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, trainer: Trainer | No
             if int(length) > MAX_BODY:
                 raise _Refused(413, f"the request holds {int(length):,} bytes; the limit is {MAX_BODY:,} bytes "
                                     f"({MAX_BODY // 2 ** 20} MB)")
+            raw = self.rfile.read(int(length))
+            self.body_read = True
             try:
-                body = json.loads(self.rfile.read(int(length)) or b"{}")
+                body = json.loads(raw or b"{}")
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise _Refused(400, f"the request is not valid JSON ({error})") from None
             if not isinstance(body, dict):

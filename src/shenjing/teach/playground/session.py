@@ -311,6 +311,15 @@ class Session:
         with np.errstate(all="ignore"):
             return [[_bytes(col / max(1.0, float(np.abs(col).max()))) for col in values.T] for values in columns]
 
+    def class_images(self) -> list[str]:
+        """For three or more classes: each class's softmax probability over the plane (bytes of 0..1)."""
+        if self.settings.class_count() <= 2:
+            return []
+        _, output = self.layer_outputs(grid_points(NEURON_GRID))
+        probabilities = np.exp(output - output.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return [_bytes(column, 0, 1) for column in probabilities.T]
+
     def weights(self) -> list[dict[str, Any]]:
         def shown(values: np.ndarray) -> list:  # a diverged weight is drawn at the largest size, NaN as 0
             finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=1e6, neginf=-1e6)
@@ -353,7 +362,8 @@ class Session:
                      "history": [[e, _finite(a), _finite(b)] for e, a, b in history],
                      "settings": self.settings.to_dict(), "features": self.settings.features(),
                      "classCount": self.settings.class_count(), "output": self.output_image(),
-                     "neurons": self.neuron_images(), "weights": self.weights(), "warning": self.diverged}
+                     "neurons": self.neuron_images(), "classImages": self.class_images(),
+                     "weights": self.weights(), "warning": self.diverged}
             if data_version != self.data_version:
                 state["train"] = _points(self.train_points, self.train_labels)
                 state["test"] = _points(self.test_points, self.test_labels)

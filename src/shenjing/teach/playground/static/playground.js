@@ -394,7 +394,8 @@ function buildNetwork() {
   out.append(layerTop("Output", null));
   const list = document.createElement("div");
   list.className = "neurons";
-  for (let j = 0; j < outputs; j++) list.append(node(`${settings.networkShape.length + 1}:${j}`, `output ${j + 1}`));
+  for (let j = 0; j < outputs; j++) list.append(node(`${settings.networkShape.length + 1}:${j}`,
+                                                outputs === 1 ? "the output" : `the output of class ${j}`));
   out.append(list);
   columns.append(out);
   $("editor").hidden = true;
@@ -488,7 +489,10 @@ function drawNeurons() {
     const box = document.querySelector(`[data-node="${outputColumn}:${j}"] canvas`);
     if (!box) continue;
     if (outputs === 1) paint(box, state.output.size, outputColours(state.output, display.discretize));
-    else paint(box, 1, () => hex(CLASS_COLOURS[j % CLASS_COLOURS.length]));
+    else {  // each class's probability: white (0) to the class's colour (1)
+      const values = bytesOf(state.classImages[j]), colour = hex(CLASS_COLOURS[j % CLASS_COLOURS.length]);
+      paint(box, Math.round(Math.sqrt(values.length)), (i) => mix(WHITE, colour, values[i] / 255));
+    }
   }
   for (const label of document.querySelectorAll(".node .bp")) label.remove();
   if (example) annotateExample();
@@ -561,7 +565,7 @@ function buildLinks(area, key) {
 function describeNode(id) {
   const [column, j] = id.split(":").map(Number);
   if (column === 0) return FEATURE_LABELS[state.features[j]];
-  if (column === settings.networkShape.length + 1) return state.classCount > 2 ? `output ${j + 1}` : "the output";
+  if (column === settings.networkShape.length + 1) return state.classCount > 2 ? `the output of class ${j}` : "the output";
   return `neuron ${j + 1} of layer ${column}`;
 }
 
