@@ -287,7 +287,7 @@ def request(server, method, path, body=None, headers=None, raw=None):
 def test_the_page_and_its_files_are_served(server):
     status, page = request(server, "GET", "/")
     assert status == 200 and b"<select id=\"activation\"" in page and b"playground.js" in page
-    for name in ("/playground.js", "/playground.css"):
+    for name in ("/playground.js", "/network.js", "/plane.js", "/playground.css"):
         assert request(server, "GET", name)[0] == 200
 
 

@@ -47,6 +47,8 @@ MAX_BODY = 2 * 1024 * 1024
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
                 "/index.html": ("index.html", "text/html; charset=utf-8"),
                 "/playground.js": ("playground.js", "text/javascript; charset=utf-8"),
+                "/network.js": ("network.js", "text/javascript; charset=utf-8"),
+                "/plane.js": ("plane.js", "text/javascript; charset=utf-8"),
                 "/playground.css": ("playground.css", "text/css; charset=utf-8")}
 """The page's files, by URL: the only files the server reads."""
 
