@@ -127,6 +127,12 @@ def test_a_shared_link_restores_the_settings(page, server, browser):
     assert not hidden.is_visible("#feature-xSquared") and hidden.is_visible("#feature-ySquared")
     assert hidden.is_visible("#batchSize")
     hidden.close()
+    broken = browser.new_page()
+    broken.goto(server.url + "#networkShape=4,99")
+    broken.wait_for_function("() => state !== null && document.getElementById('message').textContent !== ''")
+    assert "at most 16 neurons in a layer, got 99" in broken.inner_text("#message")
+    assert broken.evaluate("state.settings.networkShape") == [4, 2]  # the defaults, with the reason shown
+    broken.close()
 
 
 def test_many_classes_screenshot(page, server):
