@@ -13,3 +13,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     numbers_cli.add_commands(commands)
     plots_cli.add_commands(commands)
+
+    from shenjing.teach.playground import cli as playground_cli
+
+    playground_cli.add_commands(commands)
