@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from shenjing.vision._pil import pil_image_module
 from shenjing.vision.datasets._archive import check_file, download_and_extract
 from shenjing.vision.datasets._idx import read_regular_file
 from shenjing.vision.datasets._safe_pickle import UnsafePickleError, load_data_pickle
@@ -108,9 +107,7 @@ class CIFAR10(VisionDataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         image, target = self.data[index], self.targets[index]
-        pil = pil_image_module()
-        image = pil.fromarray(image) if pil is not None else image.copy()
-        return self._apply_transforms(image, target)
+        return self._image_item(image, target)
 
     def extra_repr(self) -> str:
         return f"Split: {'Train' if self.train else 'Test'}"

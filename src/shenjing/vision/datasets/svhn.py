@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from shenjing.vision._pil import pil_image_module
 from shenjing.vision.datasets._archive import check_file
 from shenjing.vision.datasets._download import download_url
 from shenjing.vision.datasets.vision import VisionDataset
@@ -72,9 +71,7 @@ class SVHN(VisionDataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         image, target = np.transpose(self.data[index], (1, 2, 0)), int(self.labels[index])
-        pil = pil_image_module()
-        image = pil.fromarray(image) if pil is not None else image.copy()
-        return self._apply_transforms(image, target)
+        return self._image_item(image, target)
 
     def extra_repr(self) -> str:
         return f"Split: {self.split}"

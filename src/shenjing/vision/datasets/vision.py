@@ -33,6 +33,14 @@ class VisionDataset(Dataset):
             target = self.target_transform(target)
         return image, target
 
+    def _image_item(self, image: Any, target: Any) -> tuple[Any, Any]:
+        """An HxWxC uint8 array as a PIL image (the array itself without pillow), then the transforms."""
+        from shenjing.vision._pil import pil_image_module
+
+        pil = pil_image_module()
+        image = pil.fromarray(image) if pil is not None else image.copy()
+        return self._apply_transforms(image, target)
+
     def extra_repr(self) -> str:
         return ""
 
