@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from shenjing._tensor import Tensor
-from shenjing.autograd.grad_mode import _GradState
+from shenjing.autograd.grad_mode import _GradState, no_grad
 from shenjing.compiler.capture import VALUE, Capture, array_constants, is_capturing
 from shenjing.compiler.graph import CapturedGraph
 from shenjing.nn.modules.module import Module
@@ -112,7 +112,8 @@ class _Compiled:
             if graph is None:
                 breaks.append(reason)
             else:
-                reason = self._verify(graph, args, kwargs)
+                with no_grad():  # (the values do not depend on it; no graphs are built)
+                    reason = self._verify(graph, args, kwargs)
                 if reason:
                     breaks.append(reason)
                 else:

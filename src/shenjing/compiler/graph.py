@@ -69,7 +69,7 @@ class CapturedGraph:
                     if op._saved:
                         op._saved = tuple(array if s is scalar else s for s in op._saved)
                 values[slot] = array
-            if step.recorded:
+            if recording and step.recorded:
                 ops[index] = op
                 op._saved = _saved_entries(op._saved, external_of)
                 if op.data_inputs:
