@@ -487,3 +487,11 @@ def test_an_in_place_write_through_a_view_runs_eagerly():
     for _ in range(2):
         np.testing.assert_array_equal(compiled(x).detach().numpy(), model(x).detach().numpy())
     assert "a view or has views" in compiled.explain()
+
+
+def test_the_same_tensor_passed_twice_is_a_key_of_its_own():
+    compiled = shenjing.compile(lambda a, b: a * 2 + b)
+    x, y = shenjing.ones(2), shenjing.full((2,), 5.0)
+    compiled(x, x), compiled(x, x)
+    assert compiled(x, y).tolist() == [7.0, 7.0]
+    assert compiled(y, y).tolist() == [15.0, 15.0]

@@ -301,6 +301,9 @@ def _fingerprint(module: Module) -> tuple:
 def _key_of(value: Any, tensors: list) -> Any:
     """A hashable description of an argument (tensors: shape, dtype, requires_grad), collecting its tensors."""
     if isinstance(value, Tensor):
+        for position, seen in enumerate(tensors):
+            if seen is value:  # the same tensor twice (f(x, x)): part of the key
+                return ("same as", position)
         tensors.append(value)
         data = value._data
         return (data.shape, data.dtype.str, value._requires_grad)
