@@ -495,3 +495,21 @@ def test_the_same_tensor_passed_twice_is_a_key_of_its_own():
     compiled(x, x), compiled(x, x)
     assert compiled(x, y).tolist() == [7.0, 7.0]
     assert compiled(y, y).tolist() == [15.0, 15.0]
+
+
+def test_relu_then_max_pool_is_rewritten_and_exact_on_ties_zeros_and_negative_windows():
+    model = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
+    compiled = shenjing.compile(model)
+    windows = np.array([[-1.0, -2.0], [0.0, -3.0]]), np.array([[2.0, 2.0], [-1.0, 0.0]]), \
+        np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([[-0.5, 1.5], [1.5, -4.0]])
+    image = np.block([[windows[0], windows[1]], [windows[2], windows[3]]]).astype(np.float32)[None, None]
+    results = []
+    for run in (compiled, compiled, model):
+        x = shenjing.tensor(image, requires_grad=True)
+        out = run(x)
+        (out * shenjing.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])).sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    assert "(ReLU, max-pool) -> (max-pool, ReLU)" in compiled.explain()
+    for values, grad in results[1:]:
+        np.testing.assert_array_equal(values, results[2][0])
+        np.testing.assert_array_equal(grad, results[2][1])

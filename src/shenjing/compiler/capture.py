@@ -51,6 +51,7 @@ class Step:
     needs: tuple = ()
     recorded: bool = False
     meta: tuple = ()  # (shape, dtype) of each tensor input, None for the others
+    out_meta: tuple = ()  # (shape, dtype) of each output
 
 
 class Capture:
@@ -126,7 +127,9 @@ class Capture:
         needs = tuple(isinstance(x, Tensor) and x._requires_grad for x in inputs) if recorded \
             else (False,) * len(inputs)
         meta = tuple((x._data.shape, x._data.dtype) if isinstance(x, Tensor) else None for x in inputs)
-        self.steps.append(Step(OP, refs, slots, type(op), state, type(result) is tuple, needs, recorded, meta))
+        out_meta = tuple((out._data.shape, out._data.dtype) for out in outputs)
+        self.steps.append(Step(OP, refs, slots, type(op), state, type(result) is tuple, needs, recorded, meta,
+                               out_meta))
         return result
 
     def _inplace(self, original: Callable, tensor: Tensor, op: Callable, args: tuple, kwargs: dict) -> Tensor:

@@ -22,6 +22,7 @@ import numpy as np
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState, no_grad
 from shenjing.compiler.capture import VALUE, Capture, array_constants, is_capturing
+from shenjing.compiler.fusion import fuse
 from shenjing.compiler.graph import CapturedGraph
 from shenjing.nn.modules.module import Module
 
@@ -38,6 +39,7 @@ class Entry:
     reason: str = ""
     steps: int = 0
     grad_guard: list = field(default_factory=list)  # (tensor, requires_grad at capture)
+    fused: list = field(default_factory=list)  # the rewrites made (``fusion.py``)
 
 
 class _Compiled:
@@ -118,7 +120,7 @@ class _Compiled:
                     breaks.append(reason)
                 else:
                     guard = [(t, t._requires_grad) for kind, t in graph.externals if kind == "tensor"]
-                    entry = Entry(graph, "", len(capture.steps), guard)
+                    entry = Entry(graph, "", len(capture.steps), guard, graph.fused)
         if entry is None:
             reason = "; ".join(breaks)
             if self._fullgraph:
@@ -140,7 +142,10 @@ class _Compiled:
             output = _output_tree(result, capture, grad_slots)
         except TypeError as error:
             return None, str(error)
-        return CapturedGraph(capture.steps, capture.slots, externals, output, grad_slots), ""
+        steps, fused = fuse(capture.steps, _value_slots(output))
+        graph = CapturedGraph(steps, capture.slots, externals, output, grad_slots)
+        graph.fused = fused
+        return graph, ""
 
     def _python_state(self) -> list:
         return [_plain_attributes(m) for m in self._modules_list]
@@ -212,8 +217,9 @@ class _Compiled:
             mode = "grad" if key[1] else "no_grad"
             shapes = ", ".join(_describe(k) for k in key[2][1:])
             if entry.graph is not None:
+                fused = f"; fused: {', '.join(entry.fused)}" if entry.fused else ""
                 lines.append(f"graph {number} ({mode}; inputs {shapes}): {entry.steps} ops captured, replayed as "
-                             f"one graph")
+                             f"one graph{fused}")
             else:
                 lines.append(f"graph {number} ({mode}; inputs {shapes}): runs eagerly, because {entry.reason}")
         return "\n".join(lines)
@@ -339,6 +345,14 @@ def _output_tree(result: Any, capture: Capture, grad_slots: set) -> Any:
     if result is None or isinstance(result, (bool, int, float, str)):
         return (2, result)
     raise TypeError(f"the call returns a {type(result).__name__}, which a replay cannot rebuild")
+
+
+def _value_slots(tree: Any) -> set:
+    """The slots of the graph's values that the output holds."""
+    if type(tree) is tuple and len(tree) == 2 and type(tree[0]) is int:
+        return {tree[1]} if tree[0] == VALUE else set()
+    items = tree.values() if isinstance(tree, dict) else tree[1]
+    return set().union(*(_value_slots(item) for item in items)) if items else set()
 
 
 def _moved(value: Any, generator: np.random.Generator, shift_integers: bool) -> Any:
