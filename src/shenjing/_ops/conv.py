@@ -163,7 +163,7 @@ class Im2col:
     def weight_grad(self, x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], geometry: ConvGeometry,
                     patches: Any = None, dy: np.ndarray | None = None) -> np.ndarray:
         """dW = dY @ cols^T per group, from the kept patches or im2col(x)."""
-        g, o = geometry.groups, weight_shape[0]
+        g = geometry.groups
         cols = im2col(x, weight_shape[2:], geometry) if patches is None else patches
         dy = batch_last_rows(gy) if dy is None else dy
         cols = grouped(cols.reshape(cols.shape[0] * cols.shape[1] * cols.shape[2], -1), g)
@@ -199,12 +199,15 @@ class Conv2d(Op):
         self.save_for_backward(x, w, [patches])  # (in a list: saved as it is, not as a tensor)
         return y
 
+    def backward_arrays(self, gy):  # first order: the algorithm's gradients straight from the arrays
+        needs = tuple(self.needs_input_grad) + (False,) * (3 - len(self.needs_input_grad))
+        x, w, (patches,) = self.saved_arrays
+        return tuple(self.algorithm.gradients(gy, x, w, self.geometry, patches, needs))
+
     def backward(self, gy):
         needs = tuple(self.needs_input_grad) + (False,) * (3 - len(self.needs_input_grad))
-        if not _GradState.enabled:  # first order: the algorithm's gradients straight from the arrays
-            x, w, (patches,) = self.saved_arrays
-            grads = self.algorithm.gradients(gy._data, x, w, self.geometry, patches, needs)
-            return tuple(None if g is None else Tensor._make(g) for g in grads)
+        if not _GradState.enabled:
+            return tuple(None if g is None else Tensor._make(g) for g in self.backward_arrays(gy._data))
         x, w, _ = self.saved_tensors
         gx = backward_op(ConvInputGrad(self.geometry, x.shape, self.algorithm), gy, w) if needs[0] else None
         gw = backward_op(ConvWeightGrad(self.geometry, w.shape, self.algorithm), x, gy) if needs[1] else None

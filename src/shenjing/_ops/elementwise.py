@@ -489,6 +489,9 @@ class Relu(Op):
             return Tensor._make(positive_part(gy._data, out))
         return PositivePart(out)(gy)  # gy * (out > 0), as one op
 
+    def backward_arrays(self, gy):
+        return positive_part(gy, self.saved_arrays[0])
+
 
 def positive_part(gy: np.ndarray, out: np.ndarray) -> np.ndarray:
     """gy * (out != 0), a new array: ReLU's gradient given its output (out = max(x, 0) is 0 exactly where

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 import numpy as np
 
 from shenjing._ops.kernels.pool import scatter_disjoint, tournament_max
-from shenjing.autograd.node import Op, backward_op
+from shenjing.autograd.node import Op, backward_op, forward_arrays
 
 __all__: list[str] = []  # internal: the public functions are in shenjing.nn.functional
 
@@ -197,6 +197,9 @@ class MaxPool2d(Op):
 
     def backward(self, gy):
         return backward_op(MaxPoolScatter(self.geometry, self.argmax, self.input_shape), gy)
+
+    def backward_arrays(self, gy):
+        return forward_arrays(MaxPoolScatter(self.geometry, self.argmax, self.input_shape), gy)
 
 
 class MaxPoolScatter(Op):

@@ -53,6 +53,9 @@ class Reshape(Op):
     def backward(self, gy):
         return backward_op(Reshape(self.input_shape), gy)
 
+    def backward_arrays(self, gy):
+        return gy.reshape(self.input_shape)
+
 
 class View(Reshape):
     def forward(self, x):

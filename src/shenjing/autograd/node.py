@@ -25,7 +25,7 @@ import numpy as np
 from shenjing._tensor import Tensor  # defined before shenjing._tensor imports the ops and autograd
 from shenjing.autograd.grad_mode import _GradState
 
-__all__ = ["Node", "Op", "AccumulateGrad", "backward_op"]
+__all__ = ["Node", "Op", "AccumulateGrad", "backward_op", "forward_arrays"]
 
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -270,7 +270,10 @@ class Op(Node):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._has_array_backward = cls.backward_arrays is not Op.backward_arrays
+        # an array backward counts unless a subclass overrides ``backward`` below it (then it is not that one's)
+        definer = {name: next(k for k in cls.__mro__ if name in k.__dict__) for name in ("backward", "backward_arrays")}
+        cls._has_array_backward = (cls.backward_arrays is not Op.backward_arrays
+                                   and issubclass(definer["backward_arrays"], definer["backward"]))
 
     _has_array_backward = False
 
@@ -305,6 +308,16 @@ def backward_op(op: Op, *inputs: Any) -> Any:
     result = op.forward(*[x._data if isinstance(x, Tensor) else x for x in inputs])
     op._saved = None
     return _wrap(result, op)
+
+
+def forward_arrays(op: Op, *arrays: Any) -> Any:
+    """``op.forward`` on arrays with nothing recorded or saved: an op used inside another op's array-level
+    first-order backward (``Op.backward_arrays``)."""
+    op.needs_input_grad = (False,) * len(arrays)
+    op._saved = ()
+    result = op.forward(*arrays)
+    op._saved = None
+    return result
 
 
 def _wrap(result: Any, op: Op) -> Any:

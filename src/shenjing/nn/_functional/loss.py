@@ -444,12 +444,15 @@ class SoftmaxCrossEntropy(Op):
             weights = np.broadcast_to(self.weights, x.shape[:1])  # (one number when every target counts)
             coefficient = gy * Tensor._make(np.ascontiguousarray(weights))
             return (softmax(x, 1) - Tensor._make(onehot)) * coefficient.reshape(-1, 1)
+        return Tensor._make(self.backward_arrays(gy._data))
+
+    def backward_arrays(self, gy):
         grad = self.probs
         self.probs = None
         grad.reshape(-1)[self.picked] -= 1
-        coefficient = gy._data * self.weights
+        coefficient = gy * self.weights
         grad *= coefficient[:, None] if coefficient.ndim else coefficient
-        return Tensor._make(grad)
+        return grad
 
 
 class NllLossOfTargets(NllLoss):
