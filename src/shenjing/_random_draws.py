@@ -270,23 +270,29 @@ class StreamView:
         return array if size is not None else array.reshape(()).item()
 
     def random(self, size: Any = None, dtype: Any = np.float64) -> Any:
+        """Uniform [0, 1) numbers drawn as ``torch.rand(size)`` draws them (float32 bits), as ``dtype``."""
         shape = self._shape(size)
-        return self._finish(uniform(self.generator, shape, dtype), size)
+        return self._finish(uniform(self.generator, shape, np.float32).astype(dtype), size)
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None) -> Any:
-        if size is None and (np.ndim(low) or np.ndim(high)):
+        """Uniform [low, high) numbers; scalar bounds draw as ``torch.empty(size).uniform_(low, high)``."""
+        if np.ndim(low) == 0 and np.ndim(high) == 0:
+            shape = self._shape(size)
+            return self._finish(uniform(self.generator, shape, np.float32, float(low), float(high)).astype(
+                np.float64), size)
+        if size is None:
             size = np.broadcast_shapes(np.shape(low), np.shape(high))
-        shape = self._shape(size)
-        unit = uniform(self.generator, shape, np.float64)
-        return self._finish(np.asarray(low + unit * (np.asarray(high) - low)), size)
+        unit = uniform(self.generator, self._shape(size), np.float32).astype(np.float64)
+        return low + unit * (np.asarray(high) - low)
 
     def standard_normal(self, size: Any = None, dtype: Any = np.float64) -> Any:
-        return self._finish(normal(self.generator, self._shape(size), dtype), size)
+        """Standard normals drawn as ``torch.randn(size)`` draws them (float32), as ``dtype``."""
+        return self._finish(normal(self.generator, self._shape(size), np.float32).astype(dtype), size)
 
     def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
         if size is None and (np.ndim(loc) or np.ndim(scale)):
             size = np.broadcast_shapes(np.shape(loc), np.shape(scale))
-        values = normal(self.generator, self._shape(size), np.float64)
+        values = normal(self.generator, self._shape(size), np.float32).astype(np.float64)
         return self._finish(np.asarray(values * scale + loc), size)
 
     def standard_exponential(self, size: Any = None) -> Any:

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from shenjing._random import Generator, rng_of
+from shenjing import _random_draws
+from shenjing._random import Generator, default_generator, generator_or_default
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
 
@@ -93,11 +94,17 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
 
 
 def _uniform(tensor: Tensor, low: float, high: float, generator: Generator | None) -> Tensor:
-    return _write(tensor, rng_of(generator).uniform(low, high, size=tuple(tensor.shape)))
+    """``tensor.uniform_(low, high)``: PyTorch's numbers for the tensor's dtype."""
+    values = _random_draws.uniform(generator_or_default(generator), tuple(tensor.shape), tensor._data.dtype,
+                                   low, high)
+    return _write(tensor, values)
 
 
 def _normal(tensor: Tensor, mean: float, std: float, generator: Generator | None) -> Tensor:
-    return _write(tensor, rng_of(generator).normal(mean, std, size=tuple(tensor.shape)))
+    """``tensor.normal_(mean, std)``: PyTorch's numbers for the tensor's dtype."""
+    values = _random_draws.normal(generator_or_default(generator), tuple(tensor.shape), tensor._data.dtype,
+                                  mean, std)
+    return _write(tensor, values)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
@@ -123,53 +130,33 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Gene
 
 def _phi(x: float) -> float:
     """The standard normal CDF."""
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Generator | None = None) -> Tensor:
     """Fill with draws from N(mean, std^2) conditioned on lying in ``[a, b]`` (absolute bounds).
 
-    Exact rejection sampling in standard units ``[lo, hi] = [(a-mean)/std, (b-mean)/std]``: the
-    proposal is the normal itself (accepts with probability ``Phi(hi) - Phi(lo)``) or, for a narrow
-    window out in a tail, a uniform on the window (accepts ``z`` with probability
-    ``exp((m^2 - z^2) / 2)``, ``m`` the point of the window nearest 0), whichever accepts more often.
+    By the inverse CDF, as PyTorch: u ~ U(2 Phi(lo) - 1, 2 Phi(hi) - 1) with ``lo, hi = (a-mean)/std,
+    (b-mean)/std``, then ``mean + std * sqrt(2) * erfinv(u)``, clamped to [a, b]. The draws are PyTorch's;
+    the values agree with PyTorch's to float rounding (its float erfinv is its own approximation).
 
     >>> import shenjing
     >>> w = trunc_normal_(shenjing.empty(1000), std=0.02, a=-0.04, b=0.04)
     >>> bool(w.abs().max() <= 0.04)
     True
     """
-    if not std > 0:
-        raise ValueError(f"trunc_normal_: std must be positive, got {std}")
-    if not a < b:
-        raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    rng = rng_of(generator)
-    lo, hi = (a - mean) / std, (b - mean) / std
-    nearest = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
-    mass = _phi(hi) - _phi(lo) if lo < 0 else _phi(-lo) - _phi(-hi)  # the accurate side of the CDF
-    accept_normal = mass
-    accept_uniform = mass * math.sqrt(2 * math.pi) * math.exp(nearest ** 2 / 2) / (hi - lo) \
-        if nearest < 30 else 0.0
-    count = tensor.numel()
-    found: list[np.ndarray] = []
-    while count > 0:
-        if accept_normal >= accept_uniform:
-            draws = rng.standard_normal(_batch(count, accept_normal))
-            draws = draws[(draws >= lo) & (draws <= hi)]
-        else:
-            draws = rng.uniform(lo, hi, _batch(count, accept_uniform))
-            draws = draws[rng.random(draws.shape) < np.exp((nearest ** 2 - draws ** 2) / 2)]
-        draws = draws[:count]
-        found.append(draws)
-        count -= draws.size
-    standard = np.concatenate(found) if found else np.zeros(0)
-    return _write(tensor, np.clip(mean + std * standard, a, b).reshape(tuple(tensor.shape)))
+    from shenjing._ops.special import _erfinv
 
-
-def _batch(needed: int, acceptance: float) -> int:
-    """How many proposals to draw so that about ``needed`` are accepted (capped to bound memory)."""
-    return int(min(needed / max(acceptance, 1e-9) * 1.1 + 16, 1 << 24))
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
+                      "may be incorrect.", stacklevel=2)
+    dtype = tensor._data.dtype
+    low, high = _phi((a - mean) / std), _phi((b - mean) / std)
+    unit = _random_draws.uniform(generator_or_default(generator), tuple(tensor.shape), dtype,
+                                 2 * low - 1, 2 * high - 1)
+    values = _erfinv(unit.astype(np.float64)).astype(dtype) * dtype.type(std * math.sqrt(2.0)) + dtype.type(mean)
+    return _write(tensor, np.clip(values, a, b))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -315,7 +302,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    gaussian = rng_of(generator).standard_normal((rows, cols))
+    gaussian = _random_draws.normal(generator_or_default(generator), (rows, cols), tensor._data.dtype)
     if rows < cols:
         gaussian = gaussian.T
     q, r = np.linalg.qr(gaussian)
@@ -337,11 +324,10 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Gener
     if tensor.dim() != 2:
         raise ValueError(f"Only tensors with 2 dimensions are supported, got shape {list(tensor.shape)}")
     rows, cols = tensor.shape
-    rng = rng_of(generator)
-    values = rng.normal(0.0, std, size=(rows, cols))
     zeros_per_column = int(math.ceil(sparsity * rows))
-    for column in range(cols):
-        values[rng.permutation(rows)[:zeros_per_column], column] = 0
+    values = _random_draws.normal(generator_or_default(generator), (rows, cols), tensor._data.dtype, 0.0, std)
+    for column in range(cols):  # as PyTorch: each column's rows from randperm on the default generator
+        values[_random_draws.permutation(default_generator, rows)[:zeros_per_column], column] = 0
     return _write(tensor, values)
 
 

@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from shenjing._ops._util import check_tensor, float_input
-from shenjing._random import rng_of
+from shenjing import _random_draws
+from shenjing._random import default_generator
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op, backward_op
 
@@ -47,8 +48,9 @@ def _masked(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool)
     if p == 1.0:
         scaled_mask = np.zeros(mask_shape, dtype=dtype)
     else:
-        keep = rng_of(None).random(mask_shape) >= p
-        scaled_mask = np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
+        # PyTorch's: noise.bernoulli_(1 - p) (a double uniform < 1 - p keeps), then noise.div_(1 - p)
+        keep = _random_draws.bernoulli_scalar(default_generator, mask_shape, 1.0 - p)
+        scaled_mask = np.divide(keep.astype(dtype), dtype.type(1.0 - p), dtype=dtype)
     op = Dropout(scaled_mask)
     return input._inplace(op) if inplace else op(input)
 
