@@ -192,7 +192,10 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
          requires_grad: bool = False) -> Tensor:
     """Uniform random numbers in [0, 1) (PyTorch's numbers after the same ``manual_seed``).
 
-    >>> shenjing.manual_seed(0); shenjing.rand(2)   # tensor([0.4963, 0.7682]), as torch
+    >>> import shenjing
+    >>> _ = shenjing.manual_seed(0)
+    >>> shenjing.rand(2)  # torch.rand(2) after torch.manual_seed(0) prints the same
+    tensor([0.4963, 0.7682])
     """
     values = _draws.uniform(generator_or_default(generator), as_size(size), _float_dtype(dtype))
     return _finish(values, None, requires_grad, device)
@@ -202,7 +205,10 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
           requires_grad: bool = False) -> Tensor:
     """Standard normal random numbers (mean 0, standard deviation 1), PyTorch's after the same seed.
 
-    >>> shenjing.manual_seed(1); shenjing.randn(1)   # tensor([0.6614]), as torch
+    >>> import shenjing
+    >>> _ = shenjing.manual_seed(1)
+    >>> shenjing.randn(1)  # as torch.randn(1) after torch.manual_seed(1)
+    tensor([0.6614])
     """
     values = _draws.normal(generator_or_default(generator), as_size(size), _float_dtype(dtype))
     return _finish(values, None, requires_grad, device)

@@ -122,10 +122,10 @@ class Generator:
         """Restore a state from ``get_state()`` (this library's or PyTorch's)."""
         array = new_state.numpy() if hasattr(new_state, "numpy") else np.asarray(new_state)
         if array.dtype != np.uint8:
-            raise TypeError(f"set_state: expected a torch.ByteTensor (uint8), got a tensor of dtype {array.dtype}")
+            raise TypeError(f"RNG state must be a torch.ByteTensor (uint8), got dtype {array.dtype}")
         if array.size != _STATE_BYTES:
-            raise RuntimeError(f"set_state: expected a state of {_STATE_BYTES} bytes (the CPU generator's), "
-                               f"got {array.size}")
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {_STATE_BYTES} (what get_state() "
+                               f"returns) but found the input RNG state size to be {array.size}")
         buffer = array.reshape(-1).tobytes()
         seed, left, _seeded, following = _HEADER.unpack_from(buffer, 0)
         if not 1 <= left <= _STATE_WORDS:

@@ -80,6 +80,8 @@ def unit_floats(generator: Any, count: int, dtype: Any) -> np.ndarray:
 def uniform(generator: Any, shape: Sequence[int], dtype: Any, low: float = 0.0, high: float = 1.0) -> np.ndarray:
     """Uniform numbers in [low, high): ``x * (high - low) + low`` (one rounding) in the dtype; float16 is
     computed in float32 and rounded, a result rounded up to ``high`` becoming ``low`` (PyTorch 2.13's)."""
+    if not low <= high:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low:g} > to={high:g}")
     dtype = np.dtype(dtype)
     compute = np.float64 if dtype == np.float64 else _F32
     unit = unit_floats(generator, _count(shape), compute)

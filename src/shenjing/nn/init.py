@@ -169,7 +169,8 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         return (scaled * scaled) * dtype.type(-0.5) - dtype.type(log_peak)
 
     def rejected(values: np.ndarray) -> np.ndarray:
-        return np.log(_random_draws.uniform(source, shape, dtype)) > log_density(values)
+        with np.errstate(divide="ignore"):  # log(0) = -inf accepts, as in PyTorch
+            return np.log(_random_draws.uniform(source, shape, dtype)) > log_density(values)
 
     result = _random_draws.uniform(source, shape, dtype, a, b)
     pending = rejected(result)
