@@ -59,7 +59,7 @@ def _libm(name: str, values: np.ndarray) -> np.ndarray:
                         dtype=np.float64).reshape(values.shape)
     precise = getattr(np, name)(values.astype(np.longdouble))
     result = precise.astype(np.float64)
-    error = np.abs((precise - result.astype(np.longdouble)) / np.spacing(np.abs(result)).astype(np.longdouble))
+    error = np.abs((precise - result).astype(np.float64) / np.spacing(np.abs(result)))
     close = ~(error < threshold)
     if close.any():
         result[close] = [function(value) for value in values[close].tolist()]
