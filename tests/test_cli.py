@@ -82,7 +82,9 @@ def test_train_mlp_evaluate_and_predict(mlp_file, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(mlp_file), "--quiet"]) == 0
     accuracy = float(capsys.readouterr().out.split("test accuracy ")[1].split("%")[0])
-    assert accuracy > 85.0
+    # one epoch on the bundled digits: 84.7-87.0% over seeds 0-3 (chance is 10%); the bound leaves that
+    # seed-to-seed spread room and still fails for a network that learns markedly worse
+    assert accuracy > 83.0
     pil = pytest.importorskip("PIL.Image")
     from shenjing.vision.datasets import MNIST
 

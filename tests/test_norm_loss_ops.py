@@ -13,7 +13,6 @@ import shenjing as sj
 import shenjing.nn.functional as F
 from helpers import assert_close, check_module, check_op
 from shenjing import nn
-from shenjing._random import rng_of
 from shenjing.nn._functional.normalization import batch_norm_reference, layer_norm_reference
 
 RNG = np.random.default_rng(15)
@@ -278,9 +277,8 @@ def test_nll_loss_with_every_target_ignored_is_nan_like_torch():
 @pytest.mark.parametrize("p", [0.25, 0.5])
 def test_dropout_is_one_node_draws_the_same_stream_and_its_gradient_is_the_mask(p, dtype):
     x_np = RNG.standard_normal((6, 7)).astype(dtype)
-    sj.manual_seed(3)  # the mask shenjing has always drawn: uniform doubles of the default generator, >= p
-    keep = rng_of(None).random((6, 7)) >= p
-    expected_mask = keep.astype(dtype) * dtype(1.0 / (1.0 - p))
+    torch.manual_seed(3)  # PyTorch's mask for the same seed (its dropout of ones is the scaled mask)
+    expected_mask = TF.dropout(torch.ones(6, 7, dtype=getattr(torch, np.dtype(dtype).name)), p).numpy()
     sj.manual_seed(3)
     x = sj.tensor(x_np, requires_grad=True)
     y = F.dropout(x, p)

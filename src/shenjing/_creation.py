@@ -13,7 +13,8 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._device import check_device
 from shenjing._ops._util import as_size
-from shenjing._random import Generator, rng_of
+from shenjing import _random_draws as _draws
+from shenjing._random import Generator, generator_or_default
 from shenjing._tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
@@ -185,22 +186,31 @@ def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any 
 
 
 # -- random ----------------------------------------------------------------------------------------
+# Every draw goes through shenjing._random_draws, which reproduces PyTorch's CPU kernels bit for bit.
 
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
-    """Uniform random numbers in [0, 1)."""
-    np_dtype = _float_dtype(dtype)
-    draw_dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float64
-    values = rng_of(generator).random(as_size(size), dtype=draw_dtype).astype(np_dtype, copy=False)
+    """Uniform random numbers in [0, 1) (PyTorch's numbers after the same ``manual_seed``).
+
+    >>> import shenjing
+    >>> _ = shenjing.manual_seed(0)
+    >>> shenjing.rand(2)  # torch.rand(2) after torch.manual_seed(0) prints the same
+    tensor([0.4963, 0.7682])
+    """
+    values = _draws.uniform(generator_or_default(generator), as_size(size), _float_dtype(dtype))
     return _finish(values, None, requires_grad, device)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
-    """Standard normal random numbers (mean 0, standard deviation 1)."""
-    np_dtype = _float_dtype(dtype)
-    draw_dtype = np_dtype if np_dtype in (np.float32, np.float64) else np.float64
-    values = rng_of(generator).standard_normal(as_size(size), dtype=draw_dtype).astype(np_dtype, copy=False)
+    """Standard normal random numbers (mean 0, standard deviation 1), PyTorch's after the same seed.
+
+    >>> import shenjing
+    >>> _ = shenjing.manual_seed(1)
+    >>> shenjing.randn(1)  # as torch.randn(1) after torch.manual_seed(1)
+    tensor([0.6614])
+    """
+    values = _draws.normal(generator_or_default(generator), as_size(size), _float_dtype(dtype))
     return _finish(values, None, requires_grad, device)
 
 
@@ -209,13 +219,16 @@ def randint(*args: Any, size: Any = None, generator: Generator | None = None, dt
     """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     args = list(args)
     if size is None:
-        if not args or not isinstance(args[-1], (tuple, list)):
+        if not args or not isinstance(args[-1], (tuple, list)) and not hasattr(args[-1], "__len__"):
             raise TypeError("randint() missing the size argument, e.g. randint(10, (3,)) or randint(0, 10, (3,))")
         size = args.pop()
+    if len(args) not in (1, 2):
+        raise TypeError(f"randint() takes high, or low and high, before the size; got {len(args)} numbers")
     low, high = (0, args[0]) if len(args) == 1 else args
+    low, high = int(low), int(high)
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    values = rng_of(generator).integers(low, high, size=as_size((size,)), dtype=np.int64)
+    values = _draws.integers(generator_or_default(generator), as_size((size,)), low, high)
     return _finish(values, dtype if dtype is not None else _dtype.int64, requires_grad, device)
 
 
@@ -227,8 +240,10 @@ def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype:
 
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """A random permutation of 0 .. n-1."""
-    values = rng_of(generator).permutation(int(n)).astype(np.int64)
+    """A random permutation of 0 .. n-1 (PyTorch's after the same seed)."""
+    if int(n) < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    values = _draws.permutation(generator_or_default(generator), int(n))
     return _finish(values, dtype if dtype is not None else _dtype.int64, requires_grad, device)
 
 
@@ -244,27 +259,66 @@ def randn_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False)
 
 def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
     """1 with probability ``input`` (or ``p``) elementwise, else 0; same dtype as ``input``."""
-    probability = input._data if p is None else p
-    draws = rng_of(generator).random(input._data.shape) < probability
+    source = generator_or_default(generator)
+    if p is None:
+        probabilities = input._data
+        if np.any((probabilities < 0) | (probabilities > 1)):
+            raise RuntimeError("bernoulli: all elements of input must be in the range 0 <= p <= 1")
+        draws = _draws.bernoulli_tensor(source, probabilities)
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        draws = _draws.bernoulli_scalar(source, input._data.shape, p)
     return Tensor._make(draws.astype(input._data.dtype))
 
 
-def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None) -> Tensor:
-    """Normal random numbers with the given mean and standard deviation (numbers or tensors)."""
-    mean_array = mean._data if isinstance(mean, Tensor) else mean
-    std_array = std._data if isinstance(std, Tensor) else std
-    shape = as_size((size,)) if size is not None else np.broadcast_shapes(np.shape(mean_array),
-                                                                            np.shape(std_array))
-    values = rng_of(generator).standard_normal(shape) * std_array + mean_array
-    dtype = next((x.dtype for x in (mean, std) if isinstance(x, Tensor)), _dtype.get_default_dtype())
-    return Tensor._make(np.asarray(values).astype(dtype.numpy))
+def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None,
+           dtype: Any = None) -> Tensor:
+    """Normal random numbers with the given mean and standard deviation (numbers or tensors).
+
+    As PyTorch: numbers for both draw ``normal_(mean, std)`` into a tensor of ``size``; with a tensor,
+    standard normals of the broadcast shape are drawn, then scaled by ``std`` and shifted by ``mean``."""
+    source = generator_or_default(generator)
+    mean_is_tensor, std_is_tensor = isinstance(mean, Tensor), isinstance(std, Tensor)
+    if not mean_is_tensor and not std_is_tensor:
+        if size is None:
+            raise TypeError("normal() with a number mean and std needs a size, e.g. normal(0.0, 1.0, (3,))")
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        values = _draws.normal(source, as_size((size,)), _float_dtype(dtype), float(mean), float(std))
+        return Tensor._make(values)
+    mean_array = mean._data if mean_is_tensor else mean
+    std_array = std._data if std_is_tensor else std
+    if np.any(np.asarray(std_array) < 0):
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+    out_dtype = next(x._data.dtype for x in (mean, std) if isinstance(x, Tensor))
+    shape = np.broadcast_shapes(np.shape(mean_array), np.shape(std_array))
+    if mean_is_tensor and not std_is_tensor:
+        values = _draws.normal(source, shape, out_dtype, 0.0, float(std)) + mean_array
+    else:
+        values = _draws.normal(source, shape, out_dtype) * std_array + mean_array
+    return Tensor._make(np.asarray(values).astype(out_dtype, copy=False))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None) -> Tensor:
-    """Draw category indices with probabilities proportional to the rows of ``input``."""
-    weights = np.atleast_2d(input._data).astype(np.float64)
-    rng = rng_of(generator)
-    rows = [rng.choice(weights.shape[1], size=num_samples, replace=replacement, p=w / w.sum()) for w in weights]
-    result = np.array(rows, dtype=np.int64)
+    """Draw category indices with probabilities proportional to the rows of ``input`` (1-D or 2-D).
+
+    PyTorch's draws: with replacement a double uniform per sample searched in the row's normalised
+    cumulative sum; without replacement the top ``num_samples`` of ``input / q``, q ~ Exp(1)."""
+    if input._data.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {input._data.ndim}")
+    weights = np.atleast_2d(input._data)
+    if not np.issubdtype(weights.dtype, np.floating):
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    categories = weights.shape[1]
+    if num_samples <= 0:
+        raise RuntimeError(f"cannot sample n_sample <= 0 samples, got {num_samples}")
+    if not replacement and num_samples > categories:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if np.any(weights < 0) or not np.all(np.isfinite(weights)):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if np.any(weights.sum(axis=1) <= 0):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    result = _draws.multinomial(generator_or_default(generator), weights, int(num_samples), replacement)
     return Tensor._make(result if input._data.ndim == 2 else result[0])

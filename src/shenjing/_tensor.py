@@ -1078,17 +1078,52 @@ class Tensor:
     def zero_(self) -> "Tensor":
         return self.fill_(0)
 
+    # In-place random fills: PyTorch's CPU kernels' numbers (shenjing._random_draws), in place.
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> "Tensor":
-        return self._inplace(_overwrite, _ops.rand(*self.shape, dtype=self.dtype, generator=generator) * (b - a) + a)
+        from shenjing import _random, _random_draws
+
+        values = _random_draws.uniform(_random.generator_or_default(generator), self._data.shape,
+                                       self._data.dtype, a, b)
+        return self._inplace(_overwrite, Tensor._make(values))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> "Tensor":
-        return self._inplace(_overwrite, _ops.randn(*self.shape, dtype=self.dtype, generator=generator) * std + mean)
+        from shenjing import _random, _random_draws
 
-    def bernoulli_(self, p: float = 0.5, *, generator: Any = None) -> "Tensor":
-        return self._inplace(_overwrite, _ops.rand(*self.shape, generator=generator).lt(p).to(self.dtype))
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        values = _random_draws.normal(_random.generator_or_default(generator), self._data.shape,
+                                      self._data.dtype, mean, std)
+        return self._inplace(_overwrite, Tensor._make(values))
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> "Tensor":
+        from shenjing import _random, _random_draws
+
+        source = _random.generator_or_default(generator)
+        if isinstance(p, Tensor):
+            mask = _random_draws.bernoulli_tensor(source, np.broadcast_to(p._data, self._data.shape))
+        else:
+            if not 0 <= p <= 1:
+                raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+            mask = _random_draws.bernoulli_scalar(source, self._data.shape, p)
+        return self._inplace(_overwrite, Tensor._make(mask.astype(self._data.dtype)))
+
+    def exponential_(self, lambd: float = 1.0, *, generator: Any = None) -> "Tensor":
+        from shenjing import _random, _random_draws
+
+        if not lambd > 0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        values = _random_draws.exponential(_random.generator_or_default(generator), self._data.shape,
+                                           self._data.dtype, lambd)
+        return self._inplace(_overwrite, Tensor._make(values))
 
     def random_(self, low: int = 0, high: int | None = None, *, generator: Any = None) -> "Tensor":
-        """Uniform integers in [low, high); ``random_(n)`` means [0, n)."""
+        """Uniform integers in [low, high); ``random_(n)`` means [0, n); ``random_()`` PyTorch's full range."""
+        from shenjing import _random, _random_draws
+
+        source = _random.generator_or_default(generator)
+        if high is None and low == 0:
+            values = _random_draws.full_range_integers(source, self._data.shape, self._data.dtype)
+            return self._inplace(_overwrite, Tensor._make(values))
         if high is None:
             low, high = 0, low
         values = _ops.randint(low, high, tuple(self.shape), dtype=self.dtype, generator=generator)

@@ -270,14 +270,6 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator:
     return _write(self, median + sigma * np.tan(math.pi * (_uniform_like(self, generator) - 0.5)))
 
 
-def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
-    """Fill with exponential draws of rate ``lambd``: -log(1 - u) / lambd."""
-    _check_float(self, "exponential_")
-    if lambd <= 0:
-        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return _write(self, -np.log1p(-_uniform_like(self, generator)) / lambd)
-
-
 def geometric_(self: Tensor, p: float, *, generator: Any = None) -> Tensor:
     """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...):
     ceil(log(1 - u) / log(1 - p))."""
@@ -417,7 +409,7 @@ METHODS: dict[str, Callable] = {
     "resize": resize, "resize_as": resize_as, "set_": set_, "is_set_to": is_set_to, "sum_to_size": sum_to_size,
     "fill_diagonal_": fill_diagonal_, "byte": byte, "char": char, "short": short, "bfloat16": bfloat16,
     "new": new, "new_empty_strided": new_empty_strided, "apply_": apply_, "map_": map_, "map2_": map2_,
-    "cauchy_": cauchy_, "exponential_": exponential_, "geometric_": geometric_, "log_normal_": log_normal_,
+    "cauchy_": cauchy_, "geometric_": geometric_, "log_normal_": log_normal_,
     "bernoulli": bernoulli, "multinomial": multinomial,
     "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
     "get_device": get_device, "is_inference": is_inference, "is_distributed": is_distributed,

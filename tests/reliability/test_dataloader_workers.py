@@ -292,16 +292,16 @@ def test_random_sampler_consumes_its_generator_in_chunks_of_32_as_pytorch():
     reference = sj.Generator().manual_seed(3)
     iterator = iter(sjd.RandomSampler(range(10), replacement=True, num_samples=70, generator=generator))
     next(iterator)
-    chunk = reference.rng.integers(0, 10, size=32)
+    chunk = sj.randint(0, 10, (32,), generator=reference)
     assert generator.get_state().tolist() == reference.get_state().tolist()
     rest = [next(iterator) for _ in range(69)]
     assert rest[:31] == chunk[1:].tolist()
     with pytest.raises(StopIteration):
         next(iterator)
-    # and torch's sampler gives the same structure: len 70, drawn 32 + 32 + 6
+    # and torch's sampler draws the same indices (PyTorch's generator and randint), 32 + 32 + 6
     torch_sampler = tud.RandomSampler(range(10), replacement=True, num_samples=70,
                                       generator=torch.Generator().manual_seed(3))
-    assert len(list(torch_sampler)) == len(rest) + 1
+    assert list(torch_sampler) == [int(chunk[0])] + rest
 
 
 def test_random_sampler_without_replacement_chains_permutations_lazily():

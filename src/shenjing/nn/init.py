@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from shenjing._random import Generator, rng_of
+from shenjing import _random_draws
+from shenjing._random import Generator, default_generator, generator_or_default
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
 
@@ -93,11 +94,17 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
 
 
 def _uniform(tensor: Tensor, low: float, high: float, generator: Generator | None) -> Tensor:
-    return _write(tensor, rng_of(generator).uniform(low, high, size=tuple(tensor.shape)))
+    """``tensor.uniform_(low, high)``: PyTorch's numbers for the tensor's dtype."""
+    values = _random_draws.uniform(generator_or_default(generator), tuple(tensor.shape), tensor._data.dtype,
+                                   low, high)
+    return _write(tensor, values)
 
 
 def _normal(tensor: Tensor, mean: float, std: float, generator: Generator | None) -> Tensor:
-    return _write(tensor, rng_of(generator).normal(mean, std, size=tuple(tensor.shape)))
+    """``tensor.normal_(mean, std)``: PyTorch's numbers for the tensor's dtype."""
+    values = _random_draws.normal(generator_or_default(generator), tuple(tensor.shape), tensor._data.dtype,
+                                  mean, std)
+    return _write(tensor, values)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
@@ -123,53 +130,55 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Gene
 
 def _phi(x: float) -> float:
     """The standard normal CDF."""
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Generator | None = None) -> Tensor:
     """Fill with draws from N(mean, std^2) conditioned on lying in ``[a, b]`` (absolute bounds).
 
-    Exact rejection sampling in standard units ``[lo, hi] = [(a-mean)/std, (b-mean)/std]``: the
-    proposal is the normal itself (accepts with probability ``Phi(hi) - Phi(lo)``) or, for a narrow
-    window out in a tail, a uniform on the window (accepts ``z`` with probability
-    ``exp((m^2 - z^2) / 2)``, ``m`` the point of the window nearest 0), whichever accepts more often.
+    Rejection sampling as PyTorch 2.13 does it, so the numbers are PyTorch's: when the window holds more than
+    30% of the mass, normals are drawn for the whole tensor and redrawn (whole tensors again) where they fall
+    outside; otherwise uniform proposals on [a, b] are accepted where ``log u <= -(z - mean)^2 / (2 std^2)``
+    minus the same at the point of the window nearest the mean.
 
     >>> import shenjing
     >>> w = trunc_normal_(shenjing.empty(1000), std=0.02, a=-0.04, b=0.04)
     >>> bool(w.abs().max() <= 0.04)
     True
     """
-    if not std > 0:
-        raise ValueError(f"trunc_normal_: std must be positive, got {std}")
-    if not a < b:
-        raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    rng = rng_of(generator)
-    lo, hi = (a - mean) / std, (b - mean) / std
-    nearest = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
-    mass = _phi(hi) - _phi(lo) if lo < 0 else _phi(-lo) - _phi(-hi)  # the accurate side of the CDF
-    accept_normal = mass
-    accept_uniform = mass * math.sqrt(2 * math.pi) * math.exp(nearest ** 2 / 2) / (hi - lo) \
-        if nearest < 30 else 0.0
-    count = tensor.numel()
-    found: list[np.ndarray] = []
-    while count > 0:
-        if accept_normal >= accept_uniform:
-            draws = rng.standard_normal(_batch(count, accept_normal))
-            draws = draws[(draws >= lo) & (draws <= hi)]
-        else:
-            draws = rng.uniform(lo, hi, _batch(count, accept_uniform))
-            draws = draws[rng.random(draws.shape) < np.exp((nearest ** 2 - draws ** 2) / 2)]
-        draws = draws[:count]
-        found.append(draws)
-        count -= draws.size
-    standard = np.concatenate(found) if found else np.zeros(0)
-    return _write(tensor, np.clip(mean + std * standard, a, b).reshape(tuple(tensor.shape)))
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
+                      "may be incorrect.", stacklevel=2)
+    source = generator_or_default(generator)
+    shape, dtype = tuple(tensor.shape), tensor._data.dtype
+    mass = _phi((b - mean) / std) - _phi((a - mean) / std)
+    if mass > 0.3:
+        low, high = float(dtype.type(a)), float(dtype.type(b))
+        result = _random_draws.normal(source, shape, dtype, mean, std)
+        outside = (result < low) | (result > high)
+        while outside.any():
+            result = np.where(outside, _random_draws.normal(source, shape, dtype, mean, std), result)
+            outside = (result < low) | (result > high)
+        return _write(tensor, result)
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
 
+    def log_density(values: np.ndarray) -> np.ndarray:
+        scaled = (values - dtype.type(mean)) / dtype.type(std)
+        return (scaled * scaled) * dtype.type(-0.5) - dtype.type(log_peak)
 
-def _batch(needed: int, acceptance: float) -> int:
-    """How many proposals to draw so that about ``needed`` are accepted (capped to bound memory)."""
-    return int(min(needed / max(acceptance, 1e-9) * 1.1 + 16, 1 << 24))
+    def rejected(values: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # log(0) = -inf accepts, as in PyTorch
+            return np.log(_random_draws.uniform(source, shape, dtype)) > log_density(values)
+
+    result = _random_draws.uniform(source, shape, dtype, a, b)
+    pending = rejected(result)
+    while pending.any():
+        candidates = _random_draws.uniform(source, shape, dtype, a, b)
+        result = np.where(pending, candidates, result)
+        pending = np.where(pending, rejected(candidates), pending)
+    return _write(tensor, result)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -315,7 +324,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    gaussian = rng_of(generator).standard_normal((rows, cols))
+    gaussian = _random_draws.normal(generator_or_default(generator), (rows, cols), tensor._data.dtype)
     if rows < cols:
         gaussian = gaussian.T
     q, r = np.linalg.qr(gaussian)
@@ -337,11 +346,10 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Gener
     if tensor.dim() != 2:
         raise ValueError(f"Only tensors with 2 dimensions are supported, got shape {list(tensor.shape)}")
     rows, cols = tensor.shape
-    rng = rng_of(generator)
-    values = rng.normal(0.0, std, size=(rows, cols))
     zeros_per_column = int(math.ceil(sparsity * rows))
-    for column in range(cols):
-        values[rng.permutation(rows)[:zeros_per_column], column] = 0
+    values = _random_draws.normal(generator_or_default(generator), (rows, cols), tensor._data.dtype, 0.0, std)
+    for column in range(cols):  # as PyTorch: each column's rows from randperm on the default generator
+        values[_random_draws.permutation(default_generator, rows)[:zeros_per_column], column] = 0
     return _write(tensor, values)
 
 

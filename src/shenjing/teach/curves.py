@@ -17,8 +17,8 @@ through the time steps of the Elman RNN: the size of the gradient with respect t
 >>> health = gradient_health("sigmoid", depth=8, steps=2)
 >>> health.warnings()[0].split(":")[0]
 'vanishing'
->>> health.vanishing_layers(0)          # layers 1 to 4 of 9 (0 = next to the input)
-[0, 1, 2, 3]
+>>> health.vanishing_layers(0)          # layers 1 to 3 of 9 (0 = next to the input)
+[0, 1, 2]
 """
 
 from __future__ import annotations

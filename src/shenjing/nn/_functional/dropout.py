@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from shenjing._ops._util import check_tensor, float_input
-from shenjing._random import rng_of
+from shenjing import _random_draws
+from shenjing._random import default_generator
 from shenjing._tensor import Tensor
 from shenjing.autograd.node import Op, backward_op
 
@@ -61,11 +62,12 @@ class RandomDropout(Op):
 
 
 def _scaled_mask(p: float, mask_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """mask[i] = 1/(1-p) with probability 1-p else 0, in ``dtype``."""
+    """mask[i] = 1/(1-p) with probability 1-p else 0, in ``dtype``: PyTorch's draw, noise.bernoulli_(1 - p)
+    (a double uniform below 1 - p keeps), then noise.div_(1 - p)."""
     if p == 1.0:
         return np.zeros(mask_shape, dtype=dtype)
-    keep = rng_of(None).random(mask_shape) >= p
-    return np.multiply(keep, dtype.type(1.0 / (1.0 - p)), dtype=dtype)
+    keep = _random_draws.bernoulli_scalar(default_generator, mask_shape, 1.0 - p)
+    return np.divide(keep.astype(dtype), dtype.type(1.0 - p), dtype=dtype)
 
 
 def _masked(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool) -> Tensor:

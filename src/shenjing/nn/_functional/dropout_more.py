@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 
 from shenjing._ops._util import check_tensor, float_input
-from shenjing._random import rng_of
+from shenjing import _random_draws
+from shenjing._random import default_generator
 from shenjing._tensor import Tensor
 from shenjing.nn._functional.dropout import Dropout, _channel_dropout, _check_p
 
@@ -56,10 +57,11 @@ def _alpha(input: Tensor, p: float, training: bool, inplace: bool, mask_shape: t
     if p == 1.0:
         op = Dropout(np.zeros(mask_shape, dtype=dtype))
         return x._inplace(op) if inplace else op(x)
-    keep = (rng_of(None).random(mask_shape) >= p).astype(dtype)
+    # PyTorch's: noise.bernoulli_(1 - p); b = (noise - 1) * (alpha a) + alpha a p; noise *= a (in x's dtype)
+    keep = _random_draws.bernoulli_scalar(default_generator, mask_shape, 1.0 - p).astype(dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
-    shift = Tensor._make(((keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p).astype(dtype))
-    op = Dropout((keep * a).astype(dtype))
+    shift = Tensor._make((keep - dtype.type(1)) * dtype.type(_SELU_SATURATION * a) + dtype.type(_SELU_SATURATION * a * p))
+    op = Dropout(keep * dtype.type(a))
     if inplace:
         return x._inplace(op).add_(shift)
     return op(x) + shift

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from shenjing._ops._util import check_tensor
-from shenjing._random import rng_of
+from shenjing import _random_draws
+from shenjing._random import default_generator
 from shenjing._tensor import Tensor
 from shenjing.nn._functional.conv import as_tuple
 
@@ -59,7 +60,7 @@ def _fractional(name: str, spatial: int, input: Tensor, kernel_size: Any, output
     batch, channels = x.shape[:2]
     dtype = x._data.dtype
     if random_samples is None:
-        samples = rng_of(None).random((batch, channels, spatial)).astype(dtype)
+        samples = _random_draws.uniform(default_generator, (batch, channels, spatial), dtype)  # torch.rand's
     else:
         if isinstance(random_samples, Tensor) and random_samples.dtype != x.dtype:
             raise RuntimeError("Expect _random_samples to have the same dtype as input")

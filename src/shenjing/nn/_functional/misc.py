@@ -9,7 +9,8 @@ import numpy as np
 
 from shenjing._ops._util import check_tensor, float_input, normalize_dim
 from shenjing._ops.activation import softmax
-from shenjing._random import rng_of
+from shenjing import _random_draws
+from shenjing._random import default_generator
 from shenjing._tensor import Tensor
 from shenjing.nn._functional.conv import conv1d
 
@@ -31,7 +32,8 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
     if eps != 1e-10:
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     logits = float_input(logits)
-    noise = -np.log(rng_of(None).standard_exponential(tuple(logits.shape))).astype(logits._data.dtype)
+    dtype = logits._data.dtype  # PyTorch's: -empty_like(logits).exponential_().log()
+    noise = -np.log(_random_draws.exponential(default_generator, tuple(logits.shape), dtype))
     y_soft = softmax((logits + Tensor._make(noise)) / tau, dim)
     if not hard:
         return y_soft

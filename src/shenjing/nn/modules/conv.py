@@ -18,6 +18,7 @@ from shenjing.nn._functional.conv import as_tuple, check_conv_arguments, check_o
 from shenjing.nn._functional.padding import pad
 from shenjing.nn.modules.module import Module
 from shenjing.nn.parameter import Parameter
+from shenjing.nn.modules.linear import kaiming_bound
 
 __all__ = ["Conv1d", "Conv2d"]
 
@@ -73,11 +74,10 @@ class _ConvNd(Module):
         """Weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels/groups * prod(kernel_size)
         (PyTorch's default: kaiming-uniform with a = sqrt(5)), drawn from the default generator."""
         fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
-        bound = 1.0 / math.sqrt(fan_in)
         with no_grad():
-            self.weight.uniform_(-bound, bound)
+            self.weight.uniform_(-kaiming_bound(fan_in), kaiming_bound(fan_in))  # kaiming_uniform_(a=sqrt(5))
             if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
+                self.bias.uniform_(-1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
 
     def _check_input(self, input: Tensor) -> None:
         """The input fits the layer (a few comparisons in the usual case; the full checks explain a misfit):

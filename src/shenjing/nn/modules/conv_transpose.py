@@ -17,6 +17,7 @@ from shenjing.nn._functional.conv import as_tuple, check_conv_arguments
 from shenjing.nn._functional.conv_transpose import conv_transpose1d, conv_transpose2d, output_padding_for
 from shenjing.nn.modules.module import Module
 from shenjing.nn.parameter import Parameter
+from shenjing.nn.modules.linear import kaiming_bound
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d"]
 
@@ -71,11 +72,10 @@ class _ConvTransposeNd(Module):
         """Weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = out_channels/groups * prod(kernel_size)
         (PyTorch's default, which computes fan_in from the weight's dim 1), drawn from the default generator."""
         fan_in = self.out_channels // self.groups * math.prod(self.kernel_size)
-        bound = 1.0 / math.sqrt(fan_in)
         with no_grad():
-            self.weight.uniform_(-bound, bound)
+            self.weight.uniform_(-kaiming_bound(fan_in), kaiming_bound(fan_in))  # kaiming_uniform_(a=sqrt(5))
             if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
+                self.bias.uniform_(-1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
         if not isinstance(input, Tensor):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shenjing._creation import rand
+from shenjing._creation import empty
 from shenjing._tensor import Tensor
 from shenjing.nn._functional.linear import bilinear, linear, maxout
 from shenjing.nn.modules.module import Module
@@ -22,8 +22,16 @@ def _check_size(layer: str, name: str, value: Any) -> int:
 
 
 def _uniform(shape: tuple[int, ...], bound: float, dtype: Any) -> Parameter:
-    """A parameter drawn from U(-bound, bound) with the default generator (``manual_seed`` repeats it)."""
-    return Parameter(rand(*shape, dtype=dtype) * (2.0 * bound) - bound)
+    """A parameter drawn from U(-bound, bound) with the default generator (PyTorch's ``uniform_`` numbers)."""
+    return Parameter(empty(*shape, dtype=dtype).uniform_(-bound, bound))
+
+
+def kaiming_bound(fan_in: int) -> float:
+    """The bound of PyTorch's default weight init, ``kaiming_uniform_(w, a=sqrt(5))``: sqrt(3) * gain /
+    sqrt(fan_in) with gain = sqrt(2 / (1 + a^2)), which is 1/sqrt(fan_in) up to rounding (computed as
+    PyTorch does, so the float32 bounds and hence the weights are PyTorch's to the bit)."""
+    gain = math.sqrt(2.0 / (1 + math.sqrt(5) ** 2))
+    return math.sqrt(3.0) * (gain / math.sqrt(fan_in))
 
 
 def _check_last_dim(layer: Module, input: Tensor, expected: int) -> None:
@@ -71,10 +79,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = _check_size("Linear", "in_features", in_features)
         self.out_features = _check_size("Linear", "out_features", out_features)
-        bound = 1.0 / math.sqrt(in_features)
-        self.weight = _uniform((out_features, in_features), bound, dtype)
+        self.weight = _uniform((out_features, in_features), kaiming_bound(in_features), dtype)
         if bias:
-            self.bias = _uniform((out_features,), bound, dtype)
+            self.bias = _uniform((out_features,), 1.0 / math.sqrt(in_features), dtype)
         else:
             self.register_parameter("bias", None)
 

@@ -37,7 +37,7 @@ def _uniform_(params: Any, hidden_size: int) -> None:
     bound = 1.0 / math.sqrt(hidden_size)
     with no_grad():
         for p in params:
-            p.data = rand(*p.shape, dtype=p.dtype) * (2 * bound) - bound
+            p.uniform_(-bound, bound)
 
 
 def _shape(tensor: Tensor) -> list:

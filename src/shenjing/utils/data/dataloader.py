@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from shenjing._random import Generator, rng_of
+from shenjing import _random_draws
+from shenjing._random import Generator, generator_or_default
 from shenjing._tensor import Tensor
 from shenjing.utils.data.collate import default_collate, default_convert
 from shenjing.utils.data.dataset import IterableDataset, TensorDataset
@@ -132,7 +133,7 @@ class DataLoader:
     def __iter__(self) -> Iterator[Any]:
         # one draw per epoch, as PyTorch: the workers' base seed (drawn with num_workers=0 too, so that the
         # sampler's draws, and so the batches, are the same whatever num_workers)
-        base_seed = int(rng_of(self.generator).integers(0, 2 ** 63))
+        base_seed = int(_random_draws.full_range_integers(generator_or_default(self.generator), (), np.int64))
         if self.num_workers > 0:
             from shenjing.utils.data._multiprocessing import MultiProcessingIterator
 

@@ -11,7 +11,8 @@ from typing import Any, Generic, Iterator, Sequence, Sized, TypeVar
 
 import numpy as np
 
-from shenjing._random import Generator, rng_of
+from shenjing import _random_draws
+from shenjing._random import Generator, default_generator, generator_or_default
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
            "BatchSampler"]
@@ -84,24 +85,25 @@ class RandomSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         # As PyTorch: drawn as the indices are consumed (32 at a time with replacement, one permutation at a
-        # time without), so memory stays bounded for any num_samples; without a generator of its own, one
-        # seed is drawn from the default generator and a private generator makes the order, so the order
-        # does not depend on what else draws from the default generator meanwhile.
+        # time without), so memory stays bounded for any num_samples; without a generator of its own, a seed
+        # is drawn from the default generator (``random_()`` of an int64) and a fresh generator seeded with
+        # it makes the order, so the order does not depend on what else draws from the default one meanwhile.
         n, count = len(self.data_source), self.num_samples
         if self.generator is None:
-            rng = np.random.Generator(np.random.PCG64(int(rng_of(None).integers(0, 2 ** 63))))
+            seed = int(_random_draws.full_range_integers(default_generator, (), np.int64))
+            generator = Generator().manual_seed(seed)
         else:
-            rng = rng_of(self.generator)
+            generator = generator_or_default(self.generator)
         if self.replacement:
             for _ in range(count // _DRAW_CHUNK):
-                yield from rng.integers(0, n, size=_DRAW_CHUNK).tolist()
-            yield from rng.integers(0, n, size=count % _DRAW_CHUNK).tolist()
+                yield from _random_draws.integers(generator, (_DRAW_CHUNK,), 0, n).tolist()
+            yield from _random_draws.integers(generator, (count % _DRAW_CHUNK,), 0, n).tolist()
             return
         if n == 0:
             return
         for _ in range(count // n):
-            yield from rng.permutation(n).tolist()
-        yield from rng.permutation(n)[:count % n].tolist()
+            yield from _random_draws.permutation(generator, n).tolist()
+        yield from _random_draws.permutation(generator, n)[:count % n].tolist()
 
     def __len__(self) -> int:
         return self.num_samples
@@ -120,8 +122,8 @@ class SubsetRandomSampler(Sampler[int]):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        order = rng_of(self.generator).permutation(len(self.indices))
-        return iter([self.indices[i] for i in order])
+        order = _random_draws.permutation(generator_or_default(self.generator), len(self.indices))
+        return iter([self.indices[i] for i in order.tolist()])
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -153,8 +155,8 @@ class WeightedRandomSampler(Sampler[int]):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        p = self.weights / self.weights.sum()
-        draws = rng_of(self.generator).choice(len(p), size=self.num_samples, replace=self.replacement, p=p)
+        draws = _random_draws.multinomial(generator_or_default(self.generator), self.weights[None, :],
+                                          self.num_samples, self.replacement)[0]  # torch.multinomial's
         return iter(draws.tolist())
 
     def __len__(self) -> int:
