@@ -326,6 +326,12 @@ class StreamView:
         values = integers(self.generator, self._shape(size), int(low), high).astype(dtype)
         return self._finish(values, size)
 
+    def dirichlet(self, alpha: Any, size: Any = None) -> Any:
+        """Dirichlet draws (AugMix's mixing weights): NumPy's sampler seeded by one draw of this stream,
+        so the same seed repeats them (PyTorch's own Dirichlet sampler is not reproduced)."""
+        seed = int(integers(self.generator, (1,), 0, 2 ** 62)[0])
+        return np.random.default_rng(seed).dirichlet(alpha, size)
+
     def permutation(self, items: Any) -> np.ndarray:
         if np.isscalar(items):
             return permutation(self.generator, int(items))
