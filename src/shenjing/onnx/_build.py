@@ -129,7 +129,9 @@ def build_model(model: Any, inputs: tuple, *, input_names: Sequence[str] | None,
     initializers = [graph.numpy_helper.from_array(np.ascontiguousarray(array), name)
                     for name, array in graph.constants.items() if name in used]
     graph_inputs = [_value_info(helper, name, x._data, axes.get(name, {})) for x, name in zip(inputs, input_names)]
-    graph_inputs += [_value_info(helper, name, array, {}) for name, array in graph.parameter_inputs]
+    order = {name: k for k, name in enumerate(parameter_names.values())}  # the state_dict's order
+    graph_inputs += [_value_info(helper, name, array, {})
+                     for name, array in sorted(graph.parameter_inputs, key=lambda item: order[item[0]])]
     graph_outputs = [_value_info(helper, name, array, axes.get(name, {}))
                      for name, array in zip(output_names, output_arrays)]
     name = type(model).__name__ if is_module else getattr(model, "__name__", "model")

@@ -194,16 +194,27 @@ def _compare(g: Graph, step: Step) -> str:
 
 @converter("Reshape", "View")
 def _reshape(g: Graph, step: Step) -> str:
-    """Reshape to the traced shape; where the leading dims are the input's own, 0 ("keep this dim") so that
-    a dynamic batch dim passes through."""
+    """Reshape to the traced shape. With dynamic axes, so that a dynamic dim passes through: adding or
+    removing dims of size 1 is Unsqueeze / Squeeze, and other reshapes keep (0) the leading dims they share
+    with the input."""
+    x = _inputs(g, step)[0]
     source = step.inputs[0]._data.shape
     target = list(step.outputs[0]._data.shape)
-    if g.dynamic:
-        for i, (a, b) in enumerate(zip(source, target)):
-            if a != b:
-                break
-            target[i] = 0
-    return g.node("Reshape", [_inputs(g, step)[0], g.ints(target)])
+    if not g.dynamic:
+        return g.node("Reshape", [x, g.ints(target)])
+    if [n for n in source if n != 1] == [n for n in target if n != 1] and list(source) != target:
+        ones_in = [i for i, n in enumerate(source) if n == 1]
+        ones_out = [i for i, n in enumerate(target) if n == 1]
+        if ones_in:
+            x = g.node("Squeeze", [x, g.ints(ones_in)])
+        if ones_out:
+            x = g.node("Unsqueeze", [x, g.ints(ones_out)])
+        return x
+    for i, (a, b) in enumerate(zip(source, target)):
+        if a != b:
+            break
+        target[i] = 0
+    return g.node("Reshape", [x, g.ints(target)])
 
 
 @converter("Permute")
