@@ -5,7 +5,6 @@ the options, the errors, and `shenjing export` on the command line."""
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 from pathlib import Path
 
@@ -129,6 +128,21 @@ def test_tensor_ops_in_forward() -> None:
 
 def test_tensor_ops_with_dynamic_batch() -> None:
     check_export(tensor_ops, data(2, 3, 4, 5), torch=False, dynamic_batch=True, other_batch=(data(4, 3, 4, 5),))
+
+
+def extremes(t):
+    class Extremes(t.nn.Module):
+        def forward(self, x):  # x: (N, 6, 7)
+            values, indices = x.max(dim=2)
+            low, where_low = x.min(1, keepdim=True)
+            return values, indices, low, where_low, x.argmax(1), x.argmin(), x.argmax(2, keepdim=True)
+
+    return Extremes()
+
+
+def test_max_min_and_argmax_along_dims_follow_the_input() -> None:
+    check_export(extremes, data(3, 6, 7), dynamic_batch=True, other_batch=(data(5, 6, 7),), torch=False)
+    check_export(extremes, data(3, 6, 7))
 
 
 def test_lenet_with_dynamic_batch() -> None:
@@ -263,16 +277,15 @@ def test_without_onnx_installed_the_error_says_what_to_install(monkeypatch: pyte
 
 # -- the command line --------------------------------------------------------------------------------------
 
-def test_shenjing_export_writes_a_model_file_as_onnx(tmp_path: Path) -> None:
+def test_shenjing_export_writes_a_model_file_as_onnx(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from shenjing.cli import main
     from shenjing.registry import load_model, save_model
 
     shenjing.manual_seed(3)
     model_file, onnx_file = tmp_path / "lenet.shenjing", tmp_path / "lenet.onnx"
     save_model(str(model_file), "lenet", {}, shenjing.models.LeNet5(), {"accuracy": 0.0})
-    done = subprocess.run([sys.executable, "-m", "shenjing", "export", str(model_file), str(onnx_file)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "wrote" in done.stdout and "input [batch, 1, 28, 28]" in done.stdout
+    assert main(["export", str(model_file), str(onnx_file)]) == 0
+    assert "input [batch, 1, 28, 28]" in capsys.readouterr().out
     proto = onnx.load(str(onnx_file))
     onnx.checker.check_model(proto, full_check=True)
     model, _ = load_model(str(model_file))
@@ -283,8 +296,14 @@ def test_shenjing_export_writes_a_model_file_as_onnx(tmp_path: Path) -> None:
     np.testing.assert_allclose(session.run(None, {"input": x})[0], expected, rtol=1e-5, atol=1e-5)
 
 
-def test_shenjing_export_reports_a_missing_file(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "shenjing", "export", str(tmp_path / "none.shenjing"),
-                           str(tmp_path / "out.onnx")], capture_output=True, text=True)
-    assert done.returncode == 2
-    assert "no such model file" in done.stderr
+def test_shenjing_export_reports_a_missing_file_and_a_bad_opset(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    from shenjing.cli import main
+    from shenjing.registry import save_model
+
+    assert main(["export", str(tmp_path / "none.shenjing"), str(tmp_path / "out.onnx")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    save_model(str(tmp_path / "mlp.shenjing"), "mlp", {"sizes": [784, 8, 10]}, shenjing.models.MLP([784, 8, 10]), {})
+    assert main(["export", str(tmp_path / "mlp.shenjing"), str(tmp_path / "out.onnx"), "--opset", "9"]) == 2
+    assert "opset_version=9 is not supported" in capsys.readouterr().err
+    assert not (tmp_path / "out.onnx").exists()

@@ -180,14 +180,38 @@ _COMPARISONS = {"greater": "Greater", "less": "Less", "equal": "Equal", "greater
 
 @converter("compare")
 def _compare(g: Graph, step: Step) -> str:
-    a, b = step.inputs
+    function, a, b = step.inputs
+    name = getattr(function, "__name__", repr(function))
     like = g.dtype_of(a) if not isinstance(a, (int, float, bool)) else g.dtype_of(b)
     names = [g.value(v, like) for v in (a, b)]
-    if step.op == "not_equal":
+    if name == "not_equal":
         return g.node("Not", [g.node("Equal", names)])
-    if step.op not in _COMPARISONS:
-        raise ExportError(f"no ONNX op for the comparison {step.op}")
-    return g.node(_COMPARISONS[step.op], names)
+    if name not in _COMPARISONS:
+        raise ExportError(f"no ONNX op for the comparison {name}")
+    return g.node(_COMPARISONS[name], names)
+
+
+@converter("extreme_along")
+def _extreme_along(g: Graph, step: Step) -> list[str]:
+    """``max(x, dim)`` / ``min(x, dim)``: (values, indices) as ReduceMax + ArgMax (first index on ties)."""
+    x, dim, keepdim, arg_function, _ = step.inputs
+    axis = int(dim) % max(x._data.ndim, 1)
+    largest = getattr(arg_function, "__name__", "") == "argmax"
+    name = g.value(x)
+    values = g.reduce("ReduceMax" if largest else "ReduceMin", name, [axis], bool(keepdim))
+    indices = g.node("ArgMax" if largest else "ArgMin", [name], axis=axis, keepdims=int(bool(keepdim)))
+    return [values, indices]
+
+
+@converter("arg_extreme")
+def _arg_extreme(g: Graph, step: Step) -> str:
+    x, dim, keepdim, function = step.inputs
+    op_type = "ArgMax" if getattr(function, "__name__", "") == "argmax" else "ArgMin"
+    name = g.value(x)
+    if dim is not None:
+        return g.node(op_type, [name], axis=int(dim) % max(x._data.ndim, 1), keepdims=int(bool(keepdim)))
+    flat = g.node(op_type, [g.node("Reshape", [name, g.ints([-1])])], axis=0, keepdims=0)
+    return g.node("Reshape", [flat, g.ints([1] * x._data.ndim)]) if keepdim else flat
 
 
 # -- shapes ----------------------------------------------------------------------------------------------
