@@ -74,7 +74,8 @@ def torch_twin(build: Callable, model: Any) -> Any:
 
 def check_export(build: Callable, *arrays: np.ndarray, torch: bool = True, reference: bool = True,
                  dynamic_batch: bool = False,
-                 other_batch: tuple | None = None, rtol: float = RTOL, atol: float = ATOL, seed: int = 0) -> Any:
+                 other_batch: tuple | None = None, rtol: float = RTOL, atol: float = ATOL, seed: int = 0,
+                 opset: int | None = None) -> Any:
     """Export ``build(shenjing)`` on ``arrays`` and compare onnxruntime, the ReferenceEvaluator (and
     PyTorch's export) with shenjing. With ``dynamic_batch``, axis 0 of every input and output is
     symbolic, and ``other_batch`` (arrays of another batch size) is run too. ``reference=False`` where the
@@ -89,7 +90,8 @@ def check_export(build: Callable, *arrays: np.ndarray, torch: bool = True, refer
     input_names = [f"x{k}" for k in range(len(arrays))]
     output_names = [f"y{k}" for k in range(len(expected))]
     axes = {name: {0: "batch"} for name in input_names + output_names} if dynamic_batch else None
-    proto = export_bytes(model, inputs, input_names=input_names, output_names=output_names, dynamic_axes=axes)
+    proto = export_bytes(model, inputs, input_names=input_names, output_names=output_names, dynamic_axes=axes,
+                         opset_version=opset)
     feeds = dict(zip(input_names, arrays))
     from_ort, from_reference = run_both(proto, feeds, reference)
     assert_all_close(from_ort, expected, "onnxruntime", rtol, atol)

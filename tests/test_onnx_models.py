@@ -126,6 +126,12 @@ def test_tensor_ops_in_forward() -> None:
     check_export(tensor_ops, data(2, 3, 4, 5))
 
 
+@pytest.mark.parametrize("opset", [18, 20])
+def test_tensor_ops_in_newer_opsets(opset: int) -> None:
+    proto = check_export(tensor_ops, data(2, 3, 4, 5), torch=False, opset=opset)
+    assert proto.opset_import[0].version == opset
+
+
 def test_tensor_ops_with_dynamic_batch() -> None:
     check_export(tensor_ops, data(2, 3, 4, 5), torch=False, dynamic_batch=True, other_batch=(data(4, 3, 4, 5),))
 
