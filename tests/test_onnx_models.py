@@ -313,3 +313,15 @@ def test_shenjing_export_reports_a_missing_file_and_a_bad_opset(tmp_path: Path,
     assert main(["export", str(tmp_path / "mlp.shenjing"), str(tmp_path / "out.onnx"), "--opset", "9"]) == 2
     assert "opset_version=9 is not supported" in capsys.readouterr().err
     assert not (tmp_path / "out.onnx").exists()
+
+
+def negative_indices(t):
+    class NegativeIndices(t.nn.Module):
+        def forward(self, x):  # x: (N, 5, 6)
+            return x[-1], x[-2:], x[:-1, ::-2], x[::2, -1, 1:-1], x[:, None, 2], x[..., -3]
+
+    return NegativeIndices()
+
+
+def test_negative_indices_hold_for_another_batch_size() -> None:
+    check_export(negative_indices, data(4, 5, 6), dynamic_batch=True, other_batch=(data(7, 5, 6),), torch=False)

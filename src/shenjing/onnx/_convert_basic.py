@@ -319,14 +319,16 @@ def _index(g: Graph, step: Step) -> str:
             out_axis += 1
             continue
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            position = int(item) % shape[axis]
-            starts.append(position), ends.append(position + 1), axes.append(axis), steps.append(1)
+            # the index as written (negative from the end), so that it holds for any size of a dynamic dim
+            position = int(item)
+            starts.append(position), ends.append(position + 1 if position != -1 else INT64_MAX)
+            axes.append(axis), steps.append(1)
             squeeze.append(axis)
         elif isinstance(item, slice):
             if item != slice(None):
-                start, stop, stride = item.indices(shape[axis])
-                if stride < 0 and stop < 0:
-                    stop = INT64_MIN
+                stride = 1 if item.step is None else int(item.step)
+                start = int(item.start) if item.start is not None else (0 if stride > 0 else INT64_MAX)
+                stop = int(item.stop) if item.stop is not None else (INT64_MAX if stride > 0 else INT64_MIN)
                 starts.append(start), ends.append(stop), axes.append(axis), steps.append(stride)
             out_axis += 1
         else:
