@@ -46,6 +46,7 @@ from shenjing.autograd import (  # noqa: E402,F401
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled)
 from shenjing import accelerator, autograd, cuda, linalg, nn, optim, testing, utils  # noqa: E402,F401
 from shenjing import distributed  # noqa: E402,F401  (torch.distributed over MPI; mpi4py is imported only on init)
+from shenjing import onnx  # noqa: E402,F401  (torch.onnx: export; needs the optional onnx package only when called)
 from shenjing._typeinfo import finfo, iinfo  # noqa: E402,F401
 from shenjing._format import get_printoptions, set_printoptions  # noqa: E402,F401
 from shenjing._legacy import (  # noqa: E402,F401

@@ -6,6 +6,7 @@
                    [--download] [--resume CHECKPOINT] [--quiet]
     shenjing evaluate MODEL_FILE [--data-dir DIR] [--download]
     shenjing predict MODEL_FILE IMAGE [IMAGE ...]
+    shenjing export MODEL_FILE OUT.onnx [--opset N]
 
 and the teaching tools (``shenjing.teach``). Mistakes in what the user gave (a bad flag, a missing
 dataset, an unreadable image, a file that is not a model, a missing optional library) are reported
@@ -333,6 +334,30 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- export ----------------------------------------------------------------------------------------------
+
+def _export(args: argparse.Namespace) -> int:
+    """A model file as ONNX: input ``input`` [batch, *the model's input size], output ``output``."""
+    from shenjing.registry import MODELS
+
+    model, contents = load_model_file(args.model_file)
+    name = contents["model"]
+    if os.path.isdir(args.out):
+        raise UserError(f"{args.out} is a folder; give a file name, such as {os.path.join(args.out, name + '.onnx')}")
+    example = shenjing.zeros((1, *MODELS[name].input_size))
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}}
+    try:
+        shenjing.onnx.export(model, example, args.out, input_names=["input"], output_names=["output"],
+                             dynamic_axes=axes, opset_version=args.opset)
+    except (ValueError, shenjing.onnx.ExportError) as error:
+        raise UserError(str(error)) from None
+    except OSError as error:
+        raise UserError(f"{args.out}: cannot write it ({error.strerror or error})") from None
+    shape = ", ".join(["batch", *map(str, MODELS[name].input_size)])
+    print(f"{name}: wrote {args.out} (ONNX opset {args.opset or shenjing.onnx.DEFAULT_OPSET}, input [{shape}])")
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model_file")
     predict.add_argument("images", nargs="+")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser("export", help="write a saved model as an ONNX file (needs shenjing[onnx])")
+    export.add_argument("model_file")
+    export.add_argument("out", help="the ONNX file to write, such as lenet.onnx")
+    export.add_argument("--opset", type=_whole_number_above_zero, help="ONNX opset (default 17)")
+    export.set_defaults(run=_export)
 
     from shenjing.teach.commands import add_commands
 
