@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import shenjing
 from shenjing.cli import main
 from shenjing.teach.playground import data, export, lessons
 from shenjing.teach.playground.server import MAX_BODY, make_server
@@ -258,6 +259,32 @@ def test_the_exported_file_runs_and_prints_the_test_loss(tmp_path, monkeypatch, 
     assert float(on_torch.split("test loss: ")[1].split()[0]) == pytest.approx(session.losses()[1], abs=2e-4)
     assert "Linear(in_features=3, out_features=5, bias=True)" in on_torch
 
+
+
+@pytest.mark.parametrize("given", [
+    dict(dataset="spiral", classes=3, networkShape="5,4", layerActivations="relu,tanh", dropout="0.1,0", sinX=True),
+    dict(dataset="circle", networkShape="3", xSquared=True),
+    dict(problem="regression", regDataset="reg-gauss", networkShape="2"),
+])
+def test_shenjing_evaluate_reads_the_exported_weights(tmp_path, capsys, given):
+    session = _trained(3, **given)
+    path = tmp_path / export.WEIGHTS_NAME
+    path.write_bytes(export.weights_bytes(session))
+    assert main(["evaluate", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert float(printed.split("test loss ")[1].split()[0].rstrip(",")) == pytest.approx(session.losses()[1], abs=2e-4)
+    assert f"on {len(session.test_labels)} saved test points" in printed
+    if session.accuracy("test") is None:
+        assert "accuracy" not in printed
+    else:
+        assert f"accuracy {session.accuracy('test'):.2%}" in printed
+
+
+def test_shenjing_evaluate_still_refuses_a_file_that_is_neither(tmp_path, capsys):
+    path = tmp_path / "other.shenjing"
+    shenjing.save({"format": "something-else", "values": shenjing.ones(2)}, str(path))
+    assert main(["evaluate", str(path)]) != 0
+    assert "is not a shenjing model file" in capsys.readouterr().err
 
 # -- the HTTP API ----------------------------------------------------------------------------------
 

@@ -278,7 +278,20 @@ def _names_a_file(error: BaseException) -> bool:
 def _evaluate(args: argparse.Namespace) -> int:
     from shenjing.registry import MODELS
 
-    model, contents = load_model_file(args.model_file)
+    try:
+        model, contents = load_model_file(args.model_file)
+    except UserError:
+        from shenjing.teach.playground.export import evaluate_export, read_export
+
+        exported = read_export(args.model_file)
+        if exported is None:
+            raise
+        model, metrics = evaluate_export(exported)
+        accuracy = "" if metrics["accuracy"] is None else f", accuracy {metrics['accuracy']:.2%}"
+        print(f"playground network {exported['settings'].get('networkShape', '')!r} on "
+              f"{', '.join(exported['features'])}: test loss {metrics['loss']:.4f}{accuracy} on "
+              f"{metrics['points']} saved test points")
+        return 0
     name = contents["model"]
     entry = MODELS[name]
     if name == "xor":

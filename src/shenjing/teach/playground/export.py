@@ -3,8 +3,9 @@ weights (a ``shenjing.save`` file, read with NumPy alone so the file runs on PyT
 the model on the test points saved with them.
 
 The weights file is ``{"format": "shenjing-playground", "state_dict": ..., "features": [...],
-"problem": ..., "classes": ..., "test_points": (n, 2) tensor, "test_labels": (n,) tensor,
-"test_loss": float}``.
+"problem": ..., "classes": ..., "settings": {URL-hash name: value, lists as "4,2"}, "test_points": (n, 2)
+tensor, "test_labels": (n,) tensor, "test_loss": float}``. ``shenjing evaluate FILE`` reads it too
+(``evaluate_export``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
+
 import shenjing
 from shenjing import nn
-from shenjing.teach.playground.session import Session
+from shenjing.teach.playground.data import feature_matrix
+from shenjing.teach.playground.session import Session, build_network, loss_of, predicted_classes
+from shenjing.teach.playground.settings import Settings
 
-__all__ = ["python_source", "weights_bytes", "WEIGHTS_NAME", "SCRIPT_NAME"]
+__all__ = ["python_source", "weights_bytes", "read_export", "evaluate_export", "WEIGHTS_NAME", "SCRIPT_NAME",
+           "EXPORT_FORMAT"]
+
+EXPORT_FORMAT = "shenjing-playground"
 
 SCRIPT_NAME = "playground_model.py"
 WEIGHTS_NAME = "playground_model.shenjing"
@@ -146,9 +154,9 @@ def weights_bytes(session: Session) -> bytes:
     with session.lock:
         s = session.settings
         contents: dict[str, Any] = {
-            "format": "shenjing-playground", "state_dict": session.model.state_dict(),
+            "format": EXPORT_FORMAT, "state_dict": session.model.state_dict(),
             "features": s.features(), "problem": s.problem, "classes": s.class_count(),
-            "settings": {k: v for k, v in s.to_dict().items() if not isinstance(v, list)},
+            "settings": {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in s.to_dict().items()},
             "test_points": shenjing.tensor(session.test_points, dtype=shenjing.float32),
             "test_labels": shenjing.tensor(session.test_labels, dtype=shenjing.float32),
             "test_loss": float(session.losses()[1]),
@@ -156,3 +164,29 @@ def weights_bytes(session: Session) -> bytes:
     buffer = io.BytesIO()
     shenjing.save(contents, buffer)
     return buffer.getvalue()
+
+
+def read_export(path: str) -> dict[str, Any] | None:
+    """The contents of a playground weights file, or None if ``path`` holds something else."""
+    try:
+        contents = shenjing.load(path)
+    except Exception:  # not a shenjing.save file at all: the caller's own error says what it expected
+        return None
+    return contents if isinstance(contents, dict) and contents.get("format") == EXPORT_FORMAT else None
+
+
+def evaluate_export(contents: dict[str, Any]) -> tuple[nn.Sequential, dict[str, Any]]:
+    """(the network rebuilt from a playground weights file, in eval mode; its test loss, test accuracy
+    (None for regression) and number of test points), recomputed from the saved test points."""
+    settings = Settings.from_dict(contents["settings"])
+    model = build_network(settings)
+    model.load_state_dict(contents["state_dict"])
+    model.eval()
+    points = contents["test_points"].numpy().astype(np.float64)
+    labels = contents["test_labels"].numpy().astype(np.float64)
+    classes = settings.class_count()
+    with shenjing.no_grad():
+        output = model(shenjing.tensor(feature_matrix(points, settings.features()), dtype=shenjing.float32))
+        loss = float(loss_of(output, labels, classes).item())
+    accuracy = None if classes == 0 else float((predicted_classes(output, classes) == labels).mean())
+    return model, {"loss": loss, "accuracy": accuracy, "points": len(labels)}

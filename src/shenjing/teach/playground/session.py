@@ -76,6 +76,23 @@ def build_network(settings: Settings) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def loss_of(output: shenjing.Tensor, labels: np.ndarray, classes: int) -> shenjing.Tensor:
+    """The playground's loss: cross-entropy for 3+ classes; else ½(output − target)² averaged, the
+    target ±1 for two classes (a tanh output) and the value itself for regression (``classes`` 0)."""
+    if classes > 2:
+        return F.cross_entropy(output, shenjing.tensor(labels.astype(np.int64)))
+    target = labels * 2 - 1 if classes == 2 else labels
+    return 0.5 * ((output.reshape(-1) - shenjing.tensor(target, dtype=shenjing.float32)) ** 2).mean()
+
+
+def predicted_classes(output: shenjing.Tensor, classes: int) -> np.ndarray:
+    """The class of each row of ``output``: the largest output for 3+ classes, else output > 0."""
+    values = output.numpy()
+    if classes > 2:
+        return values.argmax(axis=1).astype(np.float64)
+    return (values.reshape(-1) > 0).astype(np.float64)
+
+
 class Session:
     """The state of one playground: settings, data, model, optimiser, epoch and loss history.
 
@@ -206,11 +223,7 @@ class Session:
     # -- training -------------------------------------------------------------------------------
 
     def _loss(self, output: shenjing.Tensor, labels: np.ndarray) -> shenjing.Tensor:
-        classes = self.settings.class_count()
-        if classes > 2:
-            return F.cross_entropy(output, shenjing.tensor(labels.astype(np.int64)))
-        target = labels * 2 - 1 if classes == 2 else labels
-        return 0.5 * ((output.reshape(-1) - shenjing.tensor(target, dtype=shenjing.float32)) ** 2).mean()
+        return loss_of(output, labels, self.settings.class_count())
 
     def _penalty(self) -> shenjing.Tensor | float:
         s = self.settings
@@ -269,10 +282,7 @@ class Session:
             return float((self.predict_classes(self.model(inputs)) == labels).mean())
 
     def predict_classes(self, output: shenjing.Tensor) -> np.ndarray:
-        values = output.numpy()
-        if self.settings.class_count() > 2:
-            return values.argmax(axis=1).astype(np.float64)
-        return (values.reshape(-1) > 0).astype(np.float64)
+        return predicted_classes(output, self.settings.class_count())
 
     # -- what the page shows --------------------------------------------------------------------
 
