@@ -61,6 +61,10 @@ MODELS = {
     "functional net with dropout": (_FunctionalNet, "adam", F.nll_loss),
     "lstm": (_RowLSTM, "adam", F.cross_entropy),
     "batchnorm cnn": (_bn_cnn, "adam", F.cross_entropy),
+    "mnist example net (fused conv + pool)": (
+        lambda: nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Dropout(0.25), nn.Flatten(), nn.Linear(16 * 12 * 12, 10)),
+        "adam", F.cross_entropy),
     "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.Tanh(), nn.Linear(64, 10)), "sgd",
             F.cross_entropy),
 }
@@ -100,6 +104,8 @@ def test_twenty_training_steps_compiled_equal_eager_bit_for_bit(name):
     for key in state:  # parameters, and BatchNorm's running statistics and counter
         np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
     assert "replayed as one graph" in run.explain() and "eagerly" not in run.explain()
+    if "fused" in name:
+        assert "(convolution, max-pool) -> one op" in run.explain()
 
 
 def test_the_compiled_graph_is_one_node_whose_gradients_are_eager_ones():

@@ -7,17 +7,25 @@ then runs the rewritten graph against eager mode, bit for bit.
 * ``relu_after_pool``: ReLU followed by a max-pool whose windows tile the input (kernel = stride, no
   padding or dilation) becomes the max-pool followed by the ReLU: max(relu(x)) = relu(max(x)), on a
   quarter of the elements for 2x2 windows, and the gradient reaches the same input positions.
+* ``conv_pool``: a convolution on row windows followed by such a max-pool (after the rule above, the
+  ReLU of conv -> ReLU -> pool comes after the pool) becomes ``ConvMaxPool2d``, which pools the
+  convolution's batch-last product in place of writing it out batch first and reading it back
+  (``shenjing._ops.kernels.conv_pool``); the same numbers bit for bit.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable, Iterator
 from dataclasses import replace
+from shenjing._ops.conv import Conv2d
+from shenjing._ops.conv_pool import ConvMaxPool2d
 from shenjing._ops.elementwise import Relu
+from shenjing._ops.kernels import conv_pool as conv_pool_kernel
 from shenjing._ops.pool import MaxPool2d
 from shenjing.compiler.capture import OP, VALUE, Step
 
-__all__ = ["fuse", "relu_after_pool"]
+__all__ = ["fuse", "relu_after_pool", "conv_pool"]
 
 
 def fuse(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], list[str]]:
@@ -26,6 +34,9 @@ def fuse(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], list[st
     steps, count = relu_after_pool(steps, output_slots)
     if count:
         done.append(f"{count} x (ReLU, max-pool) -> (max-pool, ReLU)")
+    steps, count = conv_pool(steps, output_slots)
+    if count:
+        done.append(f"{count} x (convolution, max-pool) -> one op pooling the batch-last product")
     return steps, done
 
 
@@ -46,24 +57,57 @@ def _tiling_pool(step: Step) -> bool:
             and all(d == 1 for d in geometry.dilation) and not geometry.ceil_mode)
 
 
-def relu_after_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
+def _pairs(steps: list[Step], output_slots: set[int], first: Callable[[Step], bool],
+           second: Callable[[Step], bool]) -> Iterator[tuple[int, Step | None, Step | None]]:
+    """Walk the steps: (index, a, b) where step a (``first``) feeds step b (``second``), its only use and
+    not an output of the call; else (index, the step, None)."""
     uses = _uses(steps)
-    rewritten: list[Step] = []
-    count, i = 0, 0
+    i = 0
     while i < len(steps):
-        relu = steps[i]
-        pool = steps[i + 1] if i + 1 < len(steps) else None
-        if (pool is not None and relu.kind == OP and relu.op_type is Relu and _tiling_pool(pool)
-                and pool.inputs[0] == (VALUE, relu.outputs[0]) and uses[relu.outputs[0]] == 1
-                and relu.outputs[0] not in output_slots and relu.recorded == pool.recorded):
-            middle = relu.outputs[0]  # (now the pooled pre-activations)
-            rewritten.append(replace(pool, inputs=(relu.inputs[0],) + pool.inputs[1:], outputs=(middle,),
-                                     needs=relu.needs + pool.needs[1:], meta=relu.meta + pool.meta[1:]))
-            rewritten.append(replace(relu, inputs=((VALUE, middle),), outputs=pool.outputs,
-                                     meta=pool.out_meta[:1], out_meta=pool.out_meta[:1]))
-            count += 1
+        a = steps[i]
+        b = steps[i + 1] if i + 1 < len(steps) else None
+        if (b is not None and a.kind == OP and b.kind == OP and first(a) and second(b)
+                and b.inputs[0] == (VALUE, a.outputs[0]) and uses[a.outputs[0]] == 1
+                and a.outputs[0] not in output_slots and a.recorded == b.recorded):
+            yield i, a, b
             i += 2
+        else:
+            yield i, a, None
+            i += 1
+
+
+def relu_after_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
+    rewritten: list[Step] = []
+    count = 0
+    for _, relu, pool in _pairs(steps, output_slots, lambda s: s.op_type is Relu, _tiling_pool):
+        if pool is None:
+            rewritten.append(relu)
             continue
-        rewritten.append(relu)
-        i += 1
+        middle = relu.outputs[0]  # (now the pooled pre-activations)
+        rewritten.append(replace(pool, inputs=(relu.inputs[0],) + pool.inputs[1:], outputs=(middle,),
+                                 needs=relu.needs + pool.needs[1:], meta=relu.meta + pool.meta[1:]))
+        rewritten.append(replace(relu, inputs=((VALUE, middle),), outputs=pool.outputs,
+                                 meta=pool.out_meta[:1], out_meta=pool.out_meta[:1]))
+        count += 1
+    return rewritten, count
+
+
+def _fusable_conv(step: Step) -> bool:
+    return step.op_type is Conv2d and step.meta[0] is not None and step.meta[1] is not None
+
+
+def conv_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
+    rewritten: list[Step] = []
+    count = 0
+    for _, conv, pool in _pairs(steps, output_slots, _fusable_conv, _tiling_pool):
+        kernel = None if pool is None else tuple(pool.state["geometry"].kernel)
+        if pool is None or not conv_pool_kernel.applies(conv.state["algorithm"], conv.state["geometry"],
+                                                        conv.meta[0][0], conv.meta[1][0], kernel):
+            rewritten.append(conv)
+            if pool is not None:
+                rewritten.append(pool)
+            continue
+        rewritten.append(replace(conv, op_type=ConvMaxPool2d, outputs=pool.outputs, out_meta=pool.out_meta,
+                                 state={"geometry": conv.state["geometry"], "pool_kernel": kernel}))
+        count += 1
     return rewritten, count
