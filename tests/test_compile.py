@@ -519,3 +519,34 @@ def test_relu_then_max_pool_is_rewritten_and_exact_on_ties_zeros_and_negative_wi
     for values, grad in results[1:]:
         np.testing.assert_array_equal(values, results[2][0])
         np.testing.assert_array_equal(grad, results[2][1])
+
+
+def _train_with_step_function(compiled, steps=12):
+    shenjing.manual_seed(0)
+    model = _bn_cnn()
+    opt = shenjing.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = shenjing.compile(train_step) if compiled else train_step
+    batches = _batches()
+    losses = [step(*batches[i % len(batches)]).item() for i in range(steps)]
+    return losses, {k: v.numpy().copy() for k, v in model.state_dict().items()}, step
+
+
+def test_a_compiled_training_step_function_replays_its_model_and_trains_as_eager():
+    eager_losses, eager_state, _ = _train_with_step_function(compiled=False)
+    losses, state, step = _train_with_step_function(compiled=True)
+    assert losses == eager_losses
+    for key in state:
+        np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
+    explained = step.explain()
+    assert "runs eagerly, because a backward pass inside the call" in explained
+    assert "module Sequential called by the function, compiled:" in explained
+    assert explained.count("replayed as one graph") == 1  # the model (train mode, one input shape)
+    assert step.__name__ == "train_step"

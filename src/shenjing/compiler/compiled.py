@@ -13,7 +13,9 @@ replay (``graph.py``). Hooks on the model's modules and anomaly mode run eagerly
 
 from __future__ import annotations
 
+import threading
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -84,8 +86,12 @@ class _Compiled:
                 return self._target(*args, **kwargs)
             return self._capture(key, args, kwargs, tensors)
         if entry.graph is None:
-            return self._target(*args, **kwargs)
+            return self._eager(args, kwargs)
         return entry.graph.run(tensors)
+
+    def _eager(self, args: tuple, kwargs: dict) -> Any:
+        """A call whose key could not be captured as one graph."""
+        return self._target(*args, **kwargs)
 
     def _refresh_structure(self) -> None:
         modules = list(self._root.modules()) if self._root is not None else []
@@ -255,10 +261,14 @@ class OptimizedModule(Module, _Compiled):
 
 
 class CompiledFunction(_Compiled):
-    """``shenjing.compile(function)``: the function, with its calls captured and replayed."""
+    """``shenjing.compile(function)``: the function, with its calls captured and replayed. A call that
+    cannot be one graph (a training step: ``loss.backward()`` and ``optimizer.step()`` inside) runs its
+    Python code eagerly, and each module that it calls directly runs compiled (``OptimizedModule``),
+    so the model's forward and backward are still replayed graphs."""
 
     def __init__(self, function: Callable, fullgraph: bool = False, disable: bool = False) -> None:
         self._setup(function, None, fullgraph, disable)
+        object.__setattr__(self, "_module_calls", _CompiledModuleCalls())
         self.__wrapped__ = function
         for name in ("__name__", "__qualname__", "__doc__", "__module__"):
             try:
@@ -268,6 +278,49 @@ class CompiledFunction(_Compiled):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._call(args, kwargs)
+
+    def _eager(self, args: tuple, kwargs: dict) -> Any:
+        return self._module_calls.run(self._target, args, kwargs)
+
+    def explain(self) -> str:
+        """The function's captures and, where it runs eagerly, the captures of the modules it calls."""
+        lines = [super().explain()]
+        for module, compiled in self._module_calls.compiled.items():
+            inner = compiled.explain().replace("\n", "\n    ")
+            lines.append(f"  module {type(module).__name__} called by the function, compiled:\n    {inner}")
+        return "\n".join(lines)
+
+
+class _CompiledModuleCalls:
+    """While a compiled function runs eagerly: each module it calls at the top level (not from inside
+    another module) goes through a compiled version of itself, made on its first call and kept as long
+    as the module lives."""
+
+    def __init__(self) -> None:
+        self.compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._inside = 0
+
+    def run(self, function: Callable, args: tuple, kwargs: dict) -> Any:
+        original = Module.__call__
+        thread = threading.get_ident()
+
+        def call(module: Module, *a: Any, **k: Any) -> Any:
+            if self._inside or threading.get_ident() != thread or is_capturing():
+                return original(module, *a, **k)
+            compiled = self.compiled.get(module)
+            if compiled is None:
+                compiled = self.compiled[module] = OptimizedModule(module)
+            self._inside += 1
+            try:
+                return compiled(*a, **k)
+            finally:
+                self._inside -= 1
+
+        Module.__call__ = call
+        try:
+            return function(*args, **kwargs)
+        finally:
+            Module.__call__ = original
 
 
 def compile_target(target: Any, fullgraph: bool, disable: bool) -> Any:
