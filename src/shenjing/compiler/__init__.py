@@ -33,7 +33,9 @@ def compile(model: Any = None, *, fullgraph: bool = False, dynamic: bool | None 
     >>> import shenjing
     >>> from shenjing import nn
     >>> model = shenjing.compile(nn.Sequential(nn.Linear(3, 2), nn.ReLU()))
-    >>> model(shenjing.ones(4, 3)).shape
+    >>> model(shenjing.ones(4, 3)).shape  # captured (run eagerly)
+    shenjing.Size([4, 2])
+    >>> model(shenjing.ones(4, 3)).shape  # checked against eager mode, then replayed
     shenjing.Size([4, 2])
     >>> print(model.explain())
     graph 1 (grad; inputs [4, 3] float32): 2 ops captured, replayed as one graph

@@ -222,6 +222,12 @@ class Capture:
         saved.clear()
         _Active.capture = None
 
+    def release(self) -> None:
+        """Let go of the tensors seen (the call's activations), once the graph is built from the steps."""
+        self._alive.clear()
+        self._slot_of.clear()
+        self._external_of.clear()
+
 
 class _Active:
     capture: Capture | None = None

@@ -3,7 +3,7 @@
 A call is looked up by its *guard key*: the model's structure (its modules, parameters, buffers,
 plain attributes and train/eval flags: re-read whenever any module attribute changed), grad mode,
 and each argument's shape, dtype and requires_grad (other arguments by value). The first call with a
-new key runs eagerly while its ops are captured (``capture.py``), and is then *verified*: the model
+new key runs eagerly while its ops are captured (``capture.py``); the next one first *verifies* it: the model
 runs again eagerly on other values (random floats, shuffled integers, moved parameters), the capture
 is replayed on the same values, and the two must agree bit for bit, in the outputs, the buffers and
 the random generator's state (then restored). A capture that reads values the ops do not show, or
@@ -42,6 +42,7 @@ class Entry:
     steps: int = 0
     grad_guard: list = field(default_factory=list)  # (tensor, requires_grad at capture)
     fused: list = field(default_factory=list)  # the rewrites made (``fusion.py``)
+    checked: bool = False  # the graph has passed the check against eager mode (made on its first replay)
 
 
 class _Compiled:
@@ -87,7 +88,23 @@ class _Compiled:
             return self._capture(key, args, kwargs, tensors)
         if entry.graph is None:
             return self._eager(args, kwargs)
+        if not entry.checked and not self._check(key, entry, args, kwargs):
+            return self._eager(args, kwargs)
         return entry.graph.run(tensors)
+
+    def _check(self, key: tuple, entry: Entry, args: tuple, kwargs: dict) -> bool:
+        """Verify a captured graph before its first replay (not right after the capture, whose own graph and
+        activations may still be alive then: the check's eager run would add to the peak memory). False,
+        and the key runs eagerly from now on, if it fails."""
+        with no_grad():  # (the values do not depend on it; no graphs are built)
+            reason = self._verify(entry.graph, args, kwargs)
+        if not reason:
+            entry.checked = True
+            return True
+        if self._fullgraph:
+            raise RuntimeError(f"shenjing.compile(fullgraph=True): the call cannot be captured as one graph: {reason}")
+        self._cache[key] = Entry(None, reason, entry.steps)
+        return False
 
     def _eager(self, args: tuple, kwargs: dict) -> Any:
         """A call whose key could not be captured as one graph."""
@@ -117,16 +134,13 @@ class _Compiled:
         entry = None
         if not breaks:
             graph, reason = self._graph_of(capture, result, tensors)
+        capture.release()
+        if not breaks:
             if graph is None:
                 breaks.append(reason)
             else:
-                with no_grad():  # (the values do not depend on it; no graphs are built)
-                    reason = self._verify(graph, args, kwargs)
-                if reason:
-                    breaks.append(reason)
-                else:
-                    guard = [(t, t._requires_grad) for kind, t in graph.externals if kind == "tensor"]
-                    entry = Entry(graph, "", len(capture.steps), guard, graph.fused)
+                guard = [(t, t._requires_grad) for kind, t in graph.externals if kind == "tensor"]
+                entry = Entry(graph, "", len(capture.steps), guard, graph.fused)
         if entry is None:
             reason = "; ".join(breaks)
             if self._fullgraph:
@@ -224,8 +238,8 @@ class _Compiled:
             shapes = ", ".join(_describe(k) for k in key[2][1:])
             if entry.graph is not None:
                 fused = f"; fused: {', '.join(entry.fused)}" if entry.fused else ""
-                lines.append(f"graph {number} ({mode}; inputs {shapes}): {entry.steps} ops captured, replayed as "
-                             f"one graph{fused}")
+                replay = "replayed as one graph" if entry.checked else "to be checked and replayed from the next call"
+                lines.append(f"graph {number} ({mode}; inputs {shapes}): {entry.steps} ops captured, {replay}{fused}")
             else:
                 lines.append(f"graph {number} ({mode}; inputs {shapes}): runs eagerly, because {entry.reason}")
         return "\n".join(lines)
