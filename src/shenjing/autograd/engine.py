@@ -185,7 +185,8 @@ def _call_node(node: Node, grads: list, retain_graph: bool) -> tuple:
         if all(g is None for g in grads):
             return ()
         grads = _zeros_for_missing(node, grads)
-    input_grads = node._call_backward(tuple(grads))
+    input_grads = (node._call_backward(tuple(grads), not retain_graph) if node.frees_during_backward
+                   else node._call_backward(tuple(grads)))
     if len(input_grads) != len(node._edges):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                            f"(expected {len(node._edges)}, got {len(input_grads)})")

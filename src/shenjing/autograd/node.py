@@ -50,6 +50,9 @@ class Node:
                  "_retained", "_released", "_trace", "needs_input_grad", "__weakref__", "__dict__")
 
     owns_gradients = False  # see ``Op``
+    # True where ``_call_backward(grads, free)`` can let go of what it saved while it runs (a node that holds
+    # many ops' activations, ``CompiledFunctionBackward``): the engine passes free=True unless retain_graph
+    frees_during_backward = False
 
     # -- bookkeeping used by the engine ---------------------------------------------------------
 

@@ -16,6 +16,7 @@ and the compiled wrapper then runs that call eagerly.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -72,7 +73,7 @@ class Capture:
         self.slots = 0
         self._slot_of: dict[int, int] = {}
         self._external_of: dict[int, int] = {}
-        self._alive: list[Any] = []  # every tensor seen, so that no id is reused during the capture
+        self._watched: dict[int, weakref.ref] = {}  # id -> a weak reference that forgets the id when the tensor goes
         self._depth = 0
         self._shared: set[int] = set()  # slots whose memory another slot shares (views, detached aliases)
         self._saved: dict[str, Any] = {}
@@ -88,8 +89,7 @@ class Capture:
             index = self._external_of.get(id(value))
             if index is None:
                 index = self._external_of[id(value)] = len(self.externals)
-                self.externals.append(value)
-                self._alive.append(value)
+                self.externals.append(value)  # (kept alive: its id stays its own)
             return (EXTERNAL, index)
         return (CONSTANT, value)
 
@@ -97,8 +97,19 @@ class Capture:
         slot = self.slots
         self.slots += 1
         self._slot_of[id(tensor)] = slot
-        self._alive.append(tensor)
+        self._watch(tensor)
         return slot
+
+    def _watch(self, tensor: Tensor) -> None:
+        """Forget ``tensor``'s slot when it is freed (as eager mode frees it): its id may then be reused."""
+        key = id(tensor)
+        if key not in self._watched:
+            self._watched[key] = weakref.ref(tensor, lambda ref, key=key: self._forget(key, ref))
+
+    def _forget(self, key: int, ref: weakref.ref) -> None:
+        if self._watched.get(key) is ref:
+            del self._watched[key]
+            self._slot_of.pop(key, None)
 
     def slot_of(self, tensor: Tensor) -> int | None:
         return self._slot_of.get(id(tensor))
@@ -162,7 +173,7 @@ class Capture:
         source = Tensor._make(tensor._data.copy())  # (what eager mode does: the op sees the old value)
         source.grad_fn, source._output_nr, source._requires_grad = tensor.grad_fn, tensor._output_nr, True
         self._slot_of[id(source)] = slot
-        self._alive.append(source)
+        self._watch(source)
         result = op(source, *args, **kwargs)
         tensor._adopt(result)
         result_slot = self._slot_of.get(id(result))
@@ -224,7 +235,7 @@ class Capture:
 
     def release(self) -> None:
         """Let go of the tensors seen (the call's activations), once the graph is built from the steps."""
-        self._alive.clear()
+        self._watched.clear()
         self._slot_of.clear()
         self._external_of.clear()
 

@@ -36,6 +36,7 @@ class CapturedGraph:
         self.externals = list(externals)  # ("argument", position) or ("tensor", the tensor)
         self.output = output  # a tree of Refs: tuples, lists and dicts of (kind, ...) leaves
         self.differentiable = [i for i, step in enumerate(steps) if step.kind == 0 and step.recorded]
+        self.last_uses = _last_uses(steps, _slots_in(output))
 
     def run(self, arguments: Sequence[Tensor]) -> Any:
         """Replay on ``arguments`` (the call's tensors, in order): the call's output."""
@@ -75,6 +76,8 @@ class CapturedGraph:
                 if op.data_inputs:
                     op.needs_input_grad = step.needs[:-op.data_inputs]
                 op._released = False
+            for slot in self.last_uses[index]:  # (as in eager mode, a value no later step reads is let go)
+                values[slot] = None
         output_tensors: dict = {}
         output = _build(self.output, values, externals, output_tensors)
         if recording:
@@ -85,6 +88,30 @@ class CapturedGraph:
                 node._record([externals[i] for i in needing], [output_tensors[slot] for slot in slots], ())
                 node._output_slots = slots
         return output
+
+
+def _slots_in(tree: Any) -> set:
+    """The value slots that an output tree refers to."""
+    if type(tree) is tuple and len(tree) == 2 and type(tree[0]) is int:
+        return {tree[1]} if tree[0] == VALUE else set()
+    items = tree.values() if isinstance(tree, dict) else tree[1]
+    return set().union(*(_slots_in(item) for item in items)) if items else set()
+
+
+def _last_uses(steps: list[Step], kept: set) -> list[list[int]]:
+    """For each step, the value slots that it reads for the last time (none that the output needs)."""
+    last: dict = {}
+    for index, step in enumerate(steps):
+        for kind, where in step.inputs:
+            if kind == VALUE:
+                last[where] = index
+        for slot in step.outputs:  # (a value nothing reads goes right after the step that made it)
+            last.setdefault(slot, index)
+    uses: list[list[int]] = [[] for _ in steps]
+    for slot, index in last.items():
+        if slot not in kept:
+            uses[index].append(slot)
+    return uses
 
 
 def _saved_entries(saved: Sequence[Any], external_of: dict) -> list:
@@ -128,6 +155,7 @@ class CompiledFunctionBackward(Node):
     """The backward of a replayed graph: the captured ops' backward, in reverse order, as one node."""
 
     owns_gradients = True  # (``_call_backward`` copies any gradient that it did not make itself)
+    frees_during_backward = True  # (each op's saved arrays go once its backward has run, as in eager mode)
 
     def __init__(self, graph: CapturedGraph, ops: list, needing: list) -> None:
         self._graph, self._ops, self._needing = graph, ops, needing
@@ -139,7 +167,7 @@ class CompiledFunctionBackward(Node):
         super()._release()
         self._ops = None
 
-    def _call_backward(self, grads: tuple) -> tuple:
+    def _call_backward(self, grads: tuple, free: bool = False) -> tuple:
         if _GradState.enabled:
             raise RuntimeError(_FIRST_ORDER_ONLY)
         if self._released:
@@ -162,6 +190,8 @@ class CompiledFunctionBackward(Node):
                 output_grads = _zeros_for_missing(op, output_grads)
             incoming = {id(g) for g in output_grads}
             input_grads = _backward(op, output_grads)
+            if free:
+                ops[index] = None
             differentiable = len(step.inputs) - op.data_inputs
             for (kind, where), need, meta, grad in zip(step.inputs[:differentiable], step.needs, step.meta,
                                                        input_grads):
