@@ -584,3 +584,20 @@ def test_a_compiled_step_holds_no_more_memory_than_an_eager_one():
     model = _bn_cnn()
     compiled = _peak_traced_bytes(shenjing.compile(model), model, batches)
     assert compiled <= eager * 1.02, (compiled, eager)
+
+
+def test_a_step_function_that_raises_leaves_modules_as_they_were():
+    model = nn.Linear(3, 2)
+    call = nn.Module.__call__
+
+    @shenjing.compile
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        raise ValueError("stop")
+
+    for _ in range(3):  # the capture, then eager runs with the module compiled
+        with pytest.raises(ValueError, match="stop"):
+            step(shenjing.ones(4, 3))
+    assert nn.Module.__call__ is call
+    assert "module Linear called by the function, compiled" in step.explain()

@@ -308,33 +308,49 @@ class CompiledFunction(_Compiled):
 class _CompiledModuleCalls:
     """While a compiled function runs eagerly: each module it calls at the top level (not from inside
     another module) goes through a compiled version of itself, made on its first call and kept as long
-    as the module lives."""
+    as the module lives. ``Module.__call__`` dispatches so while any such function runs (on any thread;
+    each thread sees only its own function's modules)."""
 
     def __init__(self) -> None:
         self.compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._inside = 0
+        self.inside = 0
 
     def run(self, function: Callable, args: tuple, kwargs: dict) -> Any:
-        original = Module.__call__
-        thread = threading.get_ident()
-
-        def call(module: Module, *a: Any, **k: Any) -> Any:
-            if self._inside or threading.get_ident() != thread or is_capturing():
-                return original(module, *a, **k)
-            compiled = self.compiled.get(module)
-            if compiled is None:
-                compiled = self.compiled[module] = OptimizedModule(module)
-            self._inside += 1
-            try:
-                return compiled(*a, **k)
-            finally:
-                self._inside -= 1
-
-        Module.__call__ = call
+        global _running
+        with _dispatch_lock:
+            if not _running:
+                Module.__call__ = _dispatching_call
+            _running += 1
+        outer = getattr(_this_thread, "calls", None)
+        _this_thread.calls = self
         try:
             return function(*args, **kwargs)
         finally:
-            Module.__call__ = original
+            _this_thread.calls = outer
+            with _dispatch_lock:
+                _running -= 1
+                if not _running:
+                    Module.__call__ = _module_call
+
+
+_module_call = Module.__call__
+_dispatch_lock = threading.Lock()
+_running = 0  # compiled functions running eagerly, on all threads
+_this_thread = threading.local()  # .calls: the _CompiledModuleCalls of the function running on this thread
+
+
+def _dispatching_call(module: Module, *args: Any, **kwargs: Any) -> Any:
+    calls = getattr(_this_thread, "calls", None)
+    if calls is None or calls.inside or is_capturing():
+        return _module_call(module, *args, **kwargs)
+    compiled = calls.compiled.get(module)
+    if compiled is None:
+        compiled = calls.compiled[module] = OptimizedModule(module)
+    calls.inside += 1
+    try:
+        return compiled(*args, **kwargs)
+    finally:
+        calls.inside -= 1
 
 
 def compile_target(target: Any, fullgraph: bool, disable: bool) -> Any:

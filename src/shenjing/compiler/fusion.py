@@ -16,8 +16,9 @@ then runs the rewritten graph against eager mode, bit for bit.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterator
 from dataclasses import replace
+from typing import Callable, Iterator
+
 from shenjing._ops.conv import Conv2d
 from shenjing._ops.conv_pool import ConvMaxPool2d
 from shenjing._ops.elementwise import Relu
@@ -58,9 +59,9 @@ def _tiling_pool(step: Step) -> bool:
 
 
 def _pairs(steps: list[Step], output_slots: set[int], first: Callable[[Step], bool],
-           second: Callable[[Step], bool]) -> Iterator[tuple[int, Step | None, Step | None]]:
-    """Walk the steps: (index, a, b) where step a (``first``) feeds step b (``second``), its only use and
-    not an output of the call; else (index, the step, None)."""
+           second: Callable[[Step], bool]) -> Iterator[tuple[Step, Step | None]]:
+    """Walk the steps: (a, b) where step a (``first``) feeds step b (``second``), its only use and not an
+    output of the call; else (the step, None)."""
     uses = _uses(steps)
     i = 0
     while i < len(steps):
@@ -69,17 +70,17 @@ def _pairs(steps: list[Step], output_slots: set[int], first: Callable[[Step], bo
         if (b is not None and a.kind == OP and b.kind == OP and first(a) and second(b)
                 and b.inputs[0] == (VALUE, a.outputs[0]) and uses[a.outputs[0]] == 1
                 and a.outputs[0] not in output_slots and a.recorded == b.recorded):
-            yield i, a, b
+            yield a, b
             i += 2
         else:
-            yield i, a, None
+            yield a, None
             i += 1
 
 
 def relu_after_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
     rewritten: list[Step] = []
     count = 0
-    for _, relu, pool in _pairs(steps, output_slots, lambda s: s.op_type is Relu, _tiling_pool):
+    for relu, pool in _pairs(steps, output_slots, lambda s: s.op_type is Relu, _tiling_pool):
         if pool is None:
             rewritten.append(relu)
             continue
@@ -99,7 +100,7 @@ def _fusable_conv(step: Step) -> bool:
 def conv_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
     rewritten: list[Step] = []
     count = 0
-    for _, conv, pool in _pairs(steps, output_slots, _fusable_conv, _tiling_pool):
+    for conv, pool in _pairs(steps, output_slots, _fusable_conv, _tiling_pool):
         kernel = None if pool is None else tuple(pool.state["geometry"].kernel)
         if pool is None or not conv_pool_kernel.applies(conv.state["algorithm"], conv.state["geometry"],
                                                         conv.meta[0][0], conv.meta[1][0], kernel):
