@@ -18,7 +18,7 @@ from shenjing._ops._util import cast_to, float_input, kept_shape, normalize_dim,
 from shenjing._ops.elementwise import abs, exp, pow, sqrt, where
 from shenjing._ops.shape import Expand, Reshape, reshape
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["sum", "mean", "prod", "cumsum", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std",
            "var_mean", "std_mean", "logsumexp", "norm", "dist", "all", "any", "count_nonzero"]
@@ -82,6 +82,9 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
 class Prod(Op):
     def __init__(self, dim: int | None, keepdim: bool) -> None:
         self.dim, self.keepdim = dim, keepdim
+
+    def name(self) -> str:
+        return "ProdBackward0" if self.dim is None else "ProdBackward1"  # PyTorch: 1 with dim=
 
     def forward(self, x):
         self.save_for_backward(x)
@@ -193,6 +196,7 @@ def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 
 
 def _extreme_along(input: Tensor, dim: int, keepdim: bool, arg_function: Any, name: str) -> Any:
+    """(values, indices) of max or min along ``dim``; values show PyTorch's MaxBackward0 / MinBackward0."""
     from shenjing._ops.index import gather
 
     dim = normalize_dim(dim, input._data.ndim)
@@ -205,7 +209,7 @@ def _extreme_along(input: Tensor, dim: int, keepdim: bool, arg_function: Any, na
     if not keepdim:
         values = reshape(values, values._data.shape[:dim] + values._data.shape[dim + 1:])
         indices = np.squeeze(indices, dim)
-    return values_indices(values, Tensor._make(indices))
+    return values_indices(shown_as(values, f"{name.capitalize()}Backward0"), Tensor._make(indices))
 
 
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
@@ -334,6 +338,9 @@ class LogSumExp(Op):
 
     def __init__(self, dims: tuple, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
+
+    def name(self) -> str:
+        return "LogsumexpBackward0"
 
     def forward(self, x):
         peak = np.amax(x, axis=self.dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
