@@ -74,8 +74,8 @@ def autograd(torch: Any, F: Any, digits: dict, say: Callable) -> None:
     b = torch.randn(3, requires_grad=True)
     z = torch.matmul(x, w) + b
     loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
-    say(f"Gradient function for z = {type(z.grad_fn).__name__}")
-    say(f"Gradient function for loss = {type(loss.grad_fn).__name__}")
+    say(f"Gradient function for z = {z.grad_fn}")
+    say(f"Gradient function for loss = {loss.grad_fn}")
     loss.backward()
     say(w.grad)
     say(b.grad)
