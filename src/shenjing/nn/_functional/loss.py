@@ -487,9 +487,9 @@ def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Tens
     if weight is not None:
         terms = terms * _class_dim_shape(log_probs, weight)
     losses = -terms.sum(class_dim)
-    if reduction == "mean":
-        return losses.sum() / float(losses.numel())  # the number of samples, not the summed weights
-    return _reduce(losses, reduction)
+    if reduction == "mean":  # the number of samples, not the summed weights
+        return shown_as(losses.sum() / float(losses.numel()), "DivBackward1")  # (PyTorch's names)
+    return shown_as(_reduce(losses, reduction), "NegBackward0")
 
 
 # -- binary classification -------------------------------------------------------------------------
@@ -628,7 +628,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     losses = hinge.sum(-1) * (1.0 / classes)
     if weight is not None:
         losses = losses * per_target
-    return _reduce(losses, reduction)
+    return shown_as(_reduce(losses, reduction), "MultiMarginLossBackward0")
 
 
 # -- distributions ---------------------------------------------------------------------------------
