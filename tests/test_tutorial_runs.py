@@ -11,6 +11,7 @@ The two programs that train convolutional networks run only with SHENJING_SLOW_T
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 
 import pytest
@@ -19,7 +20,7 @@ import shenjing
 
 torch = pytest.importorskip("torch")
 
-from tutorial_programs import PROGRAMS, load_digits, run, same_up_to_rounding  # noqa: E402
+from tutorial_programs import PROGRAMS, load_digits, run, same_up_to_rounding, section  # noqa: E402
 
 SLOW = os.environ.get("SHENJING_SLOW_TUTORIALS") == "1"
 _SLOW_PROGRAMS = {"quickstart", "mnist_example"}
@@ -45,3 +46,13 @@ def test_a_tutorial_prints_what_it_prints_under_torch(program, digits):
     for mine, reference in zip(ours, theirs):
         mine, reference = _normalised(mine), _normalised(reference)
         assert same_up_to_rounding(mine, reference, rtol=1e-5), f"shenjing: {mine!r}\n   torch: {reference!r}"
+
+
+@pytest.mark.parametrize("program", list(PROGRAMS))
+def test_docs_tutorials_shows_what_the_program_prints(program, digits):
+    """docs/tutorials.md is the page ``python tests/tutorial_programs.py --markdown`` writes today."""
+    if program in _SLOW_PROGRAMS and not SLOW:
+        pytest.skip("trains a network for a while: set SHENJING_SLOW_TUTORIALS=1")
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "tutorials.md").read_text(encoding="utf-8")
+    assert section(program, digits) in page, "docs/tutorials.md is stale: python tests/tutorial_programs.py --markdown"
+
