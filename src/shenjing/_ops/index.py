@@ -163,7 +163,8 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
         return
     if input._base is not None:
         input._check_view_write()
-    input._adopt(IndexPut(normalized)(input, cast_to(value, input.dtype)))
+    written = IndexPut(normalized)(input, cast_to(value, input.dtype))
+    input._adopt(shown_as(written, "CopySlices"))  # (PyTorch's node for a write into a tensor, as it prints)
     if input._base is not None and input._data.flags.writeable:
         input._rebase_after_view_write()
 

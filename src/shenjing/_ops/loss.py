@@ -26,7 +26,12 @@ class NllLoss(Op):
         self.index, self.weights, self.reduction = index, weights, reduction
 
     def name(self) -> str:
-        return "NllLossBackward0"
+        """PyTorch's names: nll_loss of (C,) or (N, C); the 2-D form for (N, C, d1, ...), whose unreduced
+        losses other than (N, d1, d2) are a view of it."""
+        spatial = len(self.input_shape) - 2
+        if spatial <= 0:
+            return "NllLossBackward0"
+        return "ViewBackward0" if self.reduction == "none" and spatial != 2 else "NllLoss2DBackward0"
 
     def forward(self, x):
         picked = x[self.index]

@@ -325,12 +325,14 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple:
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    variance, average = var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    return shown_as(variance, "VarMeanBackward0"), shown_as(average, "VarMeanBackward0")  # (PyTorch: one node)
 
 
 def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple:
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    deviation, average = std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    return shown_as(deviation, "StdMeanBackward0"), shown_as(average, "StdMeanBackward0")  # (PyTorch: one node)
 
 
 class LogSumExp(Op):
@@ -392,6 +394,11 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         return EuclideanNorm(dims, keepdim)(input)
     if p == "nuc":
         raise RuntimeError("nuclear norm is not supported; use p=2, 1, inf or a number")
+    return shown_as(_other_norm(input, p, dims, keepdim), "LinalgVectorNormBackward0")
+
+
+def _other_norm(input: Tensor, p: Any, dims: tuple, keepdim: bool) -> Tensor:
+    """The p-norms other than the Euclidean one, composed."""
     if p == math.inf:
         return amax(abs(input), dims, keepdim)
     if p == -math.inf:
@@ -404,7 +411,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
 
 
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
-    return norm(input - other, p)
+    return shown_as(norm(input - other, p), "DistBackward0")
 
 
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:

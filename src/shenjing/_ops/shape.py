@@ -39,16 +39,19 @@ def broadcast_error(op_name: str, a: Any, b: Any) -> RuntimeError:
 
 class Reshape(Op):
     returns_view = True
+    copied = False  # whether the result is a copy (the layout could not give a view)
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def name(self) -> str:
-        return "ViewBackward0"
+        return "UnsafeViewBackward0" if self.copied else "ViewBackward0"  # (PyTorch: a copy, then its view)
 
     def forward(self, x):
         self.input_shape = x.shape
-        return x.reshape(self.shape)
+        result = x.reshape(self.shape)
+        self.copied = result.size > 0 and not np.may_share_memory(result, x)
+        return result
 
     def backward(self, gy):
         return backward_op(Reshape(self.input_shape), gy)

@@ -169,7 +169,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     difference = _difference("smooth_l1_loss", input, target)
     size = abs(difference)
     if beta == 0:
-        return shown_as(_reduce(size, reduction), "SmoothL1LossBackward0")
+        return _reduce(size, reduction)  # (PyTorch's l1_loss, and its nodes)
     # the quadratic branch takes the difference clamped to [-beta, beta]: where it is not chosen its
     # gradient is then 0 (not 0 * inf = NaN at an infinite difference), as in PyTorch
     small = clamp(difference, -beta, beta)
