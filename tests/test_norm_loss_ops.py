@@ -228,8 +228,9 @@ def test_nll_loss_op_matches_torch_with_weights_ignore_index_and_reductions(shap
                            reduction=reduction, **rest)
 
     check_op(sj_fn, torch_fn, RNG.standard_normal(shape))
-    x = sj.tensor(RNG.standard_normal(shape), requires_grad=True)
-    assert sj_fn(x).grad_fn.name() == "NllLossBackward0"
+    values = RNG.standard_normal(shape)
+    x = sj.tensor(values, requires_grad=True)
+    assert sj_fn(x).grad_fn.name() == torch_fn(torch.tensor(values, requires_grad=True)).grad_fn.name()
     if reduction != "none" and len(shape) > 1:
         _second_derivatives_match(sj_fn, torch_fn, [RNG.standard_normal(shape)])
 

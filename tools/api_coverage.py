@@ -228,6 +228,7 @@ public API is there, per namespace, measured against PyTorch {torch.__version__.
 
 (it needs PyTorch installed, as the tests do). A name counts when shenjing has an attribute of that name in
 the same place; whether it behaves as PyTorch's is what the tests check, op by op, against PyTorch.
+What PyTorch's tutorials print under both libraries, line by line: [tutorials.md](tutorials.md).
 
 {table(rows)}
 

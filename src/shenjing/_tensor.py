@@ -463,7 +463,7 @@ class Tensor:
         return _ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> "Tensor":
-        return _ops.sub(other, self)
+        return _ops.rsub(self, other)
 
     def __mul__(self, other: Any) -> "Tensor":
         return _ops.mul(self, other)
@@ -475,7 +475,7 @@ class Tensor:
         return _ops.div(self, other)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        return _ops.div(other, self)
+        return _shown_as(_ops.div(other, self), "MulBackward0")  # (PyTorch: other * reciprocal(self))
 
     def __floordiv__(self, other: Any) -> "Tensor":
         return _ops.floor_divide(self, other)
@@ -1149,6 +1149,7 @@ def _rebuild_tensor(array: np.ndarray, requires_grad: bool) -> Tensor:
 from shenjing import _ops  # noqa: E402
 from shenjing.autograd.grad_mode import _GradState  # noqa: E402
 from shenjing import autograd as _autograd  # noqa: E402
+from shenjing.autograd.node import shown_as as _shown_as  # noqa: E402
 
 
 # -- the maths of shenjing._ops.special / binary / statistics / scan as methods ----------------------------

@@ -29,6 +29,7 @@ from shenjing._ops.matrix import diagonal as _diagonal
 from shenjing._ops.reduce import amax, amin, sum as _sum
 from shenjing._ops.shape import stack
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
@@ -206,6 +207,10 @@ def vector_norm(x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False,
         x = x.to(dtype)
     if not x.is_floating_point():
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point tensor as input. Got {x.dtype}")
+    return shown_as(_vector_norm(x, ord, dim, keepdim), "LinalgVectorNormBackward0")
+
+
+def _vector_norm(x: Tensor, ord: Any, dim: Any, keepdim: bool) -> Tensor:
     if dim is None:
         flat = vector_norm(x.reshape(-1), ord, 0)
         return flat.reshape(*(1,) * x.dim()) if keepdim else flat

@@ -19,7 +19,7 @@ from shenjing._ops.elementwise import _binary, _float_binary, add, clamp, exp, m
 from shenjing._ops.linalg import matmul, outer
 from shenjing._ops.shape import reshape, transpose
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "copysign", "heaviside", "xlogy",
            "fmax", "fmin", "float_power", "gcd", "lcm", "ldexp", "nextafter", "lerp", "addcmul", "addcdiv",
@@ -297,12 +297,14 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
     for name, other in (("end", end), ("weight", weight)):
         if isinstance(other, Tensor) and other._data.dtype != input._data.dtype:
             raise RuntimeError(f"expected dtype {input.dtype} for `{name}` but got dtype {other.dtype}")
-    return input + weight * (end - input)
+    overload = 1 if isinstance(weight, Tensor) else 0  # PyTorch's lerp by a tensor, by a number
+    return shown_as(input + weight * (end - input), f"LerpBackward{overload}")
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
     """input + value * tensor1 * tensor2."""
-    return add(input, mul(tensor1, tensor2) * value if value != 1 else mul(tensor1, tensor2))
+    return shown_as(add(input, mul(tensor1, tensor2) * value if value != 1 else mul(tensor1, tensor2)),
+                    "AddcmulBackward0")
 
 
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
@@ -316,7 +318,7 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) 
                                "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                                "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
     quotient = tensor1 / tensor2
-    return add(input, quotient * value if value != 1 else quotient)
+    return shown_as(add(input, quotient * value if value != 1 else quotient), "AddcdivBackward0")
 
 
 def _scaled_sum(name: str, input: Tensor, product: Tensor, beta: Any, alpha: Any) -> Tensor:
@@ -346,14 +348,14 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: An
     """beta * input + alpha * (mat1 @ mat2); input broadcasts to (n, p)."""
     _need_ndim("addmm", mat1, 2, "mat1")
     _need_ndim("addmm", mat2, 2, "mat2")
-    return _scaled_sum("addmm", input, matmul(mat1, mat2), beta, alpha)
+    return shown_as(_scaled_sum("addmm", input, matmul(mat1, mat2), beta, alpha), "AddmmBackward0")
 
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """beta * input + alpha * (mat @ vec)."""
     _need_ndim("addmv", mat, 2, "mat")
     _need_ndim("addmv", vec, 1, "vec")
-    return _scaled_sum("addmv", input, matmul(mat, vec), beta, alpha)
+    return shown_as(_scaled_sum("addmv", input, matmul(mat, vec), beta, alpha), "AddmvBackward0")
 
 
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
@@ -363,7 +365,7 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alph
     from shenjing._ops.linalg import bmm
     from shenjing._ops.reduce import sum
 
-    return _scaled_sum("addbmm", input, sum(bmm(batch1, batch2), 0), beta, alpha)
+    return shown_as(_scaled_sum("addbmm", input, sum(bmm(batch1, batch2), 0), beta, alpha), "AddbmmBackward0")
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
@@ -372,29 +374,30 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alp
     _need_ndim("baddbmm", batch2, 3, "batch2")
     from shenjing._ops.linalg import bmm
 
-    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+    return shown_as(_scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha), "BaddbmmBackward0")
 
 
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """beta * input + alpha * outer(vec1, vec2)."""
-    return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+    return shown_as(_scaled_sum("addr", input, outer(vec1, vec2), beta, alpha), "AddrBackward0")
 
 
 def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """other - alpha * input (``sub`` with the operands swapped)."""
     from shenjing._ops.elementwise import sub
 
-    return sub(other, input, alpha=alpha)
+    overload = 0 if isinstance(other, Tensor) else 1  # PyTorch's rsub of a tensor, of a number
+    return shown_as(sub(other, input, alpha=alpha), f"RsubBackward{overload}")
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:
     """max(input, min)."""
-    return clamp(input, min=min)
+    return shown_as(clamp(input, min=min), "ClampMinBackward0")
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:
     """min(input, max)."""
-    return clamp(input, max=max)
+    return shown_as(clamp(input, max=max), "ClampMaxBackward0")
 
 
 # -- inner product of n-d tensors -------------------------------------------------------------------

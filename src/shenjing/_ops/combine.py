@@ -19,7 +19,7 @@ from shenjing._ops._util import cast_to, check_tensor, normalize_dim
 from shenjing._ops.elementwise import where
 from shenjing._ops.shape import cat, reshape, stack
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["einsum", "tensordot", "kron", "meshgrid", "cartesian_prod", "block_diag", "cdist"]
 
@@ -239,6 +239,10 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
                            f"X2: {x2._data.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    return shown_as(_pairwise_p_norms(x1, x2, p), "CdistBackward0")
+
+
+def _pairwise_p_norms(x1: Tensor, x2: Tensor, p: float) -> Tensor:
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
     magnitude = difference.abs()
     if p == 0:

@@ -15,7 +15,7 @@ from shenjing import _dtype, _workspace
 from shenjing._ops._util import as_operand, cast_to, float_input
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 
 __all__ = ["divide", "add", "sub", "mul", "div", "true_divide", "multiply", "subtract", "neg", "negative",
@@ -307,7 +307,8 @@ def pow(input: Any, exponent: Any) -> Tensor:
         if not dtype.is_floating_point and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         return Pow(exponent)(cast_to(input, dtype))
-    return _binary(PowTensor, input, exponent)
+    result = _binary(PowTensor, input, exponent)
+    return result if isinstance(input, Tensor) else shown_as(result, "PowBackward2")  # (a number's power)
 
 
 def square(input: Tensor) -> Tensor:
@@ -349,6 +350,9 @@ class Log(Op):
 
 
 class Log1p(Op):
+    def name(self) -> str:
+        return "Log1PBackward0"
+
     def forward(self, x):
         self.save_for_backward(x)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -413,7 +417,7 @@ def rsqrt(input: Tensor) -> Tensor:
 
 
 def reciprocal(input: Tensor) -> Tensor:
-    return div(1.0, float_input(input))
+    return shown_as(div(1.0, float_input(input)), "ReciprocalBackward0")
 
 
 # -- trigonometry and activations ------------------------------------------------------------------
@@ -569,6 +573,9 @@ class ZeroGradient(Op):
 class Clamp(Op):
     def __init__(self, low: Any, high: Any) -> None:
         self.low, self.high = low, high
+
+    def name(self) -> str:
+        return "ClampBackward1"  # PyTorch's clamp with number bounds (ClampBackward0: tensor bounds)
 
     def forward(self, x):
         self.save_for_backward(x)

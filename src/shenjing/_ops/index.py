@@ -15,7 +15,7 @@ import numpy as np
 from shenjing._ops._util import as_operand, cast_to, check_tensor, normalize_dim
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 
 __all__ = ["getitem", "setitem", "narrow", "select", "gather", "scatter", "scatter_add", "index_select",
@@ -48,9 +48,9 @@ class Index(Op):
         self.index, self.repeats, self.kind = index, repeats, kind
 
     def name(self) -> str:
-        if self.kind is None:  # PyTorch's names for the three kinds of indexing
+        if self.kind is None:  # PyTorch's names: advanced indexing is Index, basic the kind of its last step
             basic = not any(isinstance(i, np.ndarray) for i in self.index)
-            self.kind = ("Select" if all(isinstance(i, int) for i in self.index) else "Slice") if basic else "Index"
+            self.kind = _last_basic_step(self.index, self.input_shape) if basic else "Index"
         return f"{self.kind}Backward0"
 
     def forward(self, x):
@@ -62,6 +62,26 @@ class Index(Op):
 
     def backward(self, gy):
         return IndexAddInto(self.input_shape, self.index, self.repeats)(gy)
+
+
+def _last_basic_step(index: tuple, shape: tuple) -> str:
+    """PyTorch applies a basic index item by item, skipping slices that keep a whole dim: its last step
+    (Select for an integer, Slice, Unsqueeze for None; Alias when every step was skipped) names the node."""
+    kind, dim = "Alias", 0
+    consumed = sum(1 for item in index if item is not None and item is not Ellipsis)
+    for item in index:
+        if item is Ellipsis:
+            dim += len(shape) - consumed
+        elif item is None:
+            kind = "Unsqueeze"
+        elif isinstance(item, slice):
+            if item.indices(shape[dim]) != (0, shape[dim], 1):
+                kind = "Slice"
+            dim += 1
+        else:
+            kind = "Select"
+            dim += 1
+    return kind
 
 
 class IndexAddInto(Op):
@@ -143,7 +163,8 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
         return
     if input._base is not None:
         input._check_view_write()
-    input._adopt(IndexPut(normalized)(input, cast_to(value, input.dtype)))
+    written = IndexPut(normalized)(input, cast_to(value, input.dtype))
+    input._adopt(shown_as(written, "CopySlices"))  # (PyTorch's node for a write into a tensor, as it prints)
     if input._base is not None and input._data.flags.writeable:
         input._rebase_after_view_write()
 
@@ -217,13 +238,15 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Any, reduce: str | None
     if isinstance(src, Tensor):
         src = src[tuple(slice(0, n) for n in array.shape)]
     if reduce == "add":
-        return IndexAccumulate(positions)(input, cast_to(_broadcast_value(src, array.shape, input), input.dtype))
+        return shown_as(IndexAccumulate(positions)(input, cast_to(_broadcast_value(src, array.shape, input),
+                                                                   input.dtype)), "ScatterAddBackward0")
     if reduce == "multiply":
         factors = scatter(input.new_ones(input.shape), dim, index, src)
         return input * factors
     if reduce is not None:
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
-    return IndexPut(positions)(input, cast_to(as_operand(src), input.dtype))
+    overload = 0 if isinstance(src, Tensor) else 1  # PyTorch's scatter of a tensor, of a number
+    return shown_as(IndexPut(positions)(input, cast_to(as_operand(src), input.dtype)), f"ScatterBackward{overload}")
 
 
 def _broadcast_value(src: Any, shape: tuple, like: Tensor) -> Tensor:
@@ -244,7 +267,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     _check_bounds(index._data, input._data.shape[dim] if input._data.ndim else 1, dim, "index_select")
-    return getitem(input, (slice(None),) * dim + (index._data.reshape(-1),))
+    return shown_as(getitem(input, (slice(None),) * dim + (index._data.reshape(-1),)), "IndexSelectBackward0")
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
@@ -255,7 +278,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     positions = (slice(None),) * dim + (index._data.reshape(-1),)
     if alpha != 1:
         source = source * alpha
-    return IndexAccumulate(positions)(input, cast_to(source, input.dtype))
+    return shown_as(IndexAccumulate(positions)(input, cast_to(source, input.dtype)), "IndexAddBackward0")
 
 
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
@@ -271,7 +294,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
                                f"{value._data.ndim} dimension(s).")
         value = cast_to(value, input.dtype)
     result = where(mask, value, input)
-    return cast_to(result, input.dtype) if result.dtype is not input.dtype else result
+    return shown_as(cast_to(result, input.dtype) if result.dtype is not input.dtype else result, "MaskedFillBackward0")
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
@@ -279,7 +302,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     from shenjing._ops.shape import broadcast_tensors
 
     input, mask = broadcast_tensors(input, mask)
-    return getitem(input, mask._data)
+    return shown_as(getitem(input, mask._data), "MaskedSelectBackward0")
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:

@@ -14,15 +14,21 @@ from shenjing import _dtype
 from shenjing._ops._util import as_operand, cast_to, check_tensor
 from shenjing._ops.shape import squeeze, transpose, unsqueeze
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger"]
 
 class MatMul(Op):
     def name(self) -> str:
-        kinds = {(2, 2): "Mm", (1, 1): "Dot", (2, 1): "Mv"}
-        return f"{kinds.get(self.ndims, 'MatMul')}Backward0"
+        """PyTorch's name for the node its matmul ends with: mm, dot or mv for matrices and vectors; the
+        squeeze of a row vector's product; the transposed copy for a matrix times a batch; else the view
+        that unfolds a batched product."""
+        kinds = {(2, 2): "MmBackward0", (1, 1): "DotBackward0", (2, 1): "MvBackward0",
+                 (1, 2): "SqueezeBackward4"}
+        if self.ndims in kinds:
+            return kinds[self.ndims]
+        return "CloneBackward0" if self.ndims[0] == 2 else "UnsafeViewBackward0"
 
     def forward(self, a, b):
         self.ndims = (a.ndim, b.ndim)
@@ -88,7 +94,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     if input._data.shape[0] != mat2._data.shape[0]:
         raise RuntimeError(f"batch1 and batch2 must have same number of batches, got "
                            f"{input._data.shape[0]} and {mat2._data.shape[0]}")
-    return matmul(input, mat2)
+    return shown_as(matmul(input, mat2), "BmmBackward0")
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:

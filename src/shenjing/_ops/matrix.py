@@ -14,7 +14,7 @@ import numpy as np
 
 from shenjing._ops._util import check_tensor, normalize_dim
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["tril", "triu", "diagonal", "diag_embed", "diag", "diagflat", "trace", "tril_indices", "triu_indices"]
 
@@ -163,7 +163,7 @@ def trace(input: Tensor) -> Tensor:
     check_tensor(input)
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
-    return Diagonal(0, 0, 1)(input).sum()
+    return shown_as(Diagonal(0, 0, 1)(input).sum(), "TraceBackward0")
 
 
 def _triangle_indices(row: int, col: int, offset: int, upper: bool, dtype: Any) -> Tensor:

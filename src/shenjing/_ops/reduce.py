@@ -18,7 +18,7 @@ from shenjing._ops._util import cast_to, float_input, kept_shape, normalize_dim,
 from shenjing._ops.elementwise import abs, exp, pow, sqrt, where
 from shenjing._ops.shape import Expand, Reshape, reshape
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["sum", "mean", "prod", "cumsum", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std",
            "var_mean", "std_mean", "logsumexp", "norm", "dist", "all", "any", "count_nonzero"]
@@ -82,6 +82,9 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
 class Prod(Op):
     def __init__(self, dim: int | None, keepdim: bool) -> None:
         self.dim, self.keepdim = dim, keepdim
+
+    def name(self) -> str:
+        return "ProdBackward0" if self.dim is None else "ProdBackward1"  # PyTorch: 1 with dim=
 
     def forward(self, x):
         self.save_for_backward(x)
@@ -193,6 +196,7 @@ def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 
 
 def _extreme_along(input: Tensor, dim: int, keepdim: bool, arg_function: Any, name: str) -> Any:
+    """(values, indices) of max or min along ``dim``; values show PyTorch's MaxBackward0 / MinBackward0."""
     from shenjing._ops.index import gather
 
     dim = normalize_dim(dim, input._data.ndim)
@@ -205,7 +209,7 @@ def _extreme_along(input: Tensor, dim: int, keepdim: bool, arg_function: Any, na
     if not keepdim:
         values = reshape(values, values._data.shape[:dim] + values._data.shape[dim + 1:])
         indices = np.squeeze(indices, dim)
-    return values_indices(values, Tensor._make(indices))
+    return values_indices(shown_as(values, f"{name.capitalize()}Backward0"), Tensor._make(indices))
 
 
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
@@ -321,12 +325,14 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple:
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    variance, average = var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    return shown_as(variance, "VarMeanBackward0"), shown_as(average, "VarMeanBackward0")  # (PyTorch: one node)
 
 
 def std_mean(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None) -> tuple:
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    deviation, average = std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    return shown_as(deviation, "StdMeanBackward0"), shown_as(average, "StdMeanBackward0")  # (PyTorch: one node)
 
 
 class LogSumExp(Op):
@@ -334,6 +340,9 @@ class LogSumExp(Op):
 
     def __init__(self, dims: tuple, keepdim: bool) -> None:
         self.dims, self.keepdim = dims, keepdim
+
+    def name(self) -> str:
+        return "LogsumexpBackward0"
 
     def forward(self, x):
         peak = np.amax(x, axis=self.dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
@@ -385,6 +394,11 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
         return EuclideanNorm(dims, keepdim)(input)
     if p == "nuc":
         raise RuntimeError("nuclear norm is not supported; use p=2, 1, inf or a number")
+    return shown_as(_other_norm(input, p, dims, keepdim), "LinalgVectorNormBackward0")
+
+
+def _other_norm(input: Tensor, p: Any, dims: tuple, keepdim: bool) -> Tensor:
+    """The p-norms other than the Euclidean one, composed."""
     if p == math.inf:
         return amax(abs(input), dims, keepdim)
     if p == -math.inf:
@@ -397,7 +411,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
 
 
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
-    return norm(input - other, p)
+    return shown_as(norm(input - other, p), "DistBackward0")
 
 
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._ops._util import as_shape, cast_to, check_tensor, normalize_dim, normalize_dims
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op, backward_op
+from shenjing.autograd.node import Op, backward_op, shown_as
 
 
 __all__ = ["concatenate", "swapdims", "reshape", "view", "flatten", "unflatten",
@@ -39,16 +39,19 @@ def broadcast_error(op_name: str, a: Any, b: Any) -> RuntimeError:
 
 class Reshape(Op):
     returns_view = True
+    copied = False  # whether the result is a copy (the layout could not give a view)
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def name(self) -> str:
-        return "ViewBackward0"
+        return "UnsafeViewBackward0" if self.copied else "ViewBackward0"  # (PyTorch: a copy, then its view)
 
     def forward(self, x):
         self.input_shape = x.shape
-        return x.reshape(self.shape)
+        result = x.reshape(self.shape)
+        self.copied = result.size > 0 and not np.may_share_memory(result, x)
+        return result
 
     def backward(self, gy):
         return backward_op(Reshape(self.input_shape), gy)
@@ -122,14 +125,16 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dims of size 1 (all of them, or only those named in ``dim``)."""
     shape = input._data.shape
     dims = normalize_dims(dim, len(shape)) if dim is not None else range(len(shape))
-    return reshape(input, tuple(s for d, s in enumerate(shape) if not (d in dims and s == 1)))
+    squeezed = reshape(input, tuple(s for d, s in enumerate(shape) if not (d in dims and s == 1)))
+    overload = 0 if dim is None else 2 if isinstance(dim, (tuple, list)) else 1  # PyTorch's three squeezes
+    return shown_as(squeezed, f"SqueezeBackward{overload}")
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at ``dim`` (negative counts from the end of the result)."""
     shape = input._data.shape
     dim = normalize_dim(dim, len(shape) + 1)
-    return reshape(input, shape[:dim] + (1,) + shape[dim:])
+    return shown_as(reshape(input, shape[:dim] + (1,) + shape[dim:]), "UnsqueezeBackward0")
 
 
 # -- permutations ----------------------------------------------------------------------------------
@@ -297,7 +302,7 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     # tile as a broadcast: (r0, s0, r1, s1, ...) <- (1, s0, 1, s1, ...), then merge each pair
     paired = reshape(input, tuple(x for s in shape for x in (1, s)))
     tiled = expand(paired, tuple(x for r, s in zip(sizes, shape) for x in (r, s)))
-    return reshape(tiled, tuple(r * s for r, s in zip(sizes, shape)))
+    return shown_as(reshape(tiled, tuple(r * s for r, s in zip(sizes, shape))), "RepeatBackward0")
 
 
 def tile(input: Tensor, dims: Sequence[int]) -> Tensor:
@@ -367,7 +372,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} "
                                f"at entry 0 and {list(t.shape)} at entry {i}")
     dim = normalize_dim(dim, tensors[0]._data.ndim + 1)
-    return cat([unsqueeze(t, dim) for t in tensors], dim)
+    return shown_as(cat([unsqueeze(t, dim) for t in tensors], dim), "StackBackward0")
 
 
 def hstack(tensors: Sequence[Tensor]) -> Tensor:
@@ -383,8 +388,11 @@ class Split(Op):
 
     returns_view = True
 
-    def __init__(self, dim: int, sizes: list[int]) -> None:
-        self.dim, self.sizes = dim, sizes
+    def __init__(self, dim: int, sizes: list[int], given_sizes: bool = False) -> None:
+        self.dim, self.sizes, self.given_sizes = dim, sizes, given_sizes
+
+    def name(self) -> str:
+        return "SplitWithSizesBackward0" if self.given_sizes else "SplitBackward0"
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -415,7 +423,7 @@ def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
         if sum(sizes) != length:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's "
                                f"size at dimension {dim}), but got split_sizes={sizes}")
-    return Split(dim, sizes)(input)
+    return Split(dim, sizes, not isinstance(split_size_or_sections, int))(input)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
@@ -431,4 +439,4 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     dim = normalize_dim(dim, input._data.ndim)
     shape = input._data.shape
     kept = shape[:dim] + shape[dim + 1:]
-    return tuple(Reshape(kept)(piece) for piece in split(input, 1, dim))
+    return tuple(shown_as(Reshape(kept)(piece), "UnbindBackward0") for piece in split(input, 1, dim))

@@ -10,6 +10,7 @@ import numpy as np
 from shenjing._ops._util import normalize_dim
 from shenjing._ops.index import gather
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 
 __all__ = ["argsort", "sort", "topk"]
 
@@ -43,7 +44,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
         return sort_result(input, Tensor._make(np.zeros((), np.int64)))
     dim = normalize_dim(dim, input._data.ndim)
     indices = Tensor._make(_order(input._data, dim, descending).astype(np.int64))
-    return sort_result(gather(input, dim, indices), indices)
+    return sort_result(shown_as(gather(input, dim, indices), "SortBackward0"), indices)
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
@@ -58,4 +59,4 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
                            f"{input._data.shape[dim]}")
     order = _order(input._data, dim, largest)
     indices = Tensor._make(np.take(order, np.arange(k), axis=dim).astype(np.int64))
-    return sort_result(gather(input, dim, indices), indices)
+    return sort_result(shown_as(gather(input, dim, indices), "TopkBackward0"), indices)

@@ -22,7 +22,7 @@ from shenjing._ops.linalg import matmul
 from shenjing._ops.reduce import amax, amin, sum
 from shenjing._ops.shape import movedim, reshape, squeeze, transpose, unsqueeze
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["median", "nanmedian", "mode", "kthvalue", "quantile", "nanquantile", "nanmean", "nansum", "aminmax",
            "histc", "histogram", "histogramdd", "bincount", "unique", "unique_consecutive", "cov", "corrcoef", "msort", "renorm"]
@@ -36,13 +36,17 @@ histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])
 histogramdd_result = collections.namedtuple("histogramdd", ["hist", "bin_edges"])
 
 
-def _select_along(input: Tensor, dim: int, index: np.ndarray, keepdim: bool, result: Any) -> Any:
+_NODE_NAMES = {"median": "MedianBackward1", "nanmedian": "NanmedianBackward1", "kthvalue": "KthvalueBackward0",
+               "mode": "ModeBackward0"}  # PyTorch's, for the values along a dim
+
+
+def _select_along(input: Tensor, dim: int, index: np.ndarray, keepdim: bool, result: Any, name: str) -> Any:
     """(values, indices) of the elements at ``index`` (one per row along ``dim``, kept as size 1)."""
     indices = Tensor._make(index.astype(np.int64))
     values = gather(input, dim, indices)
     if not keepdim:
         values, indices = squeeze(values, dim), Tensor._make(np.squeeze(indices._data, dim))
-    return result(values, indices)
+    return result(shown_as(values, _NODE_NAMES[name]), indices)
 
 
 def _rows_sorted(array: np.ndarray, dim: int) -> np.ndarray:
@@ -64,7 +68,7 @@ def _order_statistic(input: Tensor, dim: Any, keepdim: bool, name: str, position
         np.full(input._data.shape[:dim] + (1,) + input._data.shape[dim + 1:], n)
     rank = position(valid, n)
     index = np.take_along_axis(order, rank, axis=dim)
-    return _select_along(input, dim, index, keepdim, result)
+    return _select_along(input, dim, index, keepdim, result, name)
 
 
 class GlobalMedian(Op):
@@ -152,7 +156,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
     same = (flat == value) | (np.isnan(flat) & np.isnan(value)) if flat.dtype.kind == "f" else flat == value
     chosen = np.max(np.where(same, positions, -1), axis=1)  # its last index
     index = np.expand_dims(chosen.reshape(rows.shape[:-1]), dim)
-    return _select_along(input, dim, index, keepdim, mode_result)
+    return _select_along(input, dim, index, keepdim, mode_result, "mode")
 
 
 # -- nan-ignoring sums and means, aminmax -----------------------------------------------------------

@@ -25,7 +25,7 @@ import numpy as np
 from shenjing._tensor import Tensor  # defined before shenjing._tensor imports the ops and autograd
 from shenjing.autograd.grad_mode import _GradState
 
-__all__ = ["Node", "Op", "AccumulateGrad", "backward_op", "forward_arrays"]
+__all__ = ["Node", "Op", "AccumulateGrad", "backward_op", "forward_arrays", "shown_as"]
 
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -367,3 +367,30 @@ class AccumulateGrad(Node):
 
     def name(self) -> str:
         return "AccumulateGrad"
+
+
+class _ShownName:
+    """A node's ``name`` for one op instance: calling it gives the fixed name."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __call__(self) -> str:
+        return self.text
+
+
+def shown_as(result: Any, name: str) -> Any:
+    """``result``, whose ``grad_fn`` now shows PyTorch's ``name`` (e.g. ``GeluBackward0``).
+
+    For an op that shenjing composes from smaller ones where PyTorch has one node: its last node takes
+    the op's name in ``repr(grad_fn)`` and ``grad_fn.name()``. Only the name changes (an attribute of
+    that one node, made by this call): values, gradients and the graph stay as they were. Give it only
+    a tensor that the call itself made (never one of its inputs). No grad_fn (nothing recorded): no-op.
+    """
+    node = getattr(result, "grad_fn", None)
+    if node is not None and not isinstance(node, AccumulateGrad):
+        node.name = _ShownName(name)
+    return result
+

@@ -24,7 +24,7 @@ from shenjing._ops._util import check_tensor, float_input
 from shenjing._ops import activation as _activation
 from shenjing._ops.elementwise import abs, exp, relu as _relu, sigmoid, tanh, where
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "gelu", "silu", "sigmoid", "tanh",
            "softplus", "hardtanh", "hardtanh_", "relu6", "prelu", "softmax", "log_softmax", "logsigmoid",
@@ -316,7 +316,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                                f"{count} elements (shape {list(weight.shape)}), input {list(input.shape)} has "
                                f"{channels} channels")
         slope = weight.reshape((count,) + (1,) * (input.ndim - 2))
-    return where(input > 0, input, slope * input)
+    return shown_as(where(input > 0, input, slope * input), "PreluKernelBackward0")  # (PyTorch's kernel node)
 
 
 # -- smooth activations ----------------------------------------------------------------------------
@@ -333,10 +333,10 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """
     input = float_input(check_tensor(input))
     if approximate == "none":
-        return input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
+        return shown_as(input * 0.5 * (1.0 + erf(input * (1.0 / math.sqrt(2.0)))), "GeluBackward0")
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (1.0 + tanh(inner))
+        return shown_as(input * 0.5 * (1.0 + tanh(inner)), "GeluBackward0")
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
@@ -352,7 +352,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def _silu(x: Tensor) -> Tensor:
     x = float_input(x)
-    return x * sigmoid(x)
+    return shown_as(x * sigmoid(x), "SiluBackward0")
 
 
 class Softplus(Op):

@@ -15,6 +15,7 @@ from shenjing._ops._util import check_tensor, float_input, normalize_dim
 from shenjing._ops.activation import softmax
 from shenjing._ops.elementwise import abs, exp, sigmoid, tanh, where
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 from shenjing.nn._functional.activation import _apply, hardtanh, leaky_relu, softplus
 
 __all__ = ["hardshrink", "softshrink", "tanhshrink", "selu", "selu_", "celu", "celu_", "hardsigmoid",
@@ -34,7 +35,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """
     check_tensor(input)
     x = float_input(input)
-    return where(abs(x) > lambd, x, 0.0)
+    return shown_as(where(abs(x) > lambd, x, 0.0), "HardshrinkBackward0")
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
@@ -49,7 +50,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     x = float_input(input)
-    return where(x > lambd, x - lambd, where(x < -lambd, x + lambd, 0.0))
+    return shown_as(where(x > lambd, x - lambd, where(x < -lambd, x + lambd, 0.0)), "SoftshrinkBackward0")
 
 
 def tanhshrink(input: Tensor) -> Tensor:
@@ -68,7 +69,7 @@ def tanhshrink(input: Tensor) -> Tensor:
 def _celu(x: Tensor, alpha: float) -> Tensor:
     x = float_input(x)
     negative = where(x > 0, 0.0, x)  # (exp only of the non-positive part: no overflow)
-    return where(x > 0, x, (exp(negative * (1.0 / alpha)) - 1) * alpha)
+    return shown_as(where(x > 0, x, (exp(negative * (1.0 / alpha)) - 1) * alpha), "CeluBackward0")
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -92,7 +93,7 @@ def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 def _selu(x: Tensor) -> Tensor:
     x = float_input(x)
     negative = where(x > 0, 0.0, x)
-    return where(x > 0, x, (exp(negative) - 1) * SELU_ALPHA) * SELU_SCALE
+    return shown_as(where(x > 0, x, (exp(negative) - 1) * SELU_ALPHA) * SELU_SCALE, "EluBackward0")  # (PyTorch's)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -113,7 +114,7 @@ def selu_(input: Tensor) -> Tensor:
 
 
 def _hardsigmoid(x: Tensor) -> Tensor:
-    return hardtanh(float_input(x) + 3.0, 0.0, 6.0) * (1.0 / 6.0)
+    return shown_as(hardtanh(float_input(x) + 3.0, 0.0, 6.0) * (1.0 / 6.0), "HardsigmoidBackward0")
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -129,7 +130,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def _hardswish(x: Tensor) -> Tensor:
     x = float_input(x)
-    return x * _hardsigmoid(x)
+    return shown_as(x * _hardsigmoid(x), "HardswishBackward0")
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -145,7 +146,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def _mish(x: Tensor) -> Tensor:
     x = float_input(x)
-    return x * tanh(softplus(x))
+    return shown_as(x * tanh(softplus(x)), "MishBackward0")
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -175,7 +176,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size {size}")
     a, b = float_input(input).chunk(2, dim)
-    return a * sigmoid(b)
+    return shown_as(a * sigmoid(b), "GluBackward0")
 
 
 def _rrelu(x: Tensor, lower: float, upper: float, training: bool) -> Tensor:

@@ -18,6 +18,7 @@ from shenjing._ops.conv import Conv2d, ConvGeometry, Fold, Unfold, conv_output_s
 from shenjing._ops.kernels.conv import choose
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 
 __all__ = ["conv1d", "conv2d", "unfold", "fold"]
 
@@ -229,7 +230,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     batched = input.ndim == 3
     x = unsqueeze(input if batched else unsqueeze(input, 0), 2)  # (N, C, 1, L)
     geometry = ConvGeometry((1, stride[0]), ((0, 0), pads[0]), (1, dilation[0]), groups)
-    y = squeeze(_conv(x, unsqueeze(weight, 2), bias, geometry), 2)
+    y = shown_as(squeeze(_conv(x, unsqueeze(weight, 2), bias, geometry), 2), "ConvolutionBackward0")
     return y if batched else squeeze(y, 0)
 
 

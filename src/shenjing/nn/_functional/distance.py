@@ -10,6 +10,7 @@ from shenjing._ops.elementwise import clamp
 from shenjing._ops.reduce import norm
 from shenjing._ops.shape import broadcast_tensors
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 
 __all__ = ["pairwise_distance", "cosine_similarity", "pdist"]
 
@@ -34,7 +35,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     check_tensor(x1, "pairwise_distance(): x1")
     check_tensor(x2, "pairwise_distance(): x2")
     dim = max(x1.ndim, x2.ndim) - 1
-    return norm(float_input(x1) - x2 + eps, p, max(dim, 0), keepdim)
+    return shown_as(norm(float_input(x1) - x2 + eps, p, max(dim, 0), keepdim), "NormBackward1")  # (PyTorch's)
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:

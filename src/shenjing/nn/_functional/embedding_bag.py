@@ -14,6 +14,7 @@ import numpy as np
 from shenjing._ops._util import check_tensor
 from shenjing._ops.shape import stack
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 from shenjing.nn._functional.sparse import embedding
 
 __all__ = ["embedding_bag"]
@@ -94,10 +95,12 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         width = weight.shape[1]
         pooled = [rows.index_select(0, Tensor._make(np.nonzero(member[b])[0])).amax(0) if member[b].any() else
                   Tensor._make(np.zeros(width, dtype=weight._data.dtype)) for b in range(bag_count)]
-        return stack(pooled) if pooled else Tensor._make(np.zeros((0, width), dtype=weight._data.dtype))
+        if not pooled:
+            return Tensor._make(np.zeros((0, width), dtype=weight._data.dtype))
+        return shown_as(stack(pooled), "EmbeddingBagBackward0")
     if mode == "mean":
         counts = member.sum(axis=1, keepdims=True)
         member = member / np.maximum(counts, 1)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.reshape(-1, 1)
-    return Tensor._make(member).matmul(rows)
+    return shown_as(Tensor._make(member).matmul(rows), "EmbeddingBagBackward0")

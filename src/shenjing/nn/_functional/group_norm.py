@@ -18,6 +18,7 @@ from shenjing._ops.elementwise import rsqrt
 from shenjing._ops.normalization import standardize
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import no_grad
+from shenjing.autograd.node import shown_as
 from shenjing.nn._functional.padding import pad
 from shenjing.nn._functional.pooling import avg_pool2d
 
@@ -68,7 +69,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     x = float_input(input)
     groups = x.reshape(x.shape[0], num_groups, -1)
     x_hat, _ = standardize(groups, (2,), eps)
-    return _channel_affine(x_hat.reshape(x.shape), weight, bias)
+    return shown_as(_channel_affine(x_hat.reshape(x.shape), weight, bias), "NativeGroupNormBackward0")
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
@@ -115,7 +116,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
             if running_var is not None:
                 unbiased = variance.detach().reshape(x.shape[0], channels).mean(0) * (count / (count - 1))
                 running_var.mul_(1.0 - momentum).add_(unbiased.to(running_var.dtype) * momentum)
-    return _channel_affine(x_hat, weight, bias)
+    return shown_as(_channel_affine(x_hat, weight, bias), "ViewBackward0")  # (PyTorch: a batch norm, viewed)
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:

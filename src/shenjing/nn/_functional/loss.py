@@ -24,10 +24,10 @@ from shenjing._ops._util import check_tensor, float_input
 from shenjing._ops.activation import log_softmax
 from shenjing._ops.elementwise import abs, clamp, exp, log, relu, where
 from shenjing._ops.index import Index
-from shenjing._ops.loss import NllLoss
+from shenjing._ops.loss import BinaryCrossEntropyWithLogits, NllLoss
 from shenjing._tensor import Tensor
 from shenjing.autograd.grad_mode import _GradState
-from shenjing.autograd.node import Op
+from shenjing.autograd.node import Op, shown_as
 from shenjing.nn._functional.activation import logsigmoid
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -169,11 +169,12 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     difference = _difference("smooth_l1_loss", input, target)
     size = abs(difference)
     if beta == 0:
-        return _reduce(size, reduction)
+        return _reduce(size, reduction)  # (PyTorch's l1_loss, and its nodes)
     # the quadratic branch takes the difference clamped to [-beta, beta]: where it is not chosen its
     # gradient is then 0 (not 0 * inf = NaN at an infinite difference), as in PyTorch
     small = clamp(difference, -beta, beta)
-    return _reduce(where(size < beta, small * small * (0.5 / beta), size - 0.5 * beta), reduction)
+    loss = where(size < beta, small * small * (0.5 / beta), size - 0.5 * beta)
+    return shown_as(_reduce(loss, reduction), "SmoothL1LossBackward0")
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -190,7 +191,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     size = abs(difference)
     small = clamp(difference, -delta, delta)  # (as in smooth_l1_loss: no NaN gradient at an infinite difference)
     loss = where(size < delta, small * small * 0.5, (size - 0.5 * delta) * delta)
-    return _weighted_reduce(loss, weight, reduction, mean_divides_by_weight=False)
+    return shown_as(_weighted_reduce(loss, weight, reduction, mean_divides_by_weight=False), "HuberLossBackward0")
 
 
 # -- classification: negative log-likelihood and cross-entropy ------------------------------------
@@ -486,9 +487,9 @@ def _cross_entropy_probabilities(log_probs: Tensor, target: Tensor, weight: Tens
     if weight is not None:
         terms = terms * _class_dim_shape(log_probs, weight)
     losses = -terms.sum(class_dim)
-    if reduction == "mean":
-        return losses.sum() / float(losses.numel())  # the number of samples, not the summed weights
-    return _reduce(losses, reduction)
+    if reduction == "mean":  # the number of samples, not the summed weights
+        return shown_as(losses.sum() / float(losses.numel()), "DivBackward1")  # (PyTorch's names)
+    return shown_as(_reduce(losses, reduction), "NegBackward0")
 
 
 # -- binary classification -------------------------------------------------------------------------
@@ -550,7 +551,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     loss = BinaryCrossEntropy()(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return shown_as(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -576,6 +577,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         raise ValueError(f"Target size ({list(target.shape)}) must be the same as input size ({list(input.shape)})")
     input = float_input(input)
     target = target.to(input.dtype)
+    if weight is None and pos_weight is None:
+        return BinaryCrossEntropyWithLogits(reduction)(input, target)
     log_sigmoid = logsigmoid(input)
     if pos_weight is None:
         loss = (1.0 - target) * input - log_sigmoid
@@ -583,7 +586,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         loss = (1.0 - target) * input - (1.0 + (pos_weight - 1.0) * target) * log_sigmoid
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return shown_as(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 # -- the multiclass SVM (hinge) loss --------------------------------------------------------------
@@ -625,7 +628,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     losses = hinge.sum(-1) * (1.0 / classes)
     if weight is not None:
         losses = losses * per_target
-    return _reduce(losses, reduction)
+    return shown_as(_reduce(losses, reduction), "MultiMarginLossBackward0")
 
 
 # -- distributions ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 from shenjing._ops._util import check_tensor, float_input
 from shenjing._ops.elementwise import minimum, relu, sqrt, where
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 from shenjing.nn._functional.activation import logsigmoid
 from shenjing.nn._functional.distance import pairwise_distance
 from shenjing.nn._functional.loss import _check_reduction, _legacy_reduction, _reduce
@@ -27,6 +28,11 @@ def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     return reduction
+
+
+def _clamp_min_0(x: Tensor) -> Tensor:
+    """max(x, 0): relu, shown as PyTorch's clamp_min(0) that these losses end with."""
+    return shown_as(relu(x), "ClampMinBackward0")
 
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
@@ -46,7 +52,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {list(input1.shape)}, input2: {list(input2.shape)}, target: "
                            f"{list(target.shape)} ")
-    return _reduce(relu(-target * (float_input(input1) - input2) + margin), reduction)
+    return _reduce(_clamp_min_0(-target * (float_input(input1) - input2) + margin), reduction)
 
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average: bool | None = None,
@@ -79,7 +85,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
     reduction = _reduction(size_average, reduce, reduction)
     check_tensor(input)
     check_tensor(target, "soft_margin_loss(): target")
-    return _reduce(-logsigmoid(float_input(input) * target), reduction)
+    return shown_as(_reduce(-logsigmoid(float_input(input) * target), reduction), "SoftMarginLossBackward0")
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
@@ -154,7 +160,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | N
     hinge = relu(1 - picked.unsqueeze(2) + x.unsqueeze(1))  # (N, K, C): 1 - (x[y_k] - x[i])
     pairs = Tensor._make((listed[:, :, None] & ~is_target[:, None, :]).astype(dtype))
     loss = (hinge * pairs).sum((1, 2)) / classes
-    return _reduce(loss if batched else loss.reshape(()), reduction)
+    return shown_as(_reduce(loss if batched else loss.reshape(()), reduction), "MultilabelMarginLossBackward0")
 
 
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -208,7 +214,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     negative_distance = pairwise_distance(anchor, negative, p, eps)
     if swap:
         negative_distance = minimum(negative_distance, pairwise_distance(positive, negative, p, eps))
-    return _reduce(relu(margin + positive_distance - negative_distance), reduction)
+    return _reduce(_clamp_min_0(margin + positive_distance - negative_distance), reduction)
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
@@ -231,4 +237,4 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     positive_distance, negative_distance = distance(anchor, positive), distance(anchor, negative)
     if swap:
         negative_distance = minimum(negative_distance, distance(positive, negative))
-    return _reduce(relu(margin + positive_distance - negative_distance), reduction)
+    return _reduce(_clamp_min_0(margin + positive_distance - negative_distance), reduction)

@@ -15,6 +15,7 @@ from shenjing._ops.pool import (AdaptiveMaxPool2d, AvgPool2d, GlobalAvgPool2d, M
                                average_matrix, layout, pool_output_size)
 from shenjing._ops.shape import squeeze, unsqueeze
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 from shenjing.nn._functional.conv import as_tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -250,7 +251,8 @@ def adaptive_avg(who: Any, spatial: int, input: Tensor, output_size: Any) -> Ten
     # pooling is linear and separable: y = A_H @ x @ A_W^T with A[i, j] = 1/|window i| on window i
     rows = Tensor._make(average_matrix(x.shape[2], out[0], x._data.dtype))
     columns = Tensor._make(average_matrix(x.shape[3], out[1], x._data.dtype).T.copy())
-    return restore(matmul(matmul(rows, x), columns))
+    pooled = matmul(matmul(rows, x), columns)
+    return restore(shown_as(pooled, "AdaptiveAvgPool2DBackward0") if spatial == 2 else pooled)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:

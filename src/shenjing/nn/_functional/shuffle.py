@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from shenjing._ops._util import check_tensor
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
 
@@ -37,7 +38,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     b = len(batch)
     y = input.reshape(*batch, c // (r * r), r, r, h, w)
     y = y.permute(*range(b), b, b + 3, b + 1, b + 4, b + 2)  # (*, C, H, r, W, r)
-    return y.reshape(*batch, c // (r * r), h * r, w * r)
+    return shown_as(y.reshape(*batch, c // (r * r), h * r, w * r), "PixelShuffleBackward0")
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
@@ -64,7 +65,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     b = len(batch)
     y = input.reshape(*batch, c, h // r, r, w // r, r)
     y = y.permute(*range(b), b, b + 2, b + 4, b + 1, b + 3)  # (*, C, r, r, H, W)
-    return y.reshape(*batch, c * r * r, h // r, w // r)
+    return shown_as(y.reshape(*batch, c * r * r, h // r, w // r), "PixelUnshuffleBackward0")
 
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:

@@ -20,6 +20,7 @@ from shenjing._ops._util import check_tensor
 from shenjing._ops.linalg import matmul
 from shenjing._ops.pool import IndexMapGather
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import shown_as
 from shenjing.nn._functional.pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
@@ -168,7 +169,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if mode in ("nearest", "nearest-exact"):
         maps = tuple(_nearest_map(n, m, s, mode == "nearest-exact")
                      for n, m, s in zip(input.shape[2:], sizes, scales))
-        return IndexMapGather(maps, "UpsampleNearest")(input)
+        exact = "Exact" if mode == "nearest-exact" else ""
+        return IndexMapGather(maps, f"UpsampleNearest{exact}{spatial}D")(input)
     if mode == "area":
         if spatial == 3:
             raise NotImplementedError("interpolate: mode='area' supports 3-D and 4-D inputs")
@@ -185,7 +187,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     dtype = input._data.dtype
     make = _cubic_matrix if mode == "bicubic" else _linear_matrix
     matrices = [make(n, m, s, bool(align_corners), dtype) for n, m, s in zip(input.shape[2:], sizes, scales)]
-    return _resample(input, matrices)
+    kind = "Bicubic" if mode == "bicubic" else ("Linear", "Bilinear", "Trilinear")[spatial - 1]
+    return shown_as(_resample(input, matrices), f"Upsample{kind}{spatial}DBackward0")
 
 
 def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",

@@ -272,7 +272,7 @@ class PReLU(Module):
     >>> import shenjing
     >>> from shenjing import nn
     >>> nn.PReLU()(shenjing.tensor([-4.0, 1.0]))
-    tensor([-1.,  1.], grad_fn=<WhereBackward0>)
+    tensor([-1.,  1.], grad_fn=<PreluKernelBackward0>)
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
