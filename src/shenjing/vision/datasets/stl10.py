@@ -12,14 +12,14 @@ import numpy as np
 
 from shenjing.vision.datasets._archive import check_file, download_and_extract
 from shenjing.vision.datasets._idx import read_regular_file
-from shenjing.vision.datasets.vision import VisionDataset
+from shenjing.vision.datasets.vision import ChannelsFirstImages
 
 __all__ = ["STL10"]
 
 _IMAGE_BYTES = 3 * 96 * 96
 
 
-class STL10(VisionDataset):
+class STL10(ChannelsFirstImages):
     """STL-10: items ``(image, label)``; label -1 for unlabelled images.
 
     Attributes: ``data`` (uint8 ndarray N x 3 x 96 x 96, as torchvision's), ``labels`` (ndarray N, 0-9 or -1),
@@ -112,13 +112,3 @@ class STL10(VisionDataset):
             return
         except (OSError, ValueError):
             download_and_extract([self.url], self.root / self.filename, self.tgz_md5, self.root)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, target = np.transpose(self.data[index], (1, 2, 0)), int(self.labels[index])
-        return self._image_item(image, target)
-
-    def extra_repr(self) -> str:
-        return f"Split: {self.split}"

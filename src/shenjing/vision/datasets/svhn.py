@@ -14,7 +14,7 @@ import numpy as np
 
 from shenjing.vision.datasets._archive import check_file
 from shenjing.vision.datasets._download import download_url
-from shenjing.vision.datasets.vision import VisionDataset
+from shenjing.vision.datasets.vision import ChannelsFirstImages
 
 __all__ = ["SVHN"]
 
@@ -28,7 +28,7 @@ def _loadmat() -> Any:
     return loadmat
 
 
-class SVHN(VisionDataset):
+class SVHN(ChannelsFirstImages):
     """The Street View House Numbers: items ``(image, label)``, label 0-9 (the files' 10 is digit 0).
 
     Attributes: ``data`` (uint8 ndarray N x 3 x 32 x 32, as torchvision's), ``labels`` (int64 ndarray N).
@@ -65,13 +65,3 @@ class SVHN(VisionDataset):
             raise ValueError(f"{path}: not an SVHN file (expected arrays X, 32 x 32 x 3 x N, and y)")
         self.data = np.transpose(np.asarray(loaded["X"], dtype=np.uint8), (3, 2, 0, 1))
         self.labels = np.asarray(loaded["y"]).astype(np.int64).squeeze(-1) % 10
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, target = np.transpose(self.data[index], (1, 2, 0)), int(self.labels[index])
-        return self._image_item(image, target)
-
-    def extra_repr(self) -> str:
-        return f"Split: {self.split}"

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from shenjing.utils.data import Dataset
 
 __all__ = ["VisionDataset"]
@@ -54,3 +56,22 @@ class VisionDataset(Dataset):
                 text = repr(value).replace("\n", "\n" + " " * 4)
                 lines.append(f"{'Transform' if name == 'transform' else 'Target transform'}: {text}")
         return "\n".join([f"Dataset {type(self).__name__}"] + ["    " + line for line in lines])
+
+
+class ChannelsFirstImages(VisionDataset):
+    """A data set held as ``data`` (N, C, H, W) uint8 and ``labels`` (N,), with a ``split`` (SVHN, STL10):
+    item i is image i as H x W x C (a PIL image with pillow) and its label, through the transforms."""
+
+    data: Any
+    labels: Any
+    split: str
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image, target = np.transpose(self.data[index], (1, 2, 0)), int(self.labels[index])
+        return self._image_item(image, target)
+
+    def extra_repr(self) -> str:
+        return f"Split: {self.split}"
