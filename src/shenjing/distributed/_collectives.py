@@ -257,16 +257,20 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
     return _run(request, target, "all_gather", async_op, _spreader(tensor_list, received), (received, array))
 
 
+def _check_world_sized(whole: np.ndarray, part: np.ndarray, target: Any, what: str, part_name: str) -> None:
+    """``whole`` must hold world_size x ``part``'s elements, in ``part``'s dtype (``what`` names it)."""
+    if whole.size != part.size * target.size() or whole.dtype != part.dtype:
+        raise ValueError(f"{what} must hold world_size ({target.size()}) x the {part_name}'s {part.size} elements of "
+                         f"dtype {part.dtype}, but got shape {list(whole.shape)} and dtype {whole.dtype}")
+
+
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: ProcessGroup | None = None,
                            async_op: bool = False) -> Work | None:
     """Concatenate every rank's ``input_tensor`` along dim 0 (or stack, if ``output_tensor`` has one more
     dim) into ``output_tensor`` on every rank."""
     output, array = _check_tensor(output_tensor, "output_tensor"), _check_tensor(input_tensor, "input_tensor")
     target = _group_of(group, "all_gather_into_tensor")
-    if output.size != array.size * target.size() or output.dtype != array.dtype:
-        raise ValueError(f"all_gather_into_tensor: output_tensor must hold world_size ({target.size()}) x the "
-                         f"input's {array.size} elements of dtype {array.dtype}, but got shape "
-                         f"{list(output.shape)} and dtype {output.dtype}")
+    _check_world_sized(output, array, target, "all_gather_into_tensor: output_tensor", "input")
     received = _working_array(output_tensor)
     request = target.comm.Iallgather(np.ascontiguousarray(array), received)
     return _run(request, target, "all_gather_into_tensor", async_op, _writer(output_tensor, received),
@@ -317,10 +321,7 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: Any = ReduceOp.SUM,
     """Reduce ``input`` (world_size equal chunks along dim 0) across ranks; rank r receives chunk r."""
     out_array, array = _check_tensor(output, "output"), _check_tensor(input, "input")
     target = _group_of(group, "reduce_scatter_tensor")
-    if array.size != out_array.size * target.size() or out_array.dtype != array.dtype:
-        raise ValueError(f"reduce_scatter_tensor: input must hold world_size ({target.size()}) x the output's "
-                         f"{out_array.size} elements of dtype {out_array.dtype}, but got shape {list(array.shape)} "
-                         f"and dtype {array.dtype}")
+    _check_world_sized(array, out_array, target, "reduce_scatter_tensor: input", "output")
     received = _working_array(output)
     request = target.comm.Ireduce_scatter_block(np.ascontiguousarray(array), received, _mpi_op(op, array))
     scale = 1.0 / target.size() if op is ReduceOp.AVG else None
