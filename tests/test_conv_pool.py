@@ -84,6 +84,15 @@ def test_fused_matches_pytorch(case):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("case", [CASES[2], CASES[3]], ids=["floor mode", "strided"])
+def test_fused_gradients_match_central_differences(case):
+    """In float64, one sample of random inputs (whose window maxima stand apart, where a max is smooth)."""
+    x, w, b = (shenjing.tensor(a[:1] if k == 0 else a, requires_grad=True)
+               for k, a in enumerate(_inputs(case, np.float64)))
+    geometry, kernel = ConvGeometry(*case[2:5]), case[5]
+    assert shenjing.autograd.gradcheck(lambda x, w, b: ConvMaxPool2d(geometry, kernel)(x, w, b), (x, w, b))
+
+
 def test_a_nan_wins_its_window_and_gets_the_gradient_as_in_the_two_ops():
     case = CASES[0]
     geometry, kernel = ConvGeometry(*case[2:5]), case[5]

@@ -78,6 +78,7 @@ def _pairs(steps: list[Step], output_slots: set[int], first: Callable[[Step], bo
 
 
 def relu_after_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
+    """(steps, rewrites): each ReLU -> tiling max-pool pair as max-pool -> ReLU (see the module docstring)."""
     rewritten: list[Step] = []
     count = 0
     for relu, pool in _pairs(steps, output_slots, lambda s: s.op_type is Relu, _tiling_pool):
@@ -98,6 +99,7 @@ def _fusable_conv(step: Step) -> bool:
 
 
 def conv_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], int]:
+    """(steps, rewrites): each row-window convolution -> tiling max-pool pair as one ``ConvMaxPool2d``."""
     rewritten: list[Step] = []
     count = 0
     for conv, pool in _pairs(steps, output_slots, _fusable_conv, _tiling_pool):
