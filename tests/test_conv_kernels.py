@@ -131,6 +131,8 @@ def test_choose_is_a_function_of_shapes_and_geometry():
     assert choose((64, 6, 14, 14), (16, 6, 5, 5), f32, plain) is ALGORITHMS["rows"]  # LeNet-5's conv2
     assert choose((64, 1, 28, 28), (6, 1, 5, 5), f32, lenet) is ALGORITHMS["samples"]  # conv1: 25 patch rows
     assert choose((1, 6, 14, 14), (16, 6, 5, 5), f32, plain) is ALGORITHMS["samples"]  # a batch of one
+    # PyTorch's MNIST example's conv2 (a 24-pixel-wide output): the row windows with each row's pixels innermost
+    assert choose((64, 32, 26, 26), (64, 32, 3, 3), f32, plain) is ALGORITHMS["wide-rows"]
     depthwise = ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1), 4)
     assert choose((2, 4, 6, 7), (8, 1, 3, 3), f32, depthwise) is ALGORITHMS["samples"]
     dilated = ConvGeometry((1, 1), ((0, 0), (0, 0)), (2, 1), 1)

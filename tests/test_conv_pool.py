@@ -14,7 +14,7 @@ from shenjing import nn
 from shenjing._ops.conv import Conv2d, ConvGeometry
 from shenjing._ops.conv_pool import ConvMaxPool2d
 from shenjing._ops.kernels import conv_pool
-from shenjing._ops.kernels.conv import ROWS, SAMPLES
+from shenjing._ops.kernels.conv import ROWS, SAMPLES, WIDE_ROWS
 from shenjing._ops.pool import MaxPool2d, PoolGeometry
 
 RNG = np.random.default_rng(7)
@@ -36,9 +36,9 @@ def _inputs(case, dtype=np.float32, integers=False):
     return (draw(x_shape).astype(dtype), draw(w_shape).astype(dtype), draw(w_shape[0]).astype(dtype))
 
 
-def _two_ops(x, w, b, geometry, kernel):
+def _two_ops(x, w, b, geometry, kernel, algorithm=ROWS):
     pooled = MaxPool2d(PoolGeometry(kernel, kernel, (0, 0)))
-    return pooled(Conv2d(geometry, ROWS)(x, w, b))
+    return pooled(Conv2d(geometry, algorithm)(x, w, b))
 
 
 def _run(make, arrays, needs):
@@ -54,12 +54,13 @@ def _run(make, arrays, needs):
 @pytest.mark.parametrize("needs", [(True, True, True), (False, True, True), (True, False, False)],
                          ids=["all", "first layer", "input only"])
 @pytest.mark.parametrize("case", CASES, ids=[str(k) for k in range(len(CASES))])
-def test_fused_equals_the_two_ops_bit_for_bit(case, needs, integers):
+@pytest.mark.parametrize("algorithm", [ROWS, WIDE_ROWS], ids=lambda a: a.name)
+def test_fused_equals_the_two_ops_bit_for_bit(case, needs, integers, algorithm):
     geometry, kernel = ConvGeometry(*case[2:5]), case[5]
-    assert conv_pool.applies(ROWS, geometry, case[0], case[1], kernel)
+    assert conv_pool.applies(algorithm, geometry, case[0], case[1], kernel)
     arrays = _inputs(case, integers=integers)
-    fused = _run(lambda x, w, b: ConvMaxPool2d(geometry, kernel)(x, w, b), arrays, needs)
-    eager = _run(lambda x, w, b: _two_ops(x, w, b, geometry, kernel), arrays, needs)
+    fused = _run(lambda x, w, b: ConvMaxPool2d(geometry, kernel, algorithm)(x, w, b), arrays, needs)
+    eager = _run(lambda x, w, b: _two_ops(x, w, b, geometry, kernel, algorithm), arrays, needs)
     np.testing.assert_array_equal(fused[0], eager[0])
     for got, expected in zip(fused[1], eager[1]):
         assert (got is None) == (expected is None)

@@ -111,6 +111,7 @@ def conv_pool(steps: list[Step], output_slots: set[int]) -> tuple[list[Step], in
                 rewritten.append(pool)
             continue
         rewritten.append(replace(conv, op_type=ConvMaxPool2d, outputs=pool.outputs, out_meta=pool.out_meta,
-                                 state={"geometry": conv.state["geometry"], "pool_kernel": kernel}))
+                                 state={"geometry": conv.state["geometry"], "pool_kernel": kernel,
+                                        "algorithm": conv.state["algorithm"]}))
         count += 1
     return rewritten, count

@@ -8,7 +8,7 @@ interface of ``shenjing._ops.conv.Im2col`` (the reference, registered here as "i
 each registered algorithm against the reference and PyTorch.
 
 "rows": row windows (one group, dilation 1 along the rows). With the patches of the kernel's columns
-laid out row first, colsR (Hp, C, KW, OW*N), im2col's patch matrix of output row i is one contiguous
+laid out row first, colsR (Hp, C, KW, OW*N) ("rows" below), im2col's patch matrix of output row i is one contiguous
 block of colsR, B_i = colsR[s_h*i : s_h*i + KH] as (KH*C*KW, OW*N). So the convolution is OH products
 W (O, KH*C*KW) @ B_i, one batched ``matmul`` over overlapping windows of colsR, which is KH/s_h times
 smaller than im2col's patches (less to copy, read while still in cache). The weight gradient is
@@ -17,12 +17,17 @@ is again one batched product over windows of dY padded with KH-1 zero rows, foll
 additions. Where the layer has few output channels, R output rows share one product with a banded
 weight (``rows_per_product``).
 
+The row windows come in two layouts (``RowsLayout``): "rows" keeps the batch innermost, colsR (Hp, C, KW, OW, N),
+and "wide-rows" each row's pixels, (Hp, C, KW, N, OW); the products are the same, only the order of their
+columns differs, and the copies to and from (N, C, H, W) are cheaper in the second.
+
 "samples": im2col with the batch first (``SampleIm2col``): x, y, dY and dx keep the (N, C, H, W) layout, so
-none of the batch-last copies; the products are per sample. It wins where the patches are short (the first
+none of the rows layouts' copies; the products are per sample. It wins where the patches are short (the first
 layer of a network: few input channels) and for a batch of one, and handles every geometry.
 
-``choose`` uses "rows" for batches of more than one sample whose patches have more than ``SAMPLES_MAX_PATCH``
-rows (C/g*KH*KW) where it applies, else "samples"; the reference is not chosen (it is the specification).
+``choose`` uses the row windows for batches of more than one sample whose patches have more than
+``SAMPLES_MAX_PATCH`` rows (C/g*KH*KW) where they apply ("wide-rows" for outputs at least
+``WIDE_ROWS_MIN_WIDTH`` columns wide), else "samples"; the reference is not chosen (it is the specification).
 The measurements behind these rules are in docs/performance.md.
 """
 
@@ -38,10 +43,10 @@ from shenjing._ops.conv import IM2COL, ConvGeometry, kernel_windows, output_size
 __all__ = ["ALGORITHMS", "choose"]
 
 
-# -- copies between the (N, ...) and (..., N) layouts ---------------------------------------------
-# One layout is walked with a stride of one sample; where that stride is a multiple of 2 KiB, consecutive
-# accesses fall into the same cache sets and evict each other, so such batches are copied in blocks of
-# 8 samples (see docs/performance.md).
+# -- the rows layouts ------------------------------------------------------------------------------
+# With the batch innermost, the batch-first side of a copy is walked with a stride of one sample; where
+# that stride is a multiple of 2 KiB, consecutive accesses fall into the same cache sets and evict each
+# other, so such batches are copied in blocks of 8 samples (3.6x faster for 64 x 16x32x32 images).
 ALIASING_STRIDE = 2048
 ALIASING_BLOCK = 8
 
@@ -54,44 +59,81 @@ def _aliasing_blocks(n: int, sample_stride: int) -> list[slice]:
     return [slice(s, s + ALIASING_BLOCK) for s in range(0, n, ALIASING_BLOCK)]
 
 
-def _batch_last_copy(out: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """out[..., n] = x[n, ...]: x (N, A, B, C) copied into out (A, B, C, N) (any strides)."""
-    for part in _aliasing_blocks(x.shape[0], x.strides[0]):
-        np.copyto(out[..., part], x[part].transpose(1, 2, 3, 0))
-    return out
+# The row-window products read and write image-shaped arrays rows first, (H, C, ., .), so that the rows a
+# window of output rows reads are one block; their last two axes hold each row's pixels and the batch,
+# in one of two orders (``RowsLayout``).
+
+class RowsLayout:
+    """The order of the last two axes of the "rows" algorithm's arrays: (H, C, W, N), the batch innermost
+    (``batch_inner``), or (H, C, N, W), each row's pixels innermost as in PyTorch's (N, C, H, W).
+
+    Batch innermost makes each pixel's N samples one contiguous run, so the copies inside the algorithm
+    (the patches, the column additions of the input gradient) move runs of W*N values; but copying
+    between it and (N, C, H, W) transposes single values. Width innermost moves runs of W values both
+    ways: the layout copies get several times cheaper, the inner copies dearer for narrow images."""
+
+    def __init__(self, batch_inner: bool) -> None:
+        self.batch_inner = batch_inner
+
+    def shape(self, h: int, c: int, n: int, w: int) -> tuple[int, int, int, int]:
+        return (h, c, w, n) if self.batch_inner else (h, c, n, w)
+
+    def columns(self, array: np.ndarray, columns: slice) -> np.ndarray:
+        """The view of ``columns`` (pixels along W) of an array in this layout."""
+        return array[..., columns, :] if self.batch_inner else array[..., columns]
+
+    def of(self, image: np.ndarray) -> np.ndarray:
+        """The view in this layout of a batch-first (N, C, H, W) array."""
+        return image.transpose((2, 1, 3, 0) if self.batch_inner else (2, 1, 0, 3))
+
+    def to_rows(self, image: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out = image (N, C, H, W) in this layout (``out`` any strides)."""
+        if not self.batch_inner:
+            np.copyto(out, self.of(image))
+            return out
+        for part in _aliasing_blocks(image.shape[0], image.strides[0]):
+            np.copyto(out[..., part], self.of(image[part]))
+        return out
+
+    def from_rows(self, rows: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """out (N, C, H, W) = ``rows`` in this layout (+ bias[c] when given)."""
+        bias = 0 if bias is None else bias.reshape(1, -1, 1, 1)
+        if not self.batch_inner:
+            np.add(rows, bias, out=self.of(out))
+            return out
+        for part in _aliasing_blocks(out.shape[0], out.strides[0]):
+            np.add(rows[..., part], bias, out=self.of(out[part]))
+        return out
+
+    def padded(self, x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
+        """x (N, C, H, W) copied into a new zero-bordered array in this layout, (Hp, C, ., .)."""
+        n, c, h, w = x.shape
+        (pt, pb), (pl, pr) = geometry.padding
+        padded = np.empty(self.shape(h + pt + pb, c, n, w + pl + pr), x.dtype)
+        if pt or pb:
+            padded[:pt], padded[pt + h:] = 0, 0
+        if pl or pr:
+            self.columns(padded, slice(0, pl))[...], self.columns(padded, slice(pl + w, None))[...] = 0, 0
+        self.to_rows(x, self.columns(padded[pt:pt + h], slice(pl, pl + w)))
+        return padded
 
 
-def _batch_first(y: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """out[n, c, i, j] = y[c, i, j, n] (+ bias[c]) for batch-last y (C, H, W, N), written into out (N, C, H, W)."""
-    c = out.shape[1]
-    y = y.reshape(c, *out.shape[2:], out.shape[0])
-    bias = 0 if bias is None else bias.reshape(c, 1, 1, 1)
-    for part in _aliasing_blocks(out.shape[0], out.strides[0]):
-        np.add(y[..., part], bias, out=out[part].transpose(1, 2, 3, 0))
-    return out
-
-
-def _padded_batch_last(x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
-    """x (N, C, H, W) copied into a zero-bordered array laid out (C, Hp, Wp, N)."""
-    n, c, h, w = x.shape
-    (pt, pb), (pl, pr) = geometry.padding
-    padded = np.empty((c, h + pt + pb, w + pl + pr, n), x.dtype)
-    if pt or pb or pl or pr:
-        padded[:, :pt], padded[:, pt + h:], padded[:, :, :pl], padded[:, :, pl + w:] = 0, 0, 0, 0
-    _batch_last_copy(padded[:, pt:pt + h, pl:pl + w], x)
-    return padded
+BATCH_INNER, WIDTH_INNER = RowsLayout(batch_inner=True), RowsLayout(batch_inner=False)
 
 
 # -- "rows": row windows ---------------------------------------------------------------------------
 
-def row_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry) -> np.ndarray:
-    """The patches of the kernel's columns over every padded row, row first: colsR (Hp, C, KW, OW, N),
-    colsR[r, c, q, j, n] = xpad[n, c, r, s_w*j + d_w*q]."""
-    padded = _padded_batch_last(x, geometry)
-    c, hp, _, n = padded.shape
-    ow = output_size(x.shape[2:], kernel, geometry)[1]
-    (sw, dw), (s_c, s_h, s_w, s_n) = (geometry.stride[1], geometry.dilation[1]), padded.strides
-    view = np.ndarray((hp, c, kernel[1], ow, n), padded.dtype, padded, 0, (s_h, s_c, dw * s_w, sw * s_w, s_n))
+def row_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry, layout: RowsLayout) -> np.ndarray:
+    """The patches of the kernel's columns over every padded row, row first: colsR (Hp, C, KW, OW, N)
+    with the batch inner, colsR[r, c, q, j, n] = xpad[n, c, r, s_w*j + d_w*q]; (Hp, C, KW, N, OW) else."""
+    padded = layout.padded(x, geometry)
+    hp, c = padded.shape[:2]
+    n, ow = x.shape[0], output_size(x.shape[2:], kernel, geometry)[1]
+    sw, dw = geometry.stride[1], geometry.dilation[1]
+    s_h, s_c = padded.strides[:2]
+    s_w, s_n = padded.strides[2:] if layout.batch_inner else padded.strides[:1:-1]
+    tail = ((ow, n), (sw * s_w, s_n)) if layout.batch_inner else ((n, ow), (s_n, sw * s_w))
+    view = np.ndarray((hp, c, kernel[1]) + tail[0], padded.dtype, padded, 0, (s_h, s_c, dw * s_w) + tail[1])
     return np.ascontiguousarray(view)
 
 
@@ -126,12 +168,12 @@ def _row_groups(oh: int, rows: int) -> list[tuple[int, int, int]]:
 def _group_windows(colsr: np.ndarray, first: int, rows: int, count: int, kh: int, stride_h: int) -> np.ndarray:
     """The read-only view (count, span*C*KW, OW*N) of colsR whose block g holds the padded rows that
     output rows first + g*R .. first + g*R + R-1 read: from s_h*(first + g*R), span = s_h*(R-1) + KH."""
-    hp, c, kw, ow, n = colsr.shape
-    size = colsr.itemsize
-    row = c * kw * ow * n * size  # the stride of one padded row
+    hp, c, kw = colsr.shape[:3]
+    width, size = colsr.shape[3] * colsr.shape[4], colsr.itemsize  # width: the product's columns, OW*N
+    row = c * kw * width * size  # the stride of one padded row
     span = stride_h * (rows - 1) + kh
-    return np.ndarray((count, span * c * kw, ow * n), colsr.dtype, colsr, stride_h * first * row,
-                      (stride_h * rows * row, ow * n * size, size))
+    return np.ndarray((count, span * c * kw, width), colsr.dtype, colsr, stride_h * first * row,
+                      (stride_h * rows * row, width * size, size))
 
 
 def _banded_weight(w_rows: np.ndarray, rows: int, stride_h: int) -> np.ndarray:
@@ -160,13 +202,13 @@ def row_product(w: np.ndarray, colsr: np.ndarray, oh: int, stride_h: int) -> np.
     return out
 
 
-def row_outputs(gy: np.ndarray, pad: int) -> np.ndarray:
-    """dY (N, O, OH, OW) laid out (OH + 2*pad, O, OW, N), with ``pad`` zero rows above and below."""
+def row_outputs(gy: np.ndarray, pad: int, layout: RowsLayout) -> np.ndarray:
+    """dY (N, O, OH, OW) in ``layout``, (OH + 2*pad, O, ., .), with ``pad`` zero rows above and below."""
     n, o, oh, ow = gy.shape
-    out = np.empty((oh + 2 * pad, o, ow, n), gy.dtype)
+    out = np.empty(layout.shape(oh + 2 * pad, o, n, ow), gy.dtype)
     if pad:
         out[:pad], out[pad + oh:] = 0, 0
-    _batch_last_copy(out[pad:pad + oh].transpose(1, 0, 2, 3), gy)
+    layout.to_rows(gy, out[pad:pad + oh])
     return out
 
 
@@ -201,19 +243,19 @@ BORDER_MIN_WIDTH = 128
 
 
 def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
-                         geometry: ConvGeometry) -> np.ndarray:
-    """dx from dY laid out (OH + 2(KH-1), O, OW, N) with KH-1 zero rows above and below (``row_outputs``),
+                         geometry: ConvGeometry, layout: RowsLayout) -> np.ndarray:
+    """dx from dY in ``layout`` (OH + 2(KH-1), O, ., .) with KH-1 zero rows above and below (``row_outputs``),
     for stride 1 along the rows. The gradient of the row patches,
 
         dcolsR[r, (c, q)] = sum_{p, o} w[o, c, p, q] dY[o, r - p] = Wf (C*KW, KH*O) @ D_r (KH*O, OW*N)
 
     with Wf[(c, q), (p', o)] = w[o, c, KH-1-p', q] and D_r the rows r .. r+KH-1 of the padded dY (one
     block), one batched product over the Hp padded rows; then the kernel's columns are added back in
-    place (KW slice additions): xpad[c, r, s_w*j + d_w*q, n] += dcolsR[r, c, q, j, n]."""
+    place (KW slice additions): xpad[r, c, s_w*j + d_w*q, n] += dcolsR[r, c, q, j, n] (batch inner)."""
     o, c, kh, kw = w.shape
     n, _, h, wd = input_shape
     (pt, pb), (pl, pr) = geometry.padding
-    hp, wp, ow = h + pt + pb, wd + pl + pr, dy.shape[2]
+    hp, wp, ow = h + pt + pb, wd + pl + pr, dy.shape[2 if layout.batch_inner else 3]
     oh = dy.shape[0] - 2 * (kh - 1)
     size = dy.itemsize
     windows = np.ndarray((hp, kh * o, ow * n), dy.dtype, dy, 0, (o * ow * n * size, ow * n * size, size))
@@ -227,18 +269,20 @@ def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, 
         for r in [r for r in range(hp) if r not in full]:
             first, stop = o * max(0, kh - 1 - r), o * min(kh, kh - 1 + oh - r)  # the blocks of dY rows
             np.matmul(w_flip[:, first:stop], windows[r, first:stop], out=dcolsr[r])
-    dcolsr = dcolsr.reshape(hp, c, kw, ow, n)
-    padded = np.zeros((c, hp, wp, n), dy.dtype)
+    dcolsr = dcolsr.reshape((hp, c, kw) + dy.shape[2:])
+    padded = np.zeros(layout.shape(hp, c, n, wp), dy.dtype)
     sw, dw = geometry.stride[1], geometry.dilation[1]
     for q in range(kw):
-        padded[:, :, dw * q:dw * q + sw * (ow - 1) + 1:sw] += dcolsr[:, :, q].transpose(1, 0, 2, 3)
-    return _batch_first(padded[:, pt:pt + h, pl:pl + wd], np.empty(input_shape, dy.dtype))
+        layout.columns(padded, slice(dw * q, dw * q + sw * (ow - 1) + 1, sw))[...] += dcolsr[:, :, q]
+    return layout.from_rows(layout.columns(padded[pt:pt + h], slice(pl, pl + wd)), np.empty(input_shape, dy.dtype))
 
 
 class RowWindows:
-    """The "rows" algorithm (the module docstring): one group, dilation 1 along the rows, a non-empty batch."""
+    """The "rows" algorithm (the module docstring) in a ``RowsLayout``: one group, dilation 1 along the rows,
+    a non-empty batch."""
 
-    name = "rows"
+    def __init__(self, name: str, layout: RowsLayout) -> None:
+        self.name, self.layout = name, layout
 
     @staticmethod
     def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
@@ -247,11 +291,10 @@ class RowWindows:
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geometry: ConvGeometry,
                 keep_patches: bool) -> tuple[np.ndarray, Any]:
         o, _, kh, kw = w.shape
-        oh, ow = output_size(x.shape[2:], (kh, kw), geometry)
-        colsr = row_patches(x, (kh, kw), geometry)
-        product = row_product(w, colsr, oh, geometry.stride[0])  # (OH, O, OW*N)
-        y = np.empty((x.shape[0], o, oh, ow), x.dtype)
-        _batch_first(product.reshape(oh, o, ow, x.shape[0]).transpose(1, 0, 2, 3), y, b)
+        n, (oh, ow) = x.shape[0], output_size(x.shape[2:], (kh, kw), geometry)
+        colsr = row_patches(x, (kh, kw), geometry, self.layout)
+        product = row_product(w, colsr, oh, geometry.stride[0]).reshape(self.layout.shape(oh, o, n, ow))
+        y = self.layout.from_rows(product, np.empty((n, o, oh, ow), x.dtype), b)
         return y, (colsr if keep_patches else None)
 
     def input_grad(self, gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], geometry: ConvGeometry,
@@ -259,21 +302,21 @@ class RowWindows:
         """On dY's rows where the stride along the rows is 1 (``dy``: ``row_outputs(gy, KH-1)``), else the reference's."""
         if geometry.stride[0] != 1:
             return IM2COL.input_grad(gy, w, input_shape, geometry)
-        dy = row_outputs(gy, w.shape[2] - 1) if dy is None else dy
-        return input_grad_from_rows(dy, w, input_shape, geometry)
+        dy = row_outputs(gy, w.shape[2] - 1, self.layout) if dy is None else dy
+        return input_grad_from_rows(dy, w, input_shape, geometry, self.layout)
 
     def weight_grad(self, x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], geometry: ConvGeometry,
                     patches: Any = None, dy: np.ndarray | None = None) -> np.ndarray:
-        """From the kept row patches (or ``row_patches(x)``) and dY (OH, O, OW, N) (``row_outputs(gy, 0)``)."""
-        colsr = row_patches(x, weight_shape[2:], geometry) if patches is None else patches
-        dy = row_outputs(gy, 0) if dy is None else dy
+        """From the kept row patches (or ``row_patches(x)``) and dY (OH, O, ., .) (``row_outputs(gy, 0)``)."""
+        colsr = row_patches(x, weight_shape[2:], geometry, self.layout) if patches is None else patches
+        dy = row_outputs(gy, 0, self.layout) if dy is None else dy
         return weight_grad_from_rows(colsr, dy, weight_shape, geometry.stride[0])
 
     def gradients(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry, patches: Any,
                   needs: tuple) -> tuple:
-        """(dx, dW, db), sharing one layout of dY: (OH + 2(KH-1), O, OW, N) when the input gradient is on rows."""
+        """(dx, dW, db), sharing one layout of dY: (OH + 2(KH-1), O, ., .) when the input gradient is on rows."""
         pad = w.shape[2] - 1 if needs[0] and geometry.stride[0] == 1 else 0
-        dy = row_outputs(gy, pad)
+        dy = row_outputs(gy, pad, self.layout)
         oh = gy.shape[2]
         gx = self.input_grad(gy, w, x.shape, geometry, dy) if needs[0] else None
         gw = self.weight_grad(x, gy, w.shape, geometry, patches, dy[pad:pad + oh]) if needs[1] else None
@@ -281,7 +324,7 @@ class RowWindows:
         return gx, gw, gb
 
 
-ROWS = RowWindows()
+ROWS, WIDE_ROWS = RowWindows("rows", BATCH_INNER), RowWindows("wide-rows", WIDTH_INNER)
 
 
 # -- "samples": im2col batch first -----------------------------------------------------------------
@@ -364,17 +407,22 @@ class SampleIm2col:
 
 SAMPLES = SampleIm2col()
 
-ALGORITHMS: dict[str, Any] = {"im2col": IM2COL, "rows": ROWS, "samples": SAMPLES}
+ALGORITHMS: dict[str, Any] = {"im2col": IM2COL, "rows": ROWS, "wide-rows": WIDE_ROWS, "samples": SAMPLES}
 
-# Patch rows (C/g*KH*KW) up to which "samples" beats "rows" at any batch: the first layers, whose few input
-# channels make the row windows' products short while their batch-last copies of x, y and dY stay as large.
+# Patch rows (C/g*KH*KW) up to which "samples" beats the row windows at any batch: the first layers, whose few
+# input channels make the row windows' products short while their copies of x, y and dY stay as large.
 SAMPLES_MAX_PATCH = 32
+# Output columns (OW) from which the row windows keep each row's pixels innermost ("wide-rows"): from there
+# on its cheaper layout copies outweigh its shorter inner copies.
+WIDE_ROWS_MIN_WIDTH = 20
 
 
 def choose(x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtype: np.dtype, geometry: ConvGeometry) -> Any:
-    """The algorithm for a convolution of these shapes, dtype and geometry: "rows" where it applies to a
-    batch of more than one sample with more than ``SAMPLES_MAX_PATCH`` patch rows, else "samples"."""
+    """The algorithm for a convolution of these shapes, dtype and geometry: row windows where they apply to
+    a batch of more than one sample with more than ``SAMPLES_MAX_PATCH`` patch rows ("wide-rows" for
+    outputs at least ``WIDE_ROWS_MIN_WIDTH`` columns wide, else "rows"), otherwise "samples"."""
     patch = w_shape[1] * w_shape[2] * w_shape[3]
     if x_shape[0] > 1 and patch > SAMPLES_MAX_PATCH and RowWindows.applies(x_shape, w_shape, geometry):
-        return ROWS
+        wide = output_size(x_shape[2:], w_shape[2:], geometry)[1] >= WIDE_ROWS_MIN_WIDTH
+        return WIDE_ROWS if wide else ROWS
     return SAMPLES
