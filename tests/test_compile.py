@@ -416,6 +416,36 @@ def test_gru_and_rnn_training_compiled_equal_eager():
         np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
 
 
+class _MaskedHead(nn.Module):
+    """Comparisons and tests in forward: a leaky ReLU written with ``where``, the predicted classes, and a
+    flag telling whether any output is NaN."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.fc(x)
+        y = shenjing.where(y > 0, y, 0.1 * y)
+        return y, y.argmax(1), shenjing.isnan(y).any(), (y <= 0).all(dim=1)
+
+
+def test_comparisons_argmax_and_any_are_captured_and_follow_new_values():
+    model = _MaskedHead()
+    compiled = shenjing.compile(model)
+    rng = np.random.default_rng(3)
+    for step in range(4):
+        x = rng.standard_normal((6, 8)).astype(np.float32)
+        if step == 3:
+            x[2, 0] = np.nan  # the flag must be computed from this batch, not kept from the capture
+        ours, eager = compiled(shenjing.tensor(x)), model(shenjing.tensor(x))
+        for got, expected in zip(ours, eager):
+            assert got.requires_grad == expected.requires_grad
+            np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
+        assert bool(ours[2]) == (step == 3)
+    assert "replayed as one graph" in compiled.explain() and "eagerly" not in compiled.explain()
+
+
 class _Switchable(nn.Module):
     """Python control flow on a plain attribute: part of the guard, so a switch is a new capture."""
 

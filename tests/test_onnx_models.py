@@ -151,6 +151,25 @@ def test_max_min_and_argmax_along_dims_follow_the_input() -> None:
     check_export(extremes, data(3, 6, 7))
 
 
+def value_tests(t):
+    class Tests(t.nn.Module):
+        def forward(self, x):  # x: (N, 6, 7), with an inf and a NaN in it
+            big = x.abs() > 1
+            return (t.isnan(x), t.isfinite(x), t.isinf(x), t.logical_not(big), big.any(1), big.all(2, keepdim=True),
+                    (x != x).any(), (x <= 0.5) & (x >= -0.5), (x == 0).all())
+
+    return Tests()
+
+
+def test_comparisons_tests_any_and_all_follow_the_input() -> None:
+    x = data(3, 6, 7)
+    x[0, 1, 2], x[2, 0, 0] = np.inf, np.nan
+    other = data(5, 6, 7)
+    other[4, 5, 6] = -np.inf
+    check_export(value_tests, x, dynamic_batch=True, other_batch=(other,), torch=False)
+    check_export(value_tests, x)
+
+
 def test_lenet_with_dynamic_batch() -> None:
     proto = check_export(lambda t: shenjing.models.LeNet5(), data(2, 1, 28, 28), torch=False, dynamic_batch=True,
                          other_batch=(data(9, 1, 28, 28),))

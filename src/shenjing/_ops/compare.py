@@ -9,21 +9,44 @@ from typing import Any
 
 import numpy as np
 
-from shenjing._ops._util import array_of, as_operand
+from shenjing._ops._util import array_of, as_operand, check_tensor
 from shenjing._tensor import Tensor
+from shenjing.autograd.node import Op
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not",
            "bitwise_not", "isnan", "isinf", "isfinite", "equal", "allclose", "isclose", "greater",
            "greater_equal", "less", "less_equal", "not_equal"]
 
-def _compare(function: Any, a: Any, b: Any) -> Tensor:
-    a, b = as_operand(a), as_operand(b)
-    try:
-        return Tensor._make(np.asarray(function(array_of(a), array_of(b))))
-    except ValueError:
-        from shenjing._ops.shape import broadcast_error
+class Compare(Op):
+    """out = function(a, b) elementwise, broadcast, for a NumPy comparison or logical ``function``; bool,
+    never differentiable. An op (not a bare array) so that ``shenjing.compile`` and the ONNX exporter
+    see it."""
 
-        raise broadcast_error(function.__name__, a, b) from None
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def forward(self, a, b):
+        try:
+            return np.asarray(self.function(a, b))
+        except ValueError:
+            from shenjing._ops.shape import broadcast_error
+
+            raise broadcast_error(self.function.__name__, a, b) from None
+
+
+class Predicate(Op):
+    """out = function(x) elementwise for a NumPy test or logical ``function`` (isnan, logical_not, ...);
+    never differentiable."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def forward(self, x):
+        return np.asarray(self.function(x))
+
+
+def _compare(function: Any, a: Any, b: Any) -> Tensor:
+    return Compare(function)(as_operand(a), as_operand(b))
 
 
 def eq(input: Any, other: Any) -> Tensor:
@@ -66,23 +89,23 @@ def logical_xor(input: Any, other: Any) -> Tensor:
 
 
 def logical_not(input: Tensor) -> Tensor:
-    return Tensor._make(np.logical_not(input._data))
+    return Predicate(np.logical_not)(check_tensor(input, "logical_not(): input"))
 
 
 def bitwise_not(input: Tensor) -> Tensor:
-    return Tensor._make(np.invert(input._data))
+    return Predicate(np.invert)(check_tensor(input, "bitwise_not(): input"))
 
 
 def isnan(input: Tensor) -> Tensor:
-    return Tensor._make(np.isnan(input._data))
+    return Predicate(np.isnan)(check_tensor(input, "isnan(): input"))
 
 
 def isinf(input: Tensor) -> Tensor:
-    return Tensor._make(np.isinf(input._data))
+    return Predicate(np.isinf)(check_tensor(input, "isinf(): input"))
 
 
 def isfinite(input: Tensor) -> Tensor:
-    return Tensor._make(np.isfinite(input._data))
+    return Predicate(np.isfinite)(check_tensor(input, "isfinite(): input"))
 
 
 def equal(input: Tensor, other: Tensor) -> bool:

@@ -647,11 +647,13 @@ class Minimum(Maximum):
 
 
 class Where(Op):
-    def __init__(self, condition: np.ndarray) -> None:
-        self.condition = condition
+    """out = x where condition else y, all three broadcast; the (bool) condition is data: the last input."""
 
-    def forward(self, x, y):
-        return np.where(self.condition, x, y)
+    data_inputs = 1
+
+    def forward(self, x, y, condition):
+        self.condition = condition  # (for backward)
+        return np.where(condition, x, y)
 
     def backward(self, gy):
         condition = Tensor._make(self.condition)
@@ -724,12 +726,13 @@ def minimum(input: Any, other: Any) -> Tensor:
 def where(condition: Any, input: Any, other: Any) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (broadcasting all three)."""
     condition = as_operand(condition)
-    mask = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    if mask.dtype != np.bool_:
-        mask = mask.astype(bool)
+    if not isinstance(condition, Tensor):
+        condition = Tensor._make(np.asarray(condition))
+    if condition._data.dtype != np.bool_:
+        condition = cast(condition, _dtype.bool_)
     input, other = as_operand(input), as_operand(other)
     dtype = _dtype.result_type(input, other)
-    return Where(mask)(_scalar_or(input, dtype), _scalar_or(other, dtype))
+    return Where()(_scalar_or(input, dtype), _scalar_or(other, dtype), condition)
 
 
 # -- dtype conversion ------------------------------------------------------------------------------

@@ -235,17 +235,26 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     return _extreme_along(input, dim, keepdim, np.argmin, "min")
 
 
+class ArgExtreme(Op):
+    """The index (int64) of the first largest (``np.argmax``) or smallest (``np.argmin``) value over the
+    flattened input (``dim`` None) or along ``dim``; never differentiable."""
+
+    def __init__(self, function: Any, dim: int | None, keepdim: bool) -> None:
+        self.function, self.dim, self.keepdim = function, dim, keepdim
+
+    def forward(self, x):
+        if self.dim is None:
+            result = np.asarray(self.function(x.reshape(-1)), dtype=np.int64)
+            return result.reshape((1,) * x.ndim) if self.keepdim else result
+        if x.ndim == 0:
+            return np.zeros((), np.int64)
+        return self.function(x, axis=self.dim, keepdims=self.keepdim).astype(np.int64)
+
+
 def _arg_extreme(input: Tensor, dim: int | None, keepdim: bool, function: Any) -> Tensor:
-    if dim is None:
-        result = function(input._data.reshape(-1)) if input._data.size else None
-        if result is None:
-            raise RuntimeError("argmax(): Expected reduction dim to be specified for input.numel() == 0.")
-        result = np.asarray(result, dtype=np.int64)
-        return Tensor._make(result.reshape((1,) * input._data.ndim) if keepdim else result)
-    dim = normalize_dim(dim, input._data.ndim)
-    if input._data.ndim == 0:
-        return Tensor._make(np.zeros((), np.int64))
-    return Tensor._make(function(input._data, axis=dim, keepdims=keepdim).astype(np.int64))
+    if dim is None and not input._data.size:
+        raise RuntimeError(f"{function.__name__}(): Expected reduction dim to be specified for input.numel() == 0.")
+    return ArgExtreme(function, None if dim is None else normalize_dim(dim, input._data.ndim), keepdim)(input)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -414,16 +423,25 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
     return shown_as(norm(input - other, p), "DistBackward0")
 
 
+class Truth(Op):
+    """Whether every (``np.all``) or some (``np.any``) element over ``axes`` is non-zero: bool, never
+    differentiable."""
+
+    def __init__(self, function: Any, axes: Any, keepdim: bool) -> None:
+        self.function, self.axes, self.keepdim = function, axes, keepdim
+
+    def forward(self, x):
+        return np.asarray(self.function(x, axis=self.axes, keepdims=self.keepdim))
+
+
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where every element over ``dim`` is non-zero."""
-    return Tensor._make(np.asarray(np.all(input._data, axis=normalize_dims(dim, input._data.ndim),
-                                          keepdims=keepdim)))
+    return Truth(np.all, normalize_dims(dim, input._data.ndim), keepdim)(input)
 
 
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where some element over ``dim`` is non-zero."""
-    return Tensor._make(np.asarray(np.any(input._data, axis=normalize_dims(dim, input._data.ndim),
-                                          keepdims=keepdim)))
+    return Truth(np.any, normalize_dims(dim, input._data.ndim), keepdim)(input)
 
 
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:

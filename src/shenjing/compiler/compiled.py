@@ -154,15 +154,15 @@ class _Compiled:
     def _graph_of(self, capture: Capture, result: Any, tensors: list) -> tuple:
         """The capture as a replayable graph, or None and why not."""
         position = {id(t): i for i, t in enumerate(tensors)}
+        grad_slots: set = set()
+        try:
+            output = _output_tree(result, capture, grad_slots)  # (first: an output made by no op is an external)
+        except TypeError as error:
+            return None, str(error)
         externals = []
         for tensor in capture.externals:
             where = position.get(id(tensor))
             externals.append(("argument", where) if where is not None else ("tensor", tensor))
-        grad_slots: set = set()
-        try:
-            output = _output_tree(result, capture, grad_slots)
-        except TypeError as error:
-            return None, str(error)
         steps, fused = fuse(capture.steps, _value_slots(output))
         graph = CapturedGraph(steps, capture.slots, externals, output, grad_slots)
         graph.fused = fused

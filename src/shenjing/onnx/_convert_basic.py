@@ -95,9 +95,10 @@ def _clamp_tensor(g: Graph, step: Step) -> str:
 
 @converter("Where")
 def _where(g: Graph, step: Step) -> str:
-    if not g.knows(step.op.condition):
+    x, y, condition = step.inputs
+    if not g.knows(condition._data):
         raise ExportError("its condition was computed outside shenjing's ops")
-    return g.node("Where", [g.value(step.op.condition)] + _inputs(g, step))
+    return g.node("Where", [g.value(condition)] + [g.value(v, _out_dtype(step)) for v in (x, y)])
 
 
 @converter("ToCopy")
@@ -176,12 +177,13 @@ def _softmax(g: Graph, step: Step) -> str:
 
 _COMPARISONS = {"greater": "Greater", "less": "Less", "equal": "Equal", "greater_equal": "GreaterOrEqual",
                 "less_equal": "LessOrEqual", "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor"}
+_PREDICATES = {"isnan": "IsNaN", "isinf": "IsInf", "logical_not": "Not"}
 
 
-@converter("compare")
+@converter("Compare")
 def _compare(g: Graph, step: Step) -> str:
-    function, a, b = step.inputs
-    name = getattr(function, "__name__", repr(function))
+    a, b = step.inputs
+    name = getattr(step.op.function, "__name__", repr(step.op.function))
     like = g.dtype_of(a) if not isinstance(a, (int, float, bool)) else g.dtype_of(b)
     names = [g.value(v, like) for v in (a, b)]
     if name == "not_equal":
@@ -189,6 +191,16 @@ def _compare(g: Graph, step: Step) -> str:
     if name not in _COMPARISONS:
         raise ExportError(f"no ONNX op for the comparison {name}")
     return g.node(_COMPARISONS[name], names)
+
+
+@converter("Predicate")
+def _predicate(g: Graph, step: Step) -> str:
+    name, x = getattr(step.op.function, "__name__", repr(step.op.function)), g.value(step.inputs[0])
+    if name == "isfinite":
+        return g.node("Not", [g.node("Or", [g.node("IsNaN", [x]), g.node("IsInf", [x])])])
+    if name not in _PREDICATES:
+        raise ExportError(f"no ONNX op for {name}")
+    return g.node(_PREDICATES[name], [x])
 
 
 @converter("extreme_along")
@@ -203,15 +215,28 @@ def _extreme_along(g: Graph, step: Step) -> list[str]:
     return [values, indices]
 
 
-@converter("arg_extreme")
+@converter("Truth")
+def _truth(g: Graph, step: Step) -> str:
+    """``all`` / ``any``: the input as 0/1 (int32), ReduceMin / ReduceMax over the dims, back to bool."""
+    from onnx import TensorProto
+
+    ones = g.node("Cast", [g.node("Cast", [g.value(step.inputs[0])], to=TensorProto.BOOL)], to=TensorProto.INT32)
+    reduction = "ReduceMin" if getattr(step.op.function, "__name__", "") == "all" else "ReduceMax"
+    axes = list(step.op.axes) if step.op.axes else None
+    if not axes and step.inputs[0]._data.ndim:
+        axes = None
+    return g.node("Cast", [g.reduce(reduction, ones, axes, bool(step.op.keepdim))], to=TensorProto.BOOL)
+
+
+@converter("ArgExtreme")
 def _arg_extreme(g: Graph, step: Step) -> str:
-    x, dim, keepdim, function = step.inputs
-    op_type = "ArgMax" if getattr(function, "__name__", "") == "argmax" else "ArgMin"
+    x, op = step.inputs[0], step.op
+    op_type = "ArgMax" if getattr(op.function, "__name__", "") == "argmax" else "ArgMin"
     name = g.value(x)
-    if dim is not None:
-        return g.node(op_type, [name], axis=int(dim) % max(x._data.ndim, 1), keepdims=int(bool(keepdim)))
+    if op.dim is not None:
+        return g.node(op_type, [name], axis=int(op.dim) % max(x._data.ndim, 1), keepdims=int(bool(op.keepdim)))
     flat = g.node(op_type, [g.node("Reshape", [name, g.ints([-1])])], axis=0, keepdims=0)
-    return g.node("Reshape", [flat, g.ints([1] * x._data.ndim)]) if keepdim else flat
+    return g.node("Reshape", [flat, g.ints([1] * x._data.ndim)]) if op.keepdim else flat
 
 
 # -- shapes ----------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Recording what a forward call computes: every primitive op it runs, in order, with its inputs and outputs.
 
-While ``trace`` runs, the op-dispatch seam (``Op.__call__``) and the few functions whose results come from
-no op (comparisons, max/min along a dim, argmax/argmin: ``RECORDED_FUNCTIONS``) report each call to the ``Trace``, with the path of the module that was running
-(``model.features.0``), kept by forward hooks on every submodule. User-defined ``autograd.Function``s are
+While ``trace`` runs, the op-dispatch seam (``Op.__call__``) and the functions whose results come from no
+op (max/min along a dim: ``RECORDED_FUNCTIONS``) report each call to the ``Trace``, with the path of the
+module that was running (``model.features.0``), kept by forward hooks on every submodule. User-defined ``autograd.Function``s are
 recorded too, so that an export can name them instead of silently freezing their results as constants.
 Everything is restored when the forward call ends, also when it raises.
 """
@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from shenjing._ops import compare, reduce
+from shenjing._ops import reduce
 from shenjing._tensor import Tensor
 from shenjing.autograd.function import Function
 from shenjing.autograd.node import Op
@@ -24,8 +24,7 @@ __all__ = ["Step", "Trace", "trace"]
 
 # functions that compute a result from a tensor without an op (their results are plain tensors): each is
 # recorded as a step of its own kind, with its arguments as the step's inputs
-RECORDED_FUNCTIONS = [(compare, "_compare", "compare"), (reduce, "_extreme_along", "extreme_along"),
-                      (reduce, "_arg_extreme", "arg_extreme")]
+RECORDED_FUNCTIONS = [(reduce, "_extreme_along", "extreme_along")]
 
 
 @dataclass
