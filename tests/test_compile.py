@@ -446,6 +446,41 @@ def test_comparisons_argmax_and_any_are_captured_and_follow_new_values():
     assert "replayed as one graph" in compiled.explain() and "eagerly" not in compiled.explain()
 
 
+class _Ranked(nn.Module):
+    """max along a dim, topk and sort in forward: indices that depend on the values, gathered values that
+    carry the gradient."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 6)
+
+    def forward(self, x):
+        y = self.fc(x)
+        best, where = y.max(dim=1)
+        top, which = y.topk(2)
+        ordered, order = y.sort(dim=1, descending=True)
+        return best.sum() + top.sum() + (ordered[:, :3] * 2).sum(), where, which, order
+
+
+def test_max_along_a_dim_topk_and_sort_are_captured_with_their_gradients():
+    model = _Ranked()
+    compiled = shenjing.compile(model)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        x = rng.standard_normal((5, 8)).astype(np.float32)
+        ours, eager = compiled(shenjing.tensor(x)), model(shenjing.tensor(x))
+        for got, expected in zip(ours[1:], eager[1:]):
+            np.testing.assert_array_equal(got.numpy(), expected.numpy())
+        grads = []
+        for loss in (ours[0], eager[0]):
+            model.zero_grad()
+            loss.backward()
+            grads.append(model.fc.weight.grad.numpy().copy())
+        np.testing.assert_array_equal(ours[0].item(), eager[0].item())
+        np.testing.assert_array_equal(grads[0], grads[1])
+    assert "replayed as one graph" in compiled.explain() and "eagerly" not in compiled.explain()
+
+
 class _Switchable(nn.Module):
     """Python control flow on a plain attribute: part of the guard, so a switch is a new capture."""
 

@@ -223,11 +223,31 @@ def _check_bounds(array: np.ndarray, size: int, dim: int, name: str) -> None:
                                         f"{size} (indices must be in [0, {size}))")
 
 
+class GatherAlong(Op):
+    """out = input gathered along ``dim`` at ``index`` (its last input, data: integers of the output's shape),
+    out[i][j] = input[i][index[i][j]] for dim = 1; the gradient adds gy back at those positions."""
+
+    data_inputs = 1
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def name(self) -> str:
+        return "GatherBackward0"
+
+    def forward(self, x, index):
+        self.input_shape, self.positions = x.shape, _along(self.dim, index)  # (for backward)
+        return x[self.positions] if x.ndim else x[(Ellipsis,)]
+
+    def backward(self, gy):
+        return IndexAddInto(self.input_shape, self.positions, True)(gy)
+
+
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[i][index[i][j]]`` for dim=1; ``index`` has the same number of dims."""
     dim = normalize_dim(dim, input._data.ndim)
-    array = _check_index(index, input, dim, "gather")
-    return Index(_along(dim, array), True, "Gather")(input)
+    _check_index(index, input, dim, "gather")
+    return GatherAlong(dim)(input, index)
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src: Any, reduce: str | None = None) -> Tensor:

@@ -204,12 +204,12 @@ def _extreme_along(input: Tensor, dim: int, keepdim: bool, arg_function: Any, na
         raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
     if input._data.ndim == 0:
         return values_indices(input, Tensor._make(np.zeros((), np.int64)))
-    indices = np.expand_dims(arg_function(input._data, axis=dim), dim).astype(np.int64)
-    values = gather(input, dim, Tensor._make(indices))
+    indices = ArgExtreme(arg_function, dim, True)(input)
+    values = gather(input, dim, indices)
     if not keepdim:
-        values = reshape(values, values._data.shape[:dim] + values._data.shape[dim + 1:])
-        indices = np.squeeze(indices, dim)
-    return values_indices(shown_as(values, f"{name.capitalize()}Backward0"), Tensor._make(indices))
+        shape = values._data.shape[:dim] + values._data.shape[dim + 1:]
+        values, indices = reshape(values, shape), reshape(indices, shape)
+    return values_indices(shown_as(values, f"{name.capitalize()}Backward0"), indices)
 
 
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 from shenjing._ops._util import normalize_dim
 from shenjing._ops.index import gather
 from shenjing._tensor import Tensor
-from shenjing.autograd.node import shown_as
+from shenjing.autograd.node import Op, shown_as
 
 __all__ = ["argsort", "sort", "topk"]
 
@@ -31,11 +31,25 @@ def _order(array: np.ndarray, dim: int, descending: bool) -> np.ndarray:
     return np.argsort(-array, axis=dim, kind="stable")
 
 
+class Order(Op):
+    """The int64 indices that sort the input along ``dim`` (stable; ``_order``), the first ``k`` of them when
+    ``k`` is given (``topk``); never differentiable."""
+
+    def __init__(self, dim: int, descending: bool, k: int | None = None) -> None:
+        self.dim, self.descending, self.k = dim, descending, k
+
+    def forward(self, x):
+        order = _order(x, self.dim, self.descending)
+        if self.k is not None:
+            order = np.take(order, np.arange(self.k), axis=self.dim)
+        return order.astype(np.int64)
+
+
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """Indices that sort ``input`` along ``dim``."""
     if input._data.ndim == 0:
         return Tensor._make(np.zeros((), np.int64))
-    return Tensor._make(_order(input._data, normalize_dim(dim, input._data.ndim), descending).astype(np.int64))
+    return Order(normalize_dim(dim, input._data.ndim), descending)(input)
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
@@ -43,7 +57,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     if input._data.ndim == 0:
         return sort_result(input, Tensor._make(np.zeros((), np.int64)))
     dim = normalize_dim(dim, input._data.ndim)
-    indices = Tensor._make(_order(input._data, dim, descending).astype(np.int64))
+    indices = Order(dim, descending)(input)
     return sort_result(shown_as(gather(input, dim, indices), "SortBackward0"), indices)
 
 
@@ -57,6 +71,5 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if not 0 <= k <= input._data.shape[dim]:
         raise RuntimeError(f"topk: selected index k={k} out of range for dimension {dim} of size "
                            f"{input._data.shape[dim]}")
-    order = _order(input._data, dim, largest)
-    indices = Tensor._make(np.take(order, np.arange(k), axis=dim).astype(np.int64))
+    indices = Order(dim, largest, k)(input)
     return sort_result(shown_as(gather(input, dim, indices), "TopkBackward0"), indices)

@@ -203,16 +203,10 @@ def _predicate(g: Graph, step: Step) -> str:
     return g.node(_PREDICATES[name], [x])
 
 
-@converter("extreme_along")
-def _extreme_along(g: Graph, step: Step) -> list[str]:
-    """``max(x, dim)`` / ``min(x, dim)``: (values, indices) as ReduceMax + ArgMax (first index on ties)."""
-    x, dim, keepdim, arg_function, _ = step.inputs
-    axis = int(dim) % max(x._data.ndim, 1)
-    largest = getattr(arg_function, "__name__", "") == "argmax"
-    name = g.value(x)
-    values = g.reduce("ReduceMax" if largest else "ReduceMin", name, [axis], bool(keepdim))
-    indices = g.node("ArgMax" if largest else "ArgMin", [name], axis=axis, keepdims=int(bool(keepdim)))
-    return [values, indices]
+@converter("GatherAlong")
+def _gather_along(g: Graph, step: Step) -> str:
+    x, index = step.inputs
+    return g.node("GatherElements", [g.value(x), g.value(index)], axis=int(step.op.dim))
 
 
 @converter("Truth")
@@ -223,8 +217,6 @@ def _truth(g: Graph, step: Step) -> str:
     ones = g.node("Cast", [g.node("Cast", [g.value(step.inputs[0])], to=TensorProto.BOOL)], to=TensorProto.INT32)
     reduction = "ReduceMin" if getattr(step.op.function, "__name__", "") == "all" else "ReduceMax"
     axes = list(step.op.axes) if step.op.axes else None
-    if not axes and step.inputs[0]._data.ndim:
-        axes = None
     return g.node("Cast", [g.reduce(reduction, ones, axes, bool(step.op.keepdim))], to=TensorProto.BOOL)
 
 

@@ -1,9 +1,8 @@
 """Recording what a forward call computes: every primitive op it runs, in order, with its inputs and outputs.
 
-While ``trace`` runs, the op-dispatch seam (``Op.__call__``) and the functions whose results come from no
-op (max/min along a dim: ``RECORDED_FUNCTIONS``) report each call to the ``Trace``, with the path of the
-module that was running (``model.features.0``), kept by forward hooks on every submodule. User-defined ``autograd.Function``s are
-recorded too, so that an export can name them instead of silently freezing their results as constants.
+While ``trace`` runs, the op-dispatch seam (``Op.__call__``) reports each call to the ``Trace``, with the
+path of the module that was running (``model.features.0``), kept by forward hooks on every submodule.
+User-defined ``autograd.Function``s are recorded too, so that an export can name them instead of silently freezing their results as constants.
 Everything is restored when the forward call ends, also when it raises.
 """
 
@@ -15,22 +14,17 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from shenjing._ops import reduce
 from shenjing._tensor import Tensor
 from shenjing.autograd.function import Function
 from shenjing.autograd.node import Op
 
 __all__ = ["Step", "Trace", "trace"]
 
-# functions that compute a result from a tensor without an op (their results are plain tensors): each is
-# recorded as a step of its own kind, with its arguments as the step's inputs
-RECORDED_FUNCTIONS = [(reduce, "_extreme_along", "extreme_along")]
-
 
 @dataclass
 class Step:
     """One op call: the op object (its attributes are the op's arguments), its inputs as given (tensors,
-    numbers, None) and its output tensors; ``kind`` is the op's class name, a ``RECORDED_FUNCTIONS`` kind, ``function`` or ``adopt``."""
+    numbers, None) and its output tensors; ``kind`` is the op's class name, ``function`` or ``adopt``."""
 
     kind: str
     op: Any
@@ -63,7 +57,6 @@ def trace(model: Any, root_name: str = "model") -> Iterator[Trace]:
     recording = Trace(root_name)
     original_call = Op.__call__
     original_apply = Function.apply.__func__
-    originals = [(module, name, getattr(module, name)) for module, name, _ in RECORDED_FUNCTIONS]
 
     depth = [0]  # ops that an op runs inside its own forward are its business, not the model's
 
@@ -86,18 +79,6 @@ def trace(model: Any, root_name: str = "model") -> Iterator[Trace]:
         if depth[0] == 0:
             recording.record("function", cls, args, result)
         return result
-
-    def recorded(kind: str, function: Any) -> Any:
-        def traced_function(*args: Any) -> Any:
-            depth[0] += 1
-            try:
-                result = function(*args)
-            finally:
-                depth[0] -= 1
-            if depth[0] == 0:
-                recording.record(kind, None, args, tuple(result) if isinstance(result, tuple) else result)
-            return result
-        return traced_function
 
     original_adopt = Tensor._adopt
 
@@ -122,16 +103,12 @@ def trace(model: Any, root_name: str = "model") -> Iterator[Trace]:
         handles.append(module.register_forward_hook(leave))
     Op.__call__ = traced_call
     Function.apply = classmethod(traced_apply)
-    for (module, name, kind), (_, _, function) in zip(RECORDED_FUNCTIONS, originals):
-        setattr(module, name, recorded(kind, function))
     Tensor._adopt = traced_adopt
     try:
         yield recording
     finally:
         Op.__call__ = original_call
         Function.apply = classmethod(original_apply)
-        for module, name, function in originals:
-            setattr(module, name, function)
         Tensor._adopt = original_adopt
         for handle in handles:
             handle.remove()
