@@ -2,7 +2,8 @@
 
 While ``trace`` runs, the op-dispatch seam (``Op.__call__``) reports each call to the ``Trace``, with the
 path of the module that was running (``model.features.0``), kept by forward hooks on every submodule.
-User-defined ``autograd.Function``s are recorded too, so that an export can name them instead of silently freezing their results as constants.
+User-defined ``autograd.Function``s are recorded too, so that an export can name them instead of silently
+freezing their results as constants.
 Everything is restored when the forward call ends, also when it raises.
 """
 

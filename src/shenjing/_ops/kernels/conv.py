@@ -8,8 +8,8 @@ interface of ``shenjing._ops.conv.Im2col`` (the reference, registered here as "i
 each registered algorithm against the reference and PyTorch.
 
 "rows": row windows (one group, dilation 1 along the rows). With the patches of the kernel's columns
-laid out row first, colsR (Hp, C, KW, OW*N) ("rows" below), im2col's patch matrix of output row i is one contiguous
-block of colsR, B_i = colsR[s_h*i : s_h*i + KH] as (KH*C*KW, OW*N). So the convolution is OH products
+laid out row first, colsR (Hp, C, KW, OW*N) (layouts below), im2col's patch matrix of output row i is one
+contiguous block of colsR, B_i = colsR[s_h*i : s_h*i + KH] as (KH*C*KW, OW*N). So the convolution is OH products
 W (O, KH*C*KW) @ B_i, one batched ``matmul`` over overlapping windows of colsR, which is KH/s_h times
 smaller than im2col's patches (less to copy, read while still in cache). The weight gradient is
 sum_i dY_i @ B_i^T over the same windows, and (stride 1 along the rows) the input gradient of colsR
@@ -131,7 +131,7 @@ def row_patches(x: np.ndarray, kernel: tuple[int, int], geometry: ConvGeometry, 
     n, ow = x.shape[0], output_size(x.shape[2:], kernel, geometry)[1]
     sw, dw = geometry.stride[1], geometry.dilation[1]
     s_h, s_c = padded.strides[:2]
-    s_w, s_n = padded.strides[2:] if layout.batch_inner else padded.strides[:1:-1]
+    s_n, s_w = padded.strides[3:1:-1] if layout.batch_inner else padded.strides[2:]  # (samples, pixels)
     tail = ((ow, n), (sw * s_w, s_n)) if layout.batch_inner else ((n, ow), (s_n, sw * s_w))
     view = np.ndarray((hp, c, kernel[1]) + tail[0], padded.dtype, padded, 0, (s_h, s_c, dw * s_w) + tail[1])
     return np.ascontiguousarray(view)
