@@ -430,15 +430,18 @@ class _MaskedHead(nn.Module):
         return y, y.argmax(1), shenjing.isnan(y).any(), (y <= 0).all(dim=1)
 
 
+def _both(model, compiled, x):
+    """(the compiled model's output, the eager model's) on the array x."""
+    return compiled(shenjing.tensor(x)), model(shenjing.tensor(x))
+
+
 def test_comparisons_argmax_and_any_are_captured_and_follow_new_values():
     model = _MaskedHead()
     compiled = shenjing.compile(model)
-    rng = np.random.default_rng(3)
-    for step in range(4):
-        x = rng.standard_normal((6, 8)).astype(np.float32)
-        if step == 3:
-            x[2, 0] = np.nan  # the flag must be computed from this batch, not kept from the capture
-        ours, eager = compiled(shenjing.tensor(x)), model(shenjing.tensor(x))
+    batches = np.random.default_rng(3).standard_normal((4, 6, 8)).astype(np.float32)
+    batches[3, 2, 0] = np.nan  # the flag must be computed from this batch, not kept from the capture
+    for step, x in enumerate(batches):
+        ours, eager = _both(model, compiled, x)
         for got, expected in zip(ours, eager):
             assert got.requires_grad == expected.requires_grad
             np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
@@ -465,10 +468,8 @@ class _Ranked(nn.Module):
 def test_max_along_a_dim_topk_and_sort_are_captured_with_their_gradients():
     model = _Ranked()
     compiled = shenjing.compile(model)
-    rng = np.random.default_rng(4)
-    for _ in range(3):
-        x = rng.standard_normal((5, 8)).astype(np.float32)
-        ours, eager = compiled(shenjing.tensor(x)), model(shenjing.tensor(x))
+    for x in np.random.default_rng(4).standard_normal((3, 5, 8)).astype(np.float32):
+        ours, eager = _both(model, compiled, x)
         for got, expected in zip(ours[1:], eager[1:]):
             np.testing.assert_array_equal(got.numpy(), expected.numpy())
         grads = []
