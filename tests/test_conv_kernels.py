@@ -39,6 +39,11 @@ CASES = [pytest.param(name, case, id=f"{name}-{k}") for name in ALGORITHMS for k
          if ALGORITHMS[name].applies(case[0], case[1], ConvGeometry(*case[2:]))]
 
 
+def _case_rng(case) -> np.random.Generator:
+    """The same data for a geometry whichever algorithm runs it and whatever ran before."""
+    return np.random.default_rng([20261207, GEOMETRIES.index(case)])
+
+
 def _torch_conv(x, w, b, stride, padding, dilation, groups):
     (pt, pb), (pl, pr) = padding
     return TF.conv2d(TF.pad(x, (pl, pr, pt, pb)), w, b, stride=stride, dilation=dilation, groups=groups)
@@ -54,8 +59,8 @@ def test_every_algorithm_is_tested_and_the_reference_applies_everywhere():
 @pytest.mark.parametrize("name, case", CASES)
 def test_algorithm_matches_torch_and_central_differences(name, case):
     x_shape, w_shape, stride, padding, dilation, groups = case
-    geometry, algorithm = ConvGeometry(stride, padding, dilation, groups), ALGORITHMS[name]
-    args = (RNG.standard_normal(x_shape), RNG.standard_normal(w_shape), RNG.standard_normal(w_shape[0]))
+    geometry, algorithm, rng = ConvGeometry(stride, padding, dilation, groups), ALGORITHMS[name], _case_rng(case)
+    args = (rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0]))
     small = np.prod(x_shape) + np.prod(w_shape) < 700
     check_op(lambda x, w, b: Conv2d(geometry, algorithm)(x, w, b),
              lambda x, w, b: _torch_conv(x, w, b, stride, padding, dilation, groups), *args, numeric=small)
@@ -125,14 +130,51 @@ def test_banded_rows_keep_an_inf_or_nan_in_the_outputs_that_see_it(bad):
     np.testing.assert_allclose(actual[np.isfinite(actual)], expected[np.isfinite(expected)], rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in matmul:RuntimeWarning")
+@pytest.mark.parametrize("name", list(ALGORITHMS))
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+@pytest.mark.parametrize("where", ["x", "w"])
+def test_an_inf_or_nan_reaches_only_the_values_and_gradients_that_see_it(name, bad, where):
+    # as in PyTorch. The traps: zero rows of a padded dY times an inf weight (the row windows' input gradient),
+    # and whole-rows' products past OW, which read the next sample's first columns
+    rng = np.random.default_rng(7)
+    x, w, gy = rng.standard_normal((3, 2, 6, 9)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal((3, 4, 6, 9))
+    if where == "x":
+        x[1, 0, 2, 0] = bad  # the first column of sample 1
+    else:
+        w[2, 1, 0, 2] = bad
+    geometry = ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = _torch_conv(tx, tw, None, (1, 1), geometry.padding, (1, 1), 1)
+    ty.backward(torch.tensor(gy))
+    sx, sw = sj.tensor(x, requires_grad=True), sj.tensor(w, requires_grad=True)
+    sy = Conv2d(geometry, ALGORITHMS[name])(sx, sw, None)
+    sy.backward(sj.tensor(gy))
+    for actual, expected in ((sy, ty), (sx.grad, tx.grad), (sw.grad, tw.grad)):
+        actual, expected = actual.detach().numpy(), expected.detach().numpy()
+        np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected))
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(actual[finite], expected[finite], rtol=1e-10, atol=1e-10)
+
+
 def test_choose_is_a_function_of_shapes_and_geometry():
     f32, lenet = np.dtype(np.float32), ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1), 1)
     plain = ConvGeometry((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
     assert choose((64, 6, 14, 14), (16, 6, 5, 5), f32, plain) is ALGORITHMS["rows"]  # LeNet-5's conv2
     assert choose((64, 1, 28, 28), (6, 1, 5, 5), f32, lenet) is ALGORITHMS["samples"]  # conv1: 25 patch rows
     assert choose((1, 6, 14, 14), (16, 6, 5, 5), f32, plain) is ALGORITHMS["samples"]  # a batch of one
-    # PyTorch's MNIST example's conv2 (a 24-pixel-wide output): the row windows with each row's pixels innermost
-    assert choose((64, 32, 26, 26), (64, 32, 3, 3), f32, plain) is ALGORITHMS["wide-rows"]
+    # PyTorch's MNIST example's conv2 (a 24-pixel-wide output): the row windows with each row's pixels innermost,
+    # over whole rows where the stride along W is 1
+    assert choose((64, 32, 26, 26), (64, 32, 3, 3), f32, plain) is ALGORITHMS["whole-rows"]
+    same = ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert choose((64, 16, 16, 16), (32, 16, 3, 3), f32, same) is ALGORITHMS["whole-rows"]  # 16 wide
+    assert choose((64, 32, 8, 8), (64, 32, 3, 3), f32, same) is ALGORITHMS["rows"]  # 8 wide
+    wide_pad = ConvGeometry((1, 1), ((2, 2), (2, 2)), (1, 1), 1)  # rows 20 padded for 16 outputs: "rows"
+    assert choose((64, 16, 16, 16), (32, 16, 5, 5), f32, wide_pad) is ALGORITHMS["rows"]
+    assert choose((64, 16, 26, 26), (32, 16, 5, 5), f32, wide_pad) is ALGORITHMS["wide-rows"]  # 30 for 26
+    strided_w = ConvGeometry((1, 2), ((0, 0), (0, 0)), (1, 1), 1)
+    assert choose((64, 32, 26, 60), (64, 32, 3, 3), f32, strided_w) is ALGORITHMS["wide-rows"]
+    assert choose((64, 32, 26, 36), (64, 32, 3, 3), f32, strided_w) is ALGORITHMS["rows"]  # 17 wide, strided
     depthwise = ConvGeometry((1, 1), ((1, 1), (1, 1)), (1, 1), 4)
     assert choose((2, 4, 6, 7), (8, 1, 3, 3), f32, depthwise) is ALGORITHMS["samples"]
     dilated = ConvGeometry((1, 1), ((0, 0), (0, 0)), (2, 1), 1)

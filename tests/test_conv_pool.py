@@ -14,7 +14,7 @@ from shenjing import nn
 from shenjing._ops.conv import Conv2d, ConvGeometry
 from shenjing._ops.conv_pool import ConvMaxPool2d
 from shenjing._ops.kernels import conv_pool
-from shenjing._ops.kernels.conv import ROWS, SAMPLES, WIDE_ROWS
+from shenjing._ops.kernels.conv import ROWS, SAMPLES, WHOLE_ROWS, WIDE_ROWS
 from shenjing._ops.pool import MaxPool2d, PoolGeometry
 
 RNG = np.random.default_rng(7)
@@ -54,7 +54,7 @@ def _run(make, arrays, needs):
 @pytest.mark.parametrize("needs", [(True, True, True), (False, True, True), (True, False, False)],
                          ids=["all", "first layer", "input only"])
 @pytest.mark.parametrize("case", CASES, ids=[str(k) for k in range(len(CASES))])
-@pytest.mark.parametrize("algorithm", [ROWS, WIDE_ROWS], ids=lambda a: a.name)
+@pytest.mark.parametrize("algorithm", [ROWS, WIDE_ROWS, WHOLE_ROWS], ids=lambda a: a.name)
 def test_fused_equals_the_two_ops_bit_for_bit(case, needs, integers, algorithm):
     geometry, kernel = ConvGeometry(*case[2:5]), case[5]
     assert conv_pool.applies(algorithm, geometry, case[0], case[1], kernel)

@@ -19,15 +19,19 @@ weight (``rows_per_product``).
 
 The row windows come in two layouts (``RowsLayout``): "rows" keeps the batch innermost, colsR (Hp, C, KW, OW, N),
 and "wide-rows" each row's pixels, (Hp, C, KW, N, OW); the products are the same, only the order of their
-columns differs, and the copies to and from (N, C, H, W) are cheaper in the second.
+columns differs, and the copies to and from (N, C, H, W) are cheaper in the second. "whole-rows"
+(``WholeRowWindows``) is "wide-rows" with stride and dilation 1 along W and products over all Wp columns of
+the padded rows: its patches and the input gradient's column additions are shifts of whole rows.
 
 "samples": im2col with the batch first (``SampleIm2col``): x, y, dY and dx keep the (N, C, H, W) layout, so
 none of the rows layouts' copies; the products are per sample. It wins where the patches are short (the first
 layer of a network: few input channels) and for a batch of one, and handles every geometry.
 
 ``choose`` uses the row windows for batches of more than one sample whose patches have more than
-``SAMPLES_MAX_PATCH`` rows (C/g*KH*KW) where they apply ("wide-rows" for outputs at least
-``WIDE_ROWS_MIN_WIDTH`` columns wide), else "samples"; the reference is not chosen (it is the specification).
+``SAMPLES_MAX_PATCH`` rows (C/g*KH*KW) where they apply ("whole-rows" for outputs at least
+``WHOLE_ROWS_MIN_WIDTH`` columns wide whose padded rows are at most ``WHOLE_ROWS_MAX_WIDENING`` times wider,
+where it applies; else "wide-rows" from ``WIDE_ROWS_MIN_WIDTH`` columns), else "samples"; the reference is
+not chosen (it is the specification).
 The measurements behind these rules are in docs/performance.md.
 """
 
@@ -105,11 +109,15 @@ class RowsLayout:
             np.add(rows[..., part], bias, out=self.of(out[part]))
         return out
 
-    def padded(self, x: np.ndarray, geometry: ConvGeometry) -> np.ndarray:
-        """x (N, C, H, W) copied into a new zero-bordered array in this layout, (Hp, C, ., .)."""
+    def padded(self, x: np.ndarray, geometry: ConvGeometry, spare: int = 0) -> np.ndarray:
+        """x (N, C, H, W) copied into a new zero-bordered array in this layout, (Hp, C, ., .), followed in
+        memory by ``spare`` zeros (its ``base``)."""
         n, c, h, w = x.shape
         (pt, pb), (pl, pr) = geometry.padding
-        padded = np.empty(self.shape(h + pt + pb, c, n, w + pl + pr), x.dtype)
+        shape = self.shape(h + pt + pb, c, n, w + pl + pr)
+        buffer = np.empty(math.prod(shape) + spare, x.dtype)
+        buffer[buffer.size - spare:] = 0
+        padded = buffer[:buffer.size - spare].reshape(shape)
         if pt or pb:
             padded[:pt], padded[pt + h:] = 0, 0
         if pl or pr:
@@ -242,6 +250,26 @@ def weight_grad_from_rows(colsr: np.ndarray, dy: np.ndarray, weight_shape: tuple
 BORDER_MIN_WIDTH = 128
 
 
+def _row_gradient_product(dy: np.ndarray, w: np.ndarray, hp: int) -> np.ndarray:
+    """dcolsR (Hp, C*KW, width) = Wf @ D_r for every padded row r (``input_grad_from_rows``), from dY
+    (OH + 2(KH-1), O, ., .) in a rows layout whose last two axes are the products' ``width`` columns."""
+    o, c, kh, kw = w.shape
+    oh, width = dy.shape[0] - 2 * (kh - 1), dy.shape[2] * dy.shape[3]
+    size = dy.itemsize
+    windows = np.ndarray((hp, kh * o, width), dy.dtype, dy, 0, (o * width * size, width * size, size))
+    w_flip = w[:, :, ::-1].transpose(1, 3, 2, 0).reshape(c * kw, kh * o)
+    dcolsr = np.empty((hp, c * kw, width), dy.dtype)
+    if width < BORDER_MIN_WIDTH:
+        np.matmul(w_flip, windows, out=dcolsr)
+    else:  # the first and last KH-1 windows reach into dY's zero rows: their products skip those blocks
+        full = range(kh - 1, oh)  # the windows D_r (r = KH-1 .. OH-1) within dY's rows
+        np.matmul(w_flip, windows[full.start:full.stop], out=dcolsr[full.start:full.stop])
+        for r in [r for r in range(hp) if r not in full]:
+            first, stop = o * max(0, kh - 1 - r), o * min(kh, kh - 1 + oh - r)  # the blocks of dY rows
+            np.matmul(w_flip[:, first:stop], windows[r, first:stop], out=dcolsr[r])
+    return dcolsr
+
+
 def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
                          geometry: ConvGeometry, layout: RowsLayout) -> np.ndarray:
     """dx from dY in ``layout`` (OH + 2(KH-1), O, ., .) with KH-1 zero rows above and below (``row_outputs``),
@@ -252,24 +280,11 @@ def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, 
     with Wf[(c, q), (p', o)] = w[o, c, KH-1-p', q] and D_r the rows r .. r+KH-1 of the padded dY (one
     block), one batched product over the Hp padded rows; then the kernel's columns are added back in
     place (KW slice additions): xpad[r, c, s_w*j + d_w*q, n] += dcolsR[r, c, q, j, n] (batch inner)."""
-    o, c, kh, kw = w.shape
+    c, kw = w.shape[1], w.shape[3]
     n, _, h, wd = input_shape
     (pt, pb), (pl, pr) = geometry.padding
     hp, wp, ow = h + pt + pb, wd + pl + pr, dy.shape[2 if layout.batch_inner else 3]
-    oh = dy.shape[0] - 2 * (kh - 1)
-    size = dy.itemsize
-    windows = np.ndarray((hp, kh * o, ow * n), dy.dtype, dy, 0, (o * ow * n * size, ow * n * size, size))
-    w_flip = w[:, :, ::-1].transpose(1, 3, 2, 0).reshape(c * kw, kh * o)
-    dcolsr = np.empty((hp, c * kw, ow * n), dy.dtype)
-    if ow * n < BORDER_MIN_WIDTH:
-        np.matmul(w_flip, windows, out=dcolsr)
-    else:  # the first and last KH-1 windows reach into dY's zero rows: their products skip those blocks
-        full = range(kh - 1, oh)  # the windows D_r (r = KH-1 .. OH-1) within dY's rows
-        np.matmul(w_flip, windows[full.start:full.stop], out=dcolsr[full.start:full.stop])
-        for r in [r for r in range(hp) if r not in full]:
-            first, stop = o * max(0, kh - 1 - r), o * min(kh, kh - 1 + oh - r)  # the blocks of dY rows
-            np.matmul(w_flip[:, first:stop], windows[r, first:stop], out=dcolsr[r])
-    dcolsr = dcolsr.reshape((hp, c, kw) + dy.shape[2:])
+    dcolsr = _row_gradient_product(dy, w, hp).reshape((hp, c, kw) + dy.shape[2:])
     padded = np.zeros(layout.shape(hp, c, n, wp), dy.dtype)
     sw, dw = geometry.stride[1], geometry.dilation[1]
     for q in range(kw):
@@ -279,7 +294,7 @@ def input_grad_from_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, 
 
 class RowWindows:
     """The "rows" algorithm (the module docstring) in a ``RowsLayout``: one group, dilation 1 along the rows,
-    a non-empty batch."""
+    a non-empty batch. Its products cover the OW output columns of each row (``WholeRowWindows``: more)."""
 
     def __init__(self, name: str, layout: RowsLayout) -> None:
         self.name, self.layout = name, layout
@@ -288,35 +303,74 @@ class RowWindows:
     def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
         return geometry.groups == 1 and geometry.dilation[0] == 1 and x_shape[0] > 0
 
+    # -- the pieces on rows (``kernels/conv_pool.py`` calls them too) ---------------------------------
+
+    def width(self, x_shape: tuple[int, ...], kernel: tuple[int, ...], geometry: ConvGeometry) -> int:
+        """The columns per row and sample of the products (and of the patches and dY): OW."""
+        return output_size(x_shape[2:], kernel, geometry)[1]
+
+    def patches(self, x: np.ndarray, kernel: tuple[int, ...], geometry: ConvGeometry) -> np.ndarray:
+        return row_patches(x, kernel, geometry, self.layout)
+
+    def output_rows(self, gy: np.ndarray, pad: int, width: int) -> np.ndarray:
+        """dY (N, O, OH, OW) in the layout, ``width`` columns, with ``pad`` zero rows above and below."""
+        return row_outputs(gy, pad, self.layout)
+
+    def input_grad_on_rows(self, dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
+                           geometry: ConvGeometry) -> np.ndarray:
+        """dx from ``output_rows(gy, KH-1, .)``, for stride 1 along the rows; the reference's where the weight
+        holds an inf or NaN (times dY's zero rows it would put NaN where no window sees it)."""
+        if np.isfinite(w).all():
+            return self._input_grad_on_rows(dy, w, input_shape, geometry)
+        n, o, kh = input_shape[0], w.shape[0], w.shape[2]
+        oh, ow = dy.shape[0] - 2 * (kh - 1), output_size(input_shape[2:], w.shape[2:], geometry)[1]
+        rows = self.layout.columns(dy[kh - 1:kh - 1 + oh], slice(0, ow))
+        gy = self.layout.from_rows(rows, np.empty((n, o, oh, ow), dy.dtype))
+        return IM2COL.input_grad(gy, w, input_shape, geometry)
+
+    def _input_grad_on_rows(self, dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
+                            geometry: ConvGeometry) -> np.ndarray:
+        return input_grad_from_rows(dy, w, input_shape, geometry, self.layout)
+
+    def weight_grad_on_rows(self, colsr: np.ndarray, dy: np.ndarray, x: np.ndarray, weight_shape: tuple[int, ...],
+                            geometry: ConvGeometry) -> np.ndarray:
+        """dW from the patches and dY's OH rows (``output_rows(gy, 0, .)``, or the middle of a padded one)."""
+        return weight_grad_from_rows(colsr, dy, weight_shape, geometry.stride[0])
+
+    # -- the algorithm's interface ------------------------------------------------------------------
+
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geometry: ConvGeometry,
                 keep_patches: bool) -> tuple[np.ndarray, Any]:
         o, _, kh, kw = w.shape
         n, (oh, ow) = x.shape[0], output_size(x.shape[2:], (kh, kw), geometry)
-        colsr = row_patches(x, (kh, kw), geometry, self.layout)
-        product = row_product(w, colsr, oh, geometry.stride[0]).reshape(self.layout.shape(oh, o, n, ow))
-        y = self.layout.from_rows(product, np.empty((n, o, oh, ow), x.dtype), b)
+        colsr = self.patches(x, (kh, kw), geometry)
+        width = self.width(x.shape, (kh, kw), geometry)
+        product = row_product(w, colsr, oh, geometry.stride[0]).reshape(self.layout.shape(oh, o, n, width))
+        y = self.layout.from_rows(self.layout.columns(product, slice(0, ow)), np.empty((n, o, oh, ow), x.dtype), b)
         return y, (colsr if keep_patches else None)
 
     def input_grad(self, gy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...], geometry: ConvGeometry,
                    dy: np.ndarray | None = None) -> np.ndarray:
-        """On dY's rows where the stride along the rows is 1 (``dy``: ``row_outputs(gy, KH-1)``), else the reference's."""
+        """On dY's rows where the stride along the rows is 1 (``dy``: ``output_rows(gy, KH-1, .)``), else the
+        reference's."""
         if geometry.stride[0] != 1:
             return IM2COL.input_grad(gy, w, input_shape, geometry)
-        dy = row_outputs(gy, w.shape[2] - 1, self.layout) if dy is None else dy
-        return input_grad_from_rows(dy, w, input_shape, geometry, self.layout)
+        if dy is None:
+            dy = self.output_rows(gy, w.shape[2] - 1, self.width(input_shape, w.shape[2:], geometry))
+        return self.input_grad_on_rows(dy, w, input_shape, geometry)
 
     def weight_grad(self, x: np.ndarray, gy: np.ndarray, weight_shape: tuple[int, ...], geometry: ConvGeometry,
                     patches: Any = None, dy: np.ndarray | None = None) -> np.ndarray:
-        """From the kept row patches (or ``row_patches(x)``) and dY (OH, O, ., .) (``row_outputs(gy, 0)``)."""
-        colsr = row_patches(x, weight_shape[2:], geometry, self.layout) if patches is None else patches
-        dy = row_outputs(gy, 0, self.layout) if dy is None else dy
-        return weight_grad_from_rows(colsr, dy, weight_shape, geometry.stride[0])
+        """From the kept row patches (or ``patches(x)``) and dY (OH, O, ., .) (``output_rows(gy, 0, .)``)."""
+        colsr = self.patches(x, weight_shape[2:], geometry) if patches is None else patches
+        dy = self.output_rows(gy, 0, self.width(x.shape, weight_shape[2:], geometry)) if dy is None else dy
+        return self.weight_grad_on_rows(colsr, dy, x, weight_shape, geometry)
 
     def gradients(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry, patches: Any,
                   needs: tuple) -> tuple:
         """(dx, dW, db), sharing one layout of dY: (OH + 2(KH-1), O, ., .) when the input gradient is on rows."""
         pad = w.shape[2] - 1 if needs[0] and geometry.stride[0] == 1 else 0
-        dy = row_outputs(gy, pad, self.layout)
+        dy = self.output_rows(gy, pad, self.width(x.shape, w.shape[2:], geometry))
         oh = gy.shape[2]
         gx = self.input_grad(gy, w, x.shape, geometry, dy) if needs[0] else None
         gw = self.weight_grad(x, gy, w.shape, geometry, patches, dy[pad:pad + oh]) if needs[1] else None
@@ -324,7 +378,96 @@ class RowWindows:
         return gx, gw, gb
 
 
+# -- "whole-rows": row windows over every column of the padded rows ---------------------------------
+
+def whole_row_patches(x: np.ndarray, kernel: tuple[int, ...], geometry: ConvGeometry) -> np.ndarray:
+    """colsW (Hp, C, KW, N, Wp), colsW[r, c, q, n, j] = xpad[n, c, r, j + q] for every column j < Wp of the
+    padded rows (stride and dilation 1 along W): tap q's patches are the padded rows (H, C, N, W layout)
+    shifted by q, one copy of whole rows. Columns j >= OW read past a sample's row, into the next one's
+    (or the zeros after the array): no output uses them."""
+    kw = kernel[1]
+    padded = WIDTH_INNER.padded(x, geometry, spare=kw - 1)
+    hp, c, n, wp = padded.shape
+    row, size = n * wp, padded.itemsize
+    view = np.lib.stride_tricks.as_strided(padded, (hp, c, kw, row), (c * row * size, row * size, size, size),
+                                           writeable=False)
+    return np.ascontiguousarray(view).reshape(hp, c, kw, n, wp)
+
+
+def whole_row_outputs(gy: np.ndarray, pad: int, width: int) -> np.ndarray:
+    """dY (N, O, OH, OW) as (OH + 2*pad, O, N, ``width``): ``pad`` zero rows above and below, zero columns
+    from OW on."""
+    n, o, oh, ow = gy.shape
+    out = np.empty((oh + 2 * pad, o, n, width), gy.dtype)
+    if pad:
+        out[:pad], out[pad + oh:] = 0, 0
+    out[pad:pad + oh, :, :, ow:] = 0
+    WIDTH_INNER.to_rows(gy, out[pad:pad + oh, :, :, :ow])
+    return out
+
+
+def input_grad_from_whole_rows(dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
+                               geometry: ConvGeometry) -> np.ndarray:
+    """dx from dY (OH + 2(KH-1), O, N, Wp) (``whole_row_outputs``; stride 1): the product of
+    ``input_grad_from_rows`` over whole rows, dcolsW (Hp, C, KW, N*Wp), then its kernel columns added
+    back as shifts of whole rows, xpad[r, c, m] = sum_q dcolsW[r, c, q, m - q] (m = n*Wp + column). A shift
+    carries the last q columns of a sample into the next one's first: those are columns j >= OW of
+    dcolsW, products of dY's zero columns, so they add 0 (W finite: ``WholeRowWindows`` checks)."""
+    c, kw = w.shape[1], w.shape[3]
+    n, _, h, wd = input_shape
+    (pt, pb), (pl, pr) = geometry.padding
+    hp, wp = h + pt + pb, wd + pl + pr
+    dcols = _row_gradient_product(dy, w, hp).reshape(hp, c, kw, n * wp)
+    summed = np.array(dcols[:, :, 0])
+    for q in range(1, kw):
+        summed[:, :, q:] += dcols[:, :, q, :n * wp - q]
+    rows = summed.reshape(hp, c, n, wp)[pt:pt + h, :, :, pl:pl + wd]
+    return WIDTH_INNER.from_rows(rows, np.empty(input_shape, dy.dtype))
+
+
+class WholeRowWindows(RowWindows):
+    """The "whole-rows" algorithm: the row windows, width innermost, with stride and dilation 1 along W,
+    their products over all Wp columns of each padded row instead of the OW output columns. The patches and
+    the input gradient's column additions then move whole rows (``whole_row_patches``,
+    ``input_grad_from_whole_rows``) for products (Wp - OW)/OW wider; the columns past OW are never read
+    into an output. Where the weight gradient comes out inf or NaN, it is recomputed as "wide-rows" does (an inf
+    read past OW times dY's zero columns there would have added NaN); the input gradient's columns past OW
+    are products of dY's zero columns and a finite weight (see ``input_grad_on_rows``), zeros."""
+
+    def __init__(self) -> None:
+        super().__init__("whole-rows", WIDTH_INNER)
+
+    @staticmethod
+    def applies(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geometry: ConvGeometry) -> bool:
+        return (RowWindows.applies(x_shape, w_shape, geometry) and geometry.stride[1] == 1
+                and geometry.dilation[1] == 1)
+
+    def width(self, x_shape: tuple[int, ...], kernel: tuple[int, ...], geometry: ConvGeometry) -> int:
+        """Wp, the padded width."""
+        return x_shape[3] + sum(geometry.padding[1])
+
+    def patches(self, x: np.ndarray, kernel: tuple[int, ...], geometry: ConvGeometry) -> np.ndarray:
+        return whole_row_patches(x, kernel, geometry)
+
+    def output_rows(self, gy: np.ndarray, pad: int, width: int) -> np.ndarray:
+        return whole_row_outputs(gy, pad, width)
+
+    def _input_grad_on_rows(self, dy: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
+                            geometry: ConvGeometry) -> np.ndarray:
+        return input_grad_from_whole_rows(dy, w, input_shape, geometry)
+
+    def weight_grad_on_rows(self, colsr: np.ndarray, dy: np.ndarray, x: np.ndarray, weight_shape: tuple[int, ...],
+                            geometry: ConvGeometry) -> np.ndarray:
+        grad = weight_grad_from_rows(colsr, dy, weight_shape, geometry.stride[0])
+        if np.isfinite(grad).all():  # (a non-finite value in a column past OW would have made NaN)
+            return grad
+        ow = dy.shape[3] - weight_shape[3] + 1  # dY's output columns, as "wide-rows" lays them out
+        return weight_grad_from_rows(row_patches(x, weight_shape[2:], geometry, WIDTH_INNER),
+                                     np.ascontiguousarray(dy[..., :ow]), weight_shape, geometry.stride[0])
+
+
 ROWS, WIDE_ROWS = RowWindows("rows", BATCH_INNER), RowWindows("wide-rows", WIDTH_INNER)
+WHOLE_ROWS = WholeRowWindows()
 
 
 # -- "samples": im2col batch first -----------------------------------------------------------------
@@ -407,7 +550,8 @@ class SampleIm2col:
 
 SAMPLES = SampleIm2col()
 
-ALGORITHMS: dict[str, Any] = {"im2col": IM2COL, "rows": ROWS, "wide-rows": WIDE_ROWS, "samples": SAMPLES}
+ALGORITHMS: dict[str, Any] = {"im2col": IM2COL, "rows": ROWS, "wide-rows": WIDE_ROWS, "whole-rows": WHOLE_ROWS,
+                              "samples": SAMPLES}
 
 # Patch rows (C/g*KH*KW) up to which "samples" beats the row windows at any batch: the first layers, whose few
 # input channels make the row windows' products short while their copies of x, y and dY stay as large.
@@ -415,14 +559,24 @@ SAMPLES_MAX_PATCH = 32
 # Output columns (OW) from which the row windows keep each row's pixels innermost ("wide-rows"): from there
 # on its cheaper layout copies outweigh its shorter inner copies.
 WIDE_ROWS_MIN_WIDTH = 20
+# Output columns from which the row windows over whole rows ("whole-rows", stride and dilation 1 along W) win,
+# where their products are at most this much wider (Wp/OW) than the output rows.
+WHOLE_ROWS_MIN_WIDTH = 16
+WHOLE_ROWS_MAX_WIDENING = 1.15
 
 
 def choose(x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtype: np.dtype, geometry: ConvGeometry) -> Any:
     """The algorithm for a convolution of these shapes, dtype and geometry: row windows where they apply to
-    a batch of more than one sample with more than ``SAMPLES_MAX_PATCH`` patch rows ("wide-rows" for
-    outputs at least ``WIDE_ROWS_MIN_WIDTH`` columns wide, else "rows"), otherwise "samples"."""
+    a batch of more than one sample with more than ``SAMPLES_MAX_PATCH`` patch rows ("whole-rows" for
+    outputs at least ``WHOLE_ROWS_MIN_WIDTH`` columns wide and padded rows at most ``WHOLE_ROWS_MAX_WIDENING``
+    times as wide, where it applies; else "wide-rows" from ``WIDE_ROWS_MIN_WIDTH`` columns, else "rows"),
+    otherwise "samples"."""
     patch = w_shape[1] * w_shape[2] * w_shape[3]
     if x_shape[0] > 1 and patch > SAMPLES_MAX_PATCH and RowWindows.applies(x_shape, w_shape, geometry):
-        wide = output_size(x_shape[2:], w_shape[2:], geometry)[1] >= WIDE_ROWS_MIN_WIDTH
-        return WIDE_ROWS if wide else ROWS
+        width = output_size(x_shape[2:], w_shape[2:], geometry)[1]
+        whole = WHOLE_ROWS.width(x_shape, w_shape[2:], geometry)
+        if width >= WHOLE_ROWS_MIN_WIDTH and whole <= WHOLE_ROWS_MAX_WIDENING * width and \
+                WHOLE_ROWS.applies(x_shape, w_shape, geometry):
+            return WHOLE_ROWS
+        return WIDE_ROWS if width >= WIDE_ROWS_MIN_WIDTH else ROWS
     return SAMPLES

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from shenjing._ops.conv import ConvGeometry, output_size
-from shenjing._ops.kernels.conv import (
-    RowsLayout, RowWindows, input_grad_from_rows, row_patches, row_product, weight_grad_from_rows)
+from shenjing._ops.kernels.conv import RowsLayout, RowWindows, row_product
 from shenjing._ops.kernels.pool import scatter_disjoint, tournament_max
 
 __all__ = ["applies", "forward", "gradients"]
@@ -55,8 +54,9 @@ def forward(algorithm: RowWindows, x: np.ndarray, w: np.ndarray, b: np.ndarray |
     n, (o, _, kh, kw) = x.shape[0], w.shape
     oh, ow = output_size(x.shape[2:], (kh, kw), geometry)
     pooled = (oh // pool_kernel[0], ow // pool_kernel[1])
-    colsr = row_patches(x, (kh, kw), geometry, layout)
-    product = row_product(w, colsr, oh, geometry.stride[0]).reshape(layout.shape(oh, o, n, ow))
+    colsr = algorithm.patches(x, (kh, kw), geometry)
+    width = algorithm.width(x.shape, (kh, kw), geometry)  # (the columns past OW are in no pool window)
+    product = row_product(w, colsr, oh, geometry.stride[0]).reshape(layout.shape(oh, o, n, width))
     if b is not None:
         np.add(product, b.reshape(1, o, 1, 1), out=product)
     best, argmax = tournament_max(_windows(product, layout, pool_kernel, pooled), keep_argmax)
@@ -72,13 +72,13 @@ def gradients(algorithm: RowWindows, gy: np.ndarray, x: np.ndarray, w: np.ndarra
     kh = w.shape[2]
     oh, ow = output_size(x.shape[2:], w.shape[2:], geometry)
     pad = kh - 1 if needs[0] else 0  # (the input gradient reads KH-1 zero rows above and below)
-    dy = np.zeros(layout.shape(oh + 2 * pad, o, n, ow), gy.dtype)
+    dy = np.zeros(layout.shape(oh + 2 * pad, o, n, algorithm.width(x.shape, w.shape[2:], geometry)), gy.dtype)
     gy_rows = layout.to_rows(gy, np.empty(layout.shape(ph, o, n, pw), gy.dtype))
     scatter_disjoint(gy_rows, argmax, _windows(dy[pad:pad + oh], layout, pool_kernel, (ph, pw)))
-    gx = input_grad_from_rows(dy, w, x.shape, geometry, layout) if needs[0] else None
+    gx = algorithm.input_grad_on_rows(dy, w, x.shape, geometry) if needs[0] else None
     gw = None
     if needs[1]:
-        colsr = row_patches(x, w.shape[2:], geometry, layout) if patches is None else patches
-        gw = weight_grad_from_rows(colsr, dy[pad:pad + oh], w.shape, geometry.stride[0])
+        colsr = algorithm.patches(x, w.shape[2:], geometry) if patches is None else patches
+        gw = algorithm.weight_grad_on_rows(colsr, dy[pad:pad + oh], x, w.shape, geometry)
     gb = dy.sum((0, 2, 3)) if needs[2] else None
     return gx, gw, gb
