@@ -416,9 +416,37 @@ def test_gru_and_rnn_training_compiled_equal_eager():
         np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
 
 
+class _LSTMWithInitialState(nn.Module):
+    """The tutorials' RNN classifier: zero initial states made in forward for the batch at hand, plus a
+    position bias from ``arange`` and a buffer filled and written to in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 12, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = x.view(-1, 28, 28)
+        h0 = shenjing.zeros(2, x.size(0), 12)
+        c0 = shenjing.full((2, x.size(0), 12), 0.5)
+        out, _ = self.lstm(x, (h0, c0))
+        scale = shenjing.ones_like(out[:, -1])
+        scale += 1  # (in place: each call must start again from a new array of ones)
+        return self.fc(out[:, -1] * scale) + shenjing.arange(10) * 0.01
+
+
+def test_tensors_made_in_forward_are_captured_and_made_anew_by_each_replay():
+    eager, eager_state, _ = _train(_LSTMWithInitialState, "adam", F.cross_entropy, False, steps=6)
+    compiled, state, run = _train(_LSTMWithInitialState, "adam", F.cross_entropy, True, steps=6)
+    assert compiled == eager
+    assert "replayed as one graph" in run.explain() and "eagerly" not in run.explain()
+    for key in state:
+        np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
+
+
 class _MaskedHead(nn.Module):
-    """Comparisons and tests in forward: a leaky ReLU written with ``where``, the predicted classes, and a
-    flag telling whether any output is NaN."""
+    """Comparisons and tests in forward: a leaky ReLU written with ``where``, the predicted classes, a
+    flag telling whether any output is NaN, and counts of outputs above zero and near zero."""
 
     def __init__(self):
         super().__init__()
@@ -427,7 +455,8 @@ class _MaskedHead(nn.Module):
     def forward(self, x):
         y = self.fc(x)
         y = shenjing.where(y > 0, y, 0.1 * y)
-        return y, y.argmax(1), shenjing.isnan(y).any(), (y <= 0).all(dim=1)
+        return (y, y.argmax(1), shenjing.isnan(y).any(), (y <= 0).all(dim=1), shenjing.count_nonzero(y > 0, dim=1),
+                shenjing.isclose(y, shenjing.zeros_like(y), atol=0.05))
 
 
 def _both(model, compiled, x):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from onnx_helpers import check_export, export_bytes, onnx, ort, run_both
 
@@ -168,6 +169,40 @@ def test_comparisons_tests_any_and_all_follow_the_input() -> None:
     other[4, 5, 6] = -np.inf
     check_export(value_tests, x, dynamic_batch=True, other_batch=(other,), torch=False)
     check_export(value_tests, x)
+
+
+def closeness_tests(t):
+    class Tests(t.nn.Module):
+        def forward(self, x):  # x: (N, 6, 7), with infinities and a NaN in it
+            return (t.isclose(x, x * 1.05, rtol=0.04), t.isclose(x, x.flip(0), atol=0.3, equal_nan=True),
+                    t.isclose(x, x.flip(1)), t.count_nonzero(x.abs() > 1, dim=(0, 2)), t.count_nonzero(x.round()))
+
+    return Tests()
+
+
+def test_isclose_and_count_nonzero_follow_the_input_as_in_pytorch() -> None:
+    # (PyTorch's exporter has no isclose: its eager values are the check)
+    x = data(3, 6, 7)
+    x[0, 1, 2], x[2, 1, 2], x[1, 4, 4], x[2, 0, 0], x[0, 0, 0] = np.inf, np.inf, -np.inf, np.nan, np.nan
+    check_export(closeness_tests, x, dynamic_batch=True, other_batch=(data(5, 6, 7),), torch=False)
+    expected = closeness_tests(torch)(torch.tensor(x))
+    with shenjing.no_grad():
+        ours = closeness_tests(shenjing)(shenjing.tensor(x))
+    for got, wanted in zip(ours, expected):
+        assert got.dtype == getattr(shenjing, str(wanted.dtype).split(".")[-1])
+        np.testing.assert_array_equal(got.numpy(), wanted.numpy())
+
+
+def made_in_forward(t):
+    class Made(t.nn.Module):
+        def forward(self, x):  # x: (2, 5)
+            return x * t.arange(5) + t.ones(2, 5) + t.full_like(x, 0.5) * t.eye(2, 5) + t.linspace(0, 1, 5)
+
+    return Made()
+
+
+def test_tensors_made_in_forward_are_constants() -> None:
+    check_export(made_in_forward, data(2, 5))
 
 
 def test_lenet_with_dynamic_batch() -> None:

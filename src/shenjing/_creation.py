@@ -13,6 +13,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._device import check_device
 from shenjing._ops._util import as_size
+from shenjing._ops.filled import Constant, Fill
 from shenjing import _random_draws as _draws
 from shenjing._random import Generator, generator_or_default
 from shenjing._tensor import Tensor
@@ -32,6 +33,15 @@ def _finish(array: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> 
     if requires_grad:
         result.requires_grad = True
     return result
+
+
+def _made(op: Any, requires_grad: bool, device: Any) -> Tensor:
+    """The new tensor of an op without inputs (``shenjing._ops.filled``); a leaf that requires grad is made
+    directly (no op's output can be one)."""
+    check_device(device)
+    if requires_grad:
+        return _finish(op.forward(), None, True, None)
+    return op()
 
 
 def _array_from_data(data: Any, dtype: Any = None) -> np.ndarray:
@@ -102,32 +112,34 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return _finish(np.zeros(as_size(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _made(Fill(as_size(size), 0, _float_dtype(dtype)), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return _finish(np.ones(as_size(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _made(Fill(as_size(size), 1, _float_dtype(dtype)), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor (its values are whatever memory held)."""
-    return _finish(np.empty(as_size(size), _float_dtype(dtype)), None, requires_grad, device)
+    return _made(Fill(as_size(size), None, _float_dtype(dtype)), requires_grad, device)
 
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value``; its dtype follows the value (float -> float32)."""
-    if dtype is None:
-        dtype = _dtype.result_type(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
     value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
-    return _finish(np.full(as_size((size,)), value, _dtype.as_dtype(dtype).numpy), None, requires_grad, device)
+    if not isinstance(value, (bool, int, float, complex, np.generic)):
+        raise TypeError(f"full(): fill_value must be a number or a bool, got {type(value).__name__}")
+    if dtype is None:
+        dtype = _dtype.result_type(value)
+    return _made(Fill(as_size((size,)), value, _dtype.as_dtype(dtype).numpy), requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The identity matrix (n x m)."""
-    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), None, requires_grad, device)
+    return _made(Constant(np.eye(n, m, dtype=_float_dtype(dtype))), requires_grad, device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
@@ -143,7 +155,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
     values = float(start) + np.arange(max(count, 0), dtype=np.float64) * float(step)
     if _dtype.as_dtype(dtype).category != _dtype.FLOATING and all(isinstance(v, int) for v in (start, end, step)):
         values = np.arange(start, end, step, dtype=np.int64)
-    return _finish(values, dtype, requires_grad, device)
+    return _made(Constant(values.astype(_dtype.as_dtype(dtype).numpy, copy=False)), requires_grad, device)
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
@@ -151,13 +163,13 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
         raise RuntimeError("linspace: number of steps must be non-negative")
-    return _finish(np.linspace(start, end, steps).astype(_float_dtype(dtype)), None, requires_grad, device)
+    return _made(Constant(np.linspace(start, end, steps).astype(_float_dtype(dtype))), requires_grad, device)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.logspace(start, end, steps, base=base).astype(_float_dtype(dtype)), None,
-                   requires_grad, device)
+    return _made(Constant(np.logspace(start, end, steps, base=base).astype(_float_dtype(dtype))), requires_grad,
+                 device)
 
 
 def _like(input: Tensor, dtype: Any) -> tuple[tuple, Any]:

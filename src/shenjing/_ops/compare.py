@@ -45,6 +45,22 @@ class Predicate(Op):
         return np.asarray(self.function(x))
 
 
+class Closeness(Op):
+    """out = |a - b| <= atol + rtol |b| where both are finite, a == b where either is infinite, and (with
+    ``equal_nan``) True where both are NaN; broadcast, bool, never differentiable."""
+
+    def __init__(self, rtol: float, atol: float, equal_nan: bool) -> None:
+        self.rtol, self.atol, self.equal_nan = rtol, atol, equal_nan
+
+    def forward(self, a, b):
+        try:
+            return np.asarray(np.isclose(a, b, rtol=self.rtol, atol=self.atol, equal_nan=self.equal_nan))
+        except ValueError:
+            from shenjing._ops.shape import broadcast_error
+
+            raise broadcast_error("isclose", a, b) from None
+
+
 def _compare(function: Any, a: Any, b: Any) -> Tensor:
     return Compare(function)(as_operand(a), as_operand(b))
 
@@ -121,5 +137,10 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
 
 def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Tensor:
-    return Tensor._make(np.isclose(input._data, array_of(as_operand(other)), rtol=rtol, atol=atol,
-                                   equal_nan=equal_nan))
+    """|input - other| <= atol + rtol |other| elementwise (infinities close only to themselves), bool.
+
+    >>> import shenjing
+    >>> shenjing.isclose(shenjing.tensor([1.0, 2.0]), shenjing.tensor([1.0 + 1e-9, 2.1]))
+    tensor([ True, False])
+    """
+    return Closeness(rtol, atol, equal_nan)(check_tensor(input, "isclose(): input"), as_operand(other))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from shenjing import _dtype
-from shenjing._ops._util import cast_to, float_input, kept_shape, normalize_dim, normalize_dims
+from shenjing._ops._util import cast_to, check_tensor, float_input, kept_shape, normalize_dim, normalize_dims
 from shenjing._ops.elementwise import abs, exp, pow, sqrt, where
 from shenjing._ops.shape import Expand, Reshape, reshape
 from shenjing._tensor import Tensor
@@ -444,7 +444,24 @@ def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return Truth(np.any, normalize_dims(dim, input._data.ndim), keepdim)(input)
 
 
+class CountNonzero(Op):
+    """The number of non-zero elements over ``axes``, int64; never differentiable."""
+
+    def __init__(self, axes: tuple[int, ...]) -> None:
+        self.axes = axes
+
+    def forward(self, x):
+        return np.asarray(np.count_nonzero(x, axis=self.axes), dtype=np.int64)
+
+
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
-    return Tensor._make(np.asarray(np.count_nonzero(input._data, axis=dim), dtype=np.int64))
+    """The number of non-zero elements over ``dim`` (every dim: None), int64.
+
+    >>> import shenjing
+    >>> shenjing.count_nonzero(shenjing.tensor([[0, 1, 2], [0, 0, 3]]), dim=1)
+    tensor([2, 1])
+    """
+    input = check_tensor(input, "count_nonzero(): input")
+    return CountNonzero(normalize_dims(dim, input._data.ndim))(input)
 
 

@@ -203,6 +203,38 @@ def _predicate(g: Graph, step: Step) -> str:
     return g.node(_PREDICATES[name], [x])
 
 
+@converter("Fill", "Constant")
+def _made(g: Graph, step: Step) -> str:
+    """A tensor made from constants alone (zeros, arange, ...): its traced value, a constant."""
+    return g.constant(step.outputs[0]._data)
+
+
+@converter("Closeness")
+def _closeness(g: Graph, step: Step) -> str:
+    """isclose: |a - b| <= atol + rtol |b| where both are finite, or a == b (infinities), or both NaN."""
+    a, b = step.inputs
+    like = g.dtype_of(a) if not isinstance(a, (int, float, bool)) else g.dtype_of(b)
+    x, y = (g.value(v, like) for v in (a, b))
+    op = step.op
+    bound = g.node("Add", [g.constant(np.asarray(op.atol, like)),
+                           g.node("Mul", [g.constant(np.asarray(op.rtol, like)), g.node("Abs", [y])])])
+    within = g.node("LessOrEqual", [g.node("Abs", [g.node("Sub", [x, y])]), bound])
+    finite = [g.node("Not", [g.node("Or", [g.node("IsNaN", [v]), g.node("IsInf", [v])])]) for v in (x, y)]
+    close = g.node("Or", [g.node("And", [g.node("And", finite), within]), g.node("Equal", [x, y])])
+    if op.equal_nan:
+        close = g.node("Or", [close, g.node("And", [g.node("IsNaN", [x]), g.node("IsNaN", [y])])])
+    return close
+
+
+@converter("CountNonzero")
+def _count_nonzero(g: Graph, step: Step) -> str:
+    """The input as 0/1 (int64, through bool: NaN counts), summed over the dims."""
+    from onnx import TensorProto
+
+    ones = g.node("Cast", [g.node("Cast", [g.value(step.inputs[0])], to=TensorProto.BOOL)], to=TensorProto.INT64)
+    return g.reduce("ReduceSum", ones, list(step.op.axes), False)
+
+
 @converter("GatherAlong")
 def _gather_along(g: Graph, step: Step) -> str:
     x, index = step.inputs
