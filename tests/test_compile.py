@@ -444,6 +444,69 @@ def test_tensors_made_in_forward_are_captured_and_made_anew_by_each_replay():
         np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
 
 
+class _NoisyAutoencoder(nn.Module):
+    """A VAE's reparameterisation: noise drawn in forward with ``randn_like``, and ``rand`` for a mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.encode, self.decode = nn.Linear(784, 16), nn.Linear(8, 10)
+
+    def forward(self, x):
+        h = self.encode(x.view(-1, 784))
+        mu, log_var = h[:, :8], h[:, 8:]
+        z = mu + shenjing.randn_like(mu) * shenjing.exp(0.5 * log_var)
+        return self.decode(z * (shenjing.rand(z.shape) > 0.1))
+
+
+def test_random_numbers_drawn_in_forward_are_replayed_from_the_same_stream_as_eager():
+    eager, eager_state, _ = _train(_NoisyAutoencoder, "adam", F.cross_entropy, False, steps=6)
+    compiled, state, run = _train(_NoisyAutoencoder, "adam", F.cross_entropy, True, steps=6)
+    assert compiled == eager and len(set(eager)) == 6
+    assert "replayed as one graph" in run.explain() and "eagerly" not in run.explain()
+    for key in state:
+        np.testing.assert_array_equal(state[key], eager_state[key], err_msg=key)
+
+
+class _TinyAttention(nn.Module):
+    """A causal self-attention over token embeddings, as a tutorial writes it: positions from ``arange``, a
+    mask from ``triu(ones)``, ``masked_fill``, numbers from ``tensor``, and a one-hot target term."""
+
+    def __init__(self):
+        super().__init__()
+        self.tokens, self.positions = nn.Embedding(20, 8), nn.Embedding(6, 8)
+        self.qkv, self.out = nn.Linear(8, 24), nn.Linear(8, 20)
+
+    def forward(self, idx):
+        length = idx.size(1)
+        x = self.tokens(idx) + self.positions(shenjing.arange(length).unsqueeze(0))
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        scores = (q @ k.transpose(-2, -1)) * shenjing.tensor(8 ** -0.5)
+        mask = shenjing.triu(shenjing.ones(length, length), diagonal=1).bool()
+        logits = self.out(F.softmax(scores.masked_fill(mask, float("-inf")), dim=-1) @ v)
+        return logits + 0.1 * F.one_hot(idx, 20).float()
+
+
+def test_embedding_lookups_and_masks_follow_each_call_and_bad_indices_raise_in_a_replay():
+    shenjing.manual_seed(0)
+    model = _TinyAttention()
+    compiled = shenjing.compile(model)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        idx = shenjing.tensor(rng.integers(0, 20, (3, 6)))
+        ours, eager = compiled(idx), model(idx)
+        np.testing.assert_array_equal(ours.detach().numpy(), eager.detach().numpy())
+        grads = []
+        for out in (ours, eager):
+            model.zero_grad()
+            out.square().mean().backward()
+            grads.append({name: p.grad.numpy().copy() for name, p in model.named_parameters()})
+        for name in grads[1]:
+            np.testing.assert_array_equal(grads[0][name], grads[1][name], err_msg=name)
+    assert "replayed as one graph" in compiled.explain() and "eagerly" not in compiled.explain()
+    with pytest.raises(IndexError, match="index out of range"):
+        compiled(shenjing.tensor(rng.integers(0, 20, (3, 6)) + 20))
+
+
 class _MaskedHead(nn.Module):
     """Comparisons and tests in forward: a leaky ReLU written with ``where``, the predicted classes, a
     flag telling whether any output is NaN, and counts of outputs above zero and near zero."""

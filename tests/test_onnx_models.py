@@ -205,6 +205,47 @@ def test_tensors_made_in_forward_are_constants() -> None:
     check_export(made_in_forward, data(2, 5))
 
 
+def one_hot_classes(t):
+    class Classes(t.nn.Module):
+        def forward(self, y):  # y: (N,) class indices
+            return t.nn.functional.one_hot(y, 7) * 2 + 1
+
+    return Classes()
+
+
+def test_one_hot_follows_the_indices() -> None:
+    check_export(one_hot_classes, np.array([3, 0, 6, 3]), dynamic_batch=True, other_batch=(np.array([1, 2]),))
+
+
+def scalar_result(t):
+    class Total(t.nn.Module):
+        def forward(self, x):
+            return x.sum() * 2 + 1
+
+    return Total()
+
+
+def test_a_scalar_result_keeps_no_dims() -> None:
+    proto = check_export(scalar_result, data(3, 4))
+    assert len(proto.graph.output[0].type.tensor_type.shape.dim) == 0
+
+
+class _Noisy(shenjing.nn.Module):
+    def forward(self, x):
+        return x + 1, shenjing.randn(3, 4) * 2 + 5, shenjing.rand(2, 50)
+
+
+def test_random_numbers_made_in_forward_are_drawn_by_the_runtime() -> None:
+    # onnxruntime draws its own numbers: their shape, dtype and range are what can be checked
+    x = data(2, 3)
+    proto = export_bytes(_Noisy(), (shenjing.tensor(x),), input_names=["x"], output_names=["y", "normal", "uniform"])
+    shifted, normal, uniform = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})
+    np.testing.assert_allclose(shifted, x + 1, rtol=1e-6)
+    assert normal.shape == (3, 4) and normal.dtype == np.float32 and len(np.unique(normal)) == 12
+    assert uniform.shape == (2, 50) and uniform.dtype == np.float32 and 0 <= uniform.min() and uniform.max() < 1
+    assert {node.op_type for node in proto.graph.node} >= {"RandomNormal", "RandomUniform"}
+
+
 def test_lenet_with_dynamic_batch() -> None:
     proto = check_export(lambda t: shenjing.models.LeNet5(), data(2, 1, 28, 28), torch=False, dynamic_batch=True,
                          other_batch=(data(9, 1, 28, 28),))

@@ -13,7 +13,7 @@ import numpy as np
 from shenjing import _dtype
 from shenjing._device import check_device
 from shenjing._ops._util import as_size
-from shenjing._ops.filled import Constant, Fill
+from shenjing._ops.filled import Constant, Draw, Fill
 from shenjing import _random_draws as _draws
 from shenjing._random import Generator, generator_or_default
 from shenjing._tensor import Tensor
@@ -82,7 +82,18 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
     >>> tensor([1.0, 2.0], requires_grad=True)
     tensor([1., 2.], requires_grad=True)
     """
-    return _finish(_array_from_data(data, dtype), dtype, requires_grad, device)
+    array = _array_from_data(data, dtype)
+    if requires_grad or not _of_python_numbers(data):
+        return _finish(array, dtype, requires_grad, device)
+    check_device(device)  # (numbers written in the code: an op, so that a compiled forward replays it)
+    return Constant(array if dtype is None else array.astype(_dtype.as_dtype(dtype).numpy, copy=False))()
+
+
+def _of_python_numbers(data: Any) -> bool:
+    """Whether ``data`` is a Python number or bool, or nested lists and tuples of them."""
+    if isinstance(data, (list, tuple)):
+        return all(_of_python_numbers(x) for x in data)
+    return isinstance(data, (bool, int, float, complex))
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -209,8 +220,8 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
     >>> shenjing.rand(2)  # torch.rand(2) after torch.manual_seed(0) prints the same
     tensor([0.4963, 0.7682])
     """
-    values = _draws.uniform(generator_or_default(generator), as_size(size), _float_dtype(dtype))
-    return _finish(values, None, requires_grad, device)
+    return _made(Draw(_draws.uniform, generator_or_default(generator), (as_size(size), _float_dtype(dtype))),
+                 requires_grad, device)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
@@ -222,8 +233,8 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     >>> shenjing.randn(1)  # as torch.randn(1) after torch.manual_seed(1)
     tensor([0.6614])
     """
-    values = _draws.normal(generator_or_default(generator), as_size(size), _float_dtype(dtype))
-    return _finish(values, None, requires_grad, device)
+    return _made(Draw(_draws.normal, generator_or_default(generator), (as_size(size), _float_dtype(dtype))),
+                 requires_grad, device)
 
 
 def randint(*args: Any, size: Any = None, generator: Generator | None = None, dtype: Any = None,
@@ -240,8 +251,9 @@ def randint(*args: Any, size: Any = None, generator: Generator | None = None, dt
     low, high = int(low), int(high)
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    values = _draws.integers(generator_or_default(generator), as_size((size,)), low, high)
-    return _finish(values, dtype if dtype is not None else _dtype.int64, requires_grad, device)
+    target = _dtype.as_dtype(dtype if dtype is not None else _dtype.int64).numpy
+    return _made(Draw(_draws.integers, generator_or_default(generator), (as_size((size,)), low, high), target),
+                 requires_grad, device)
 
 
 def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None) -> Tensor:
@@ -297,8 +309,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
             raise TypeError("normal() with a number mean and std needs a size, e.g. normal(0.0, 1.0, (3,))")
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-        values = _draws.normal(source, as_size((size,)), _float_dtype(dtype), float(mean), float(std))
-        return Tensor._make(values)
+        return Draw(_draws.normal, source, (as_size((size,)), _float_dtype(dtype), float(mean), float(std)))()
     mean_array = mean._data if mean_is_tensor else mean
     std_array = std._data if std_is_tensor else std
     if np.any(np.asarray(std_array) < 0):

@@ -89,19 +89,41 @@ def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
     return LogSoftmax(dim)(input)
 
 
-def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """Class indices (int64, any shape) -> one-hot int64 tensor with a trailing dim of ``num_classes``."""
-    check_tensor(tensor, "one_hot(): tensor")
-    if tensor._data.dtype.kind not in "iu":
-        raise RuntimeError(f"one_hot is only applicable to index tensor of type int64, got {tensor.dtype}")
-    indices = tensor._data
-    if num_classes == -1:
-        if indices.size == 0:
-            raise RuntimeError("Can not infer total number of classes from empty tensor.")
-        num_classes = int(indices.max()) + 1
+class OneHot(Op):
+    """out[..., k] = 1 where k is the index, else 0, for int64 indices in [0, num_classes); int64, never
+    differentiable (the range is checked here, so that a replay of a compiled call checks it too)."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+
+    def forward(self, indices):
+        _check_classes(indices, self.num_classes)
+        result = np.zeros(indices.shape + (self.num_classes,), dtype=np.int64)
+        np.put_along_axis(result, indices[..., None].astype(np.int64), 1, axis=-1)
+        return result
+
+
+def _check_classes(indices: np.ndarray, num_classes: int) -> None:
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
         raise RuntimeError(f"Class values must be non-negative and smaller than num_classes={num_classes}, "
                            f"got values in [{int(indices.min())}, {int(indices.max())}]")
-    result = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
-    np.put_along_axis(result, indices[..., None].astype(np.int64), 1, axis=-1)
-    return Tensor._make(result)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (int64, any shape) -> one-hot int64 tensor with a trailing dim of ``num_classes``
+    (-1: one more than the largest index, read from the values).
+
+    >>> import shenjing
+    >>> one_hot(shenjing.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    check_tensor(tensor, "one_hot(): tensor")
+    if tensor._data.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type int64, got {tensor.dtype}")
+    if num_classes != -1:
+        return OneHot(num_classes)(tensor)
+    indices = tensor._data  # (the size comes from the values: not an op, so a compiled call runs it eagerly)
+    if indices.size == 0:
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    return Tensor._make(OneHot(int(indices.max()) + 1).forward(indices))

@@ -126,7 +126,7 @@ def build_model(model: Any, inputs: tuple, *, input_names: Sequence[str] | None,
     _rename_outputs(graph, internal, output_names, helper)
 
     used = {name for node in graph.nodes for name in node.input} | set(output_names)
-    initializers = [graph.numpy_helper.from_array(np.ascontiguousarray(array), name)
+    initializers = [graph.numpy_helper.from_array(np.asarray(array, order="C"), name)
                     for name, array in graph.constants.items() if name in used]
     graph_inputs = [_value_info(helper, name, x._data, axes.get(name, {})) for x, name in zip(inputs, input_names)]
     order = {name: k for k, name in enumerate(parameter_names.values())}  # the state_dict's order

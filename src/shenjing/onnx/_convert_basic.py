@@ -209,6 +209,30 @@ def _made(g: Graph, step: Step) -> str:
     return g.constant(step.outputs[0]._data)
 
 
+@converter("Draw")
+def _draw(g: Graph, step: Step) -> str:
+    """Random numbers made in forward: RandomNormal / RandomUniform of the traced shape (onnxruntime draws
+    its own numbers, not shenjing's)."""
+    from onnx import helper
+
+    from shenjing import _random_draws
+
+    op, out = step.op, step.outputs[0]._data
+    to = helper.np_dtype_to_tensor_dtype(out.dtype)
+    if op.sample is _random_draws.normal:
+        mean, std = op.arguments[2:4] if len(op.arguments) > 2 else (0.0, 1.0)  # (shape, dtype[, mean, std])
+        return g.node("RandomNormal", [], shape=list(out.shape), dtype=to, mean=float(mean), scale=float(std))
+    if op.sample is _random_draws.uniform:
+        return g.node("RandomUniform", [], shape=list(out.shape), dtype=to, low=0.0, high=1.0)
+    raise ExportError(f"no ONNX op draws like {op.sample.__name__} (random integers in forward)")
+
+
+@converter("OneHot")
+def _one_hot(g: Graph, step: Step) -> str:
+    depth = g.constant(np.asarray(step.op.num_classes, dtype=np.int64), "depth")
+    return g.node("OneHot", [g.value(step.inputs[0]), depth, g.ints([0, 1])], axis=-1)
+
+
 @converter("Closeness")
 def _closeness(g: Graph, step: Step) -> str:
     """isclose: |a - b| <= atol + rtol |b| where both are finite, or a == b (infinities), or both NaN."""

@@ -119,9 +119,8 @@ def _layer_norm(g: Graph, step: Step) -> str:
 
 @converter("Embedding")
 def _embedding(g: Graph, step: Step) -> str:
-    indices = step.op.indices
-    name = g.value(indices) if g.knows(indices) else g.constant(np.asarray(indices, dtype=np.int64), "indices")
-    return g.node("Gather", [_inputs(g, step)[0], name], axis=0)
+    weight, indices = step.inputs
+    return g.node("Gather", [g.value(weight), g.value(indices)], axis=0)
 
 
 # -- recurrent layers ------------------------------------------------------------------------------------

@@ -15,17 +15,21 @@ __all__ = ["embedding"]
 
 
 class Embedding(Op):
-    """out[...] = weight[indices[...]]; the gradient of a row is the sum of the gradients of its lookups.
+    """out[...] = weight[indices[...]] (``indices``: the last input, data, int64 in [0, num_embeddings)); the
+    gradient of a row is the sum of the gradients of its lookups.
 
     Lookups of ``padding_idx`` contribute nothing to the gradient, so that row stays as it is.
     """
 
-    def __init__(self, indices: np.ndarray, padding_idx: int | None) -> None:
-        self.indices, self.padding_idx = indices, padding_idx
+    data_inputs = 1
 
-    def forward(self, weight):
-        self.weight_shape = weight.shape
-        return weight[self.indices]
+    def __init__(self, padding_idx: int | None) -> None:
+        self.padding_idx = padding_idx
+
+    def forward(self, weight, indices):
+        _check_bounds(indices, weight.shape[0])  # (here, so that a replay of a compiled call checks them too)
+        self.weight_shape, self.indices = weight.shape, indices
+        return weight[indices]
 
     def backward(self, gy):
         if self.padding_idx is not None:
@@ -35,16 +39,17 @@ class Embedding(Op):
         return IndexAddInto(self.weight_shape, (self.indices,), True)(gy)
 
 
-def _check_indices(input: Tensor, num_embeddings: int) -> np.ndarray:
-    indices = input._data
-    if indices.dtype.kind not in "iu":
+def _check_type(input: Tensor) -> None:
+    if input._data.dtype.kind not in "iu":
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
+
+
+def _check_bounds(indices: np.ndarray, num_embeddings: int) -> None:
     if indices.size and (indices.min() < 0 or indices.max() >= num_embeddings):
         bad = indices.min() if indices.min() < 0 else indices.max()
         raise IndexError(f"index out of range in self: embedding index {int(bad)} is not in "
                          f"[0, {num_embeddings}) (num_embeddings={num_embeddings})")
-    return indices
 
 
 def _renorm_rows(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
@@ -83,11 +88,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
     num_embeddings = weight.shape[0]
-    indices = _check_indices(input, num_embeddings)
+    _check_type(input)
     if padding_idx is not None:
         if not -num_embeddings <= padding_idx < num_embeddings:
             raise ValueError(f"padding_idx must be within num_embeddings ({num_embeddings}), got {padding_idx}")
         padding_idx %= num_embeddings
     if max_norm is not None:
-        _renorm_rows(weight, indices, max_norm, norm_type)
-    return Embedding(indices, padding_idx)(weight)
+        _check_bounds(input._data, num_embeddings)
+        _renorm_rows(weight, input._data, max_norm, norm_type)
+    return Embedding(padding_idx)(weight, input)
