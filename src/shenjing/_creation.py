@@ -83,10 +83,11 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
     tensor([1., 2.], requires_grad=True)
     """
     array = _array_from_data(data, dtype)
-    if requires_grad or not _of_python_numbers(data):
+    if not _of_python_numbers(data):
         return _finish(array, dtype, requires_grad, device)
-    check_device(device)  # (numbers written in the code: an op, so that a compiled forward replays it)
-    return Constant(array if dtype is None else array.astype(_dtype.as_dtype(dtype).numpy, copy=False))()
+    # numbers written in the code: an op, so that a compiled forward replays them
+    return _made(Constant(array if dtype is None else array.astype(_dtype.as_dtype(dtype).numpy, copy=False)),
+                 requires_grad, device)
 
 
 def _of_python_numbers(data: Any) -> bool:

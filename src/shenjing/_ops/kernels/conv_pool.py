@@ -70,7 +70,7 @@ def gradients(algorithm: RowWindows, gy: np.ndarray, x: np.ndarray, w: np.ndarra
     layout = algorithm.layout
     n, o, ph, pw = gy.shape
     kh = w.shape[2]
-    oh, ow = output_size(x.shape[2:], w.shape[2:], geometry)
+    oh = output_size(x.shape[2:], w.shape[2:], geometry)[0]
     pad = kh - 1 if needs[0] else 0  # (the input gradient reads KH-1 zero rows above and below)
     dy = np.zeros(layout.shape(oh + 2 * pad, o, n, algorithm.width(x.shape, w.shape[2:], geometry)), gy.dtype)
     gy_rows = layout.to_rows(gy, np.empty(layout.shape(ph, o, n, pw), gy.dtype))
