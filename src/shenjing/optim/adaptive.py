@@ -226,6 +226,7 @@ class Adadelta(FlaggedOptimizer):
                                                       1 - float(group["rho"]), group["eps"], group["weight_decay"])
         maximize, work = group["maximize"], self._scratch.get
         regularize = maximize or group["weight_decay"] != 0
+        unit_rate = float(group["lr"]) == 1.0
         for param, grad, state in zip(params, grads, states):
             next_step(state)
             if regularize:
@@ -246,5 +247,8 @@ class Adadelta(FlaggedOptimizer):
             np.multiply(delta, average, out=std)
             std *= delta
             acc_delta += std
-            np.multiply(delta, lr, out=std)
-            param -= std
+            if unit_rate:  # (the default lr = 1: delta * 1 is delta, to the bit)
+                param -= delta
+            else:
+                np.multiply(delta, lr, out=std)
+                param -= std
