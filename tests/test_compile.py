@@ -179,7 +179,8 @@ def test_random_sequential_stacks_compiled_equal_eager(layers, batch):
                                  "avgpool", "dropout2d", "leaky-relu"]), min_size=1, max_size=6),
        st.integers(1, 3))
 def test_random_convolution_stacks_compiled_equal_eager(layers, batch):
-    """Convolution stacks drawn at random (every 2-D layer kind, in any order the sizes allow), trained
+    """Convolution stacks drawn at random (convolutions of three geometries, BatchNorm2d, ReLU, LeakyReLU,
+    max- and average-pooling and Dropout2d, in any order the sizes allow), trained
     compiled and eagerly from the same seed: the same losses, weights and running statistics, to the bit
     (4 channels: patches of 36 rows for a 3x3 kernel, so the row-window convolutions and the fused
     convolution + max-pool are drawn too, wherever a stack puts a convolution before a max-pool)."""
