@@ -92,8 +92,11 @@ def test_sampler_partition_under_the_launcher(launcher):
 
 def test_launcher_passes_arguments_and_torchrun_variables(launcher, tmp_path):
     script = tmp_path / "show.py"
-    script.write_text("import os, sys\nprint('RANKLINE', os.environ['RANK'], os.environ['LOCAL_RANK'], "
-                      "os.environ['WORLD_SIZE'], os.environ['MASTER_PORT'], sys.argv[1:], flush=True)\n")
+    # one write per line: with PYTHONUNBUFFERED (the fixture's) print() writes each piece on its own, and
+    # mpiexec forwards the two ranks' pieces interleaved
+    script.write_text("import os, sys\nsys.stdout.write(' '.join(['RANKLINE', os.environ['RANK'], "
+                      "os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'], os.environ['MASTER_PORT'], "
+                      "str(sys.argv[1:])]) + '\\n')\nsys.stdout.flush()\n")
     launched = launcher("--nproc_per_node=2", "--nnodes", "1", "--master-port", "29611", str(script), "--lr", "0.1")
     assert launched.returncode == 0, launched.stderr
     lines = sorted(line for line in launched.stdout.splitlines() if line.startswith("RANKLINE"))
