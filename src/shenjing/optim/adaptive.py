@@ -226,7 +226,6 @@ class Adadelta(FlaggedOptimizer):
                                                       1 - float(group["rho"]), group["eps"], group["weight_decay"])
         maximize, work = group["maximize"], self._scratch.get
         regularize = maximize or group["weight_decay"] != 0
-        unit_rate = float(group["lr"]) == 1.0
         for param, grad, state in zip(params, grads, states):
             next_step(state)
             if regularize:
@@ -247,7 +246,7 @@ class Adadelta(FlaggedOptimizer):
             np.multiply(delta, average, out=std)
             std *= delta
             acc_delta += std
-            if unit_rate:  # (the default lr = 1: delta * 1 is delta, to the bit)
+            if lr == 1:  # (the default: delta * 1 is delta, to the bit)
                 param -= delta
             else:
                 np.multiply(delta, lr, out=std)
